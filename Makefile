@@ -1,0 +1,38 @@
+# hookline: the entry points people and CI type. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+STACK   ?= dev
+# Go packages that never import Pulumi: cheap to build, tested with -race.
+APP_PKGS := ./internal/... ./lambda/... ./processor/...
+
+.PHONY: help services test test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+services: ## make sure RabbitMQ, Redis and MariaDB run on loopback (start them if not)
+	@bash scripts/services.sh
+
+test: services vet test-app test-infra ## every test: unit, integration (real services), Pulumi mocks
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(APP_PKGS)
+
+test-app: services
+	$(GO) test -race -count=1 -timeout 20m $(APP_PKGS)
+
+test-infra:
+	@if [ -d infra ] && ls infra/*.go >/dev/null 2>&1; then $(GO) vet ./infra/... && $(GO) test -count=1 -timeout 20m ./infra/...; fi
+
+local: services ## run the pipeline locally and send a signed demo webhook
+	@bash scripts/local.sh
+
+bench: services ## benchmarks, each figure next to its baseline from the same run
+	@bash scripts/bench.sh
+
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	@bash scripts/fuzz.sh $(FUZZTIME)

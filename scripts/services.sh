@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes sure the local RabbitMQ, Redis and MariaDB are reachable on loopback.
+# Uses running ones; starts a stopped one (docker compose where a Docker engine
+# runs, else the Debian packages' daemons) and fails with a clear message when
+# it cannot. The one script that owns this: `make services`, used by
+# `make test` and `make local`.
+set -euo pipefail
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+up() { # host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+wait_up() { # name port seconds
+  local name=$1 port=$2 deadline=$((SECONDS + $3))
+  until up 127.0.0.1 "$port"; do
+    if ((SECONDS >= deadline)); then
+      log "$name did not come up on 127.0.0.1:$port within $3s"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+have_docker() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+
+start() { # name port start-command...
+  local name=$1 port=$2
+  shift 2
+  if up 127.0.0.1 "$port"; then
+    return 0
+  fi
+  if have_docker && [[ -f compose.yaml ]]; then
+    log "starting $name with docker compose"
+    docker compose up -d "$name"
+  elif command -v "$1" >/dev/null 2>&1; then
+    log "$name is not reachable on 127.0.0.1:$port; starting it: $*"
+    "$@" >/dev/null 2>&1 || true
+  else
+    log "$name is not reachable on 127.0.0.1:$port and neither Docker nor '$1' is installed."
+    log "install it (Debian: apt-get install $name) or start it yourself, then run this again."
+    return 1
+  fi
+  wait_up "$name" "$port" 90
+  log "$name is up on 127.0.0.1:$port"
+}
+
+fail=0
+start redis-server 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+  --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || fail=1
+start mariadb 3306 start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || fail=1
+start rabbitmq-server 5672 rabbitmq-server -detached || fail=1
+((fail == 0)) || { log "a required service is missing; see above"; exit 1; }
+
+# Tests isolate themselves in their own vhost through the management API, and
+# the autoscaling metrics read queue rates from it: make sure it is enabled.
+if ! up 127.0.0.1 15672; then
+  if command -v rabbitmq-plugins >/dev/null 2>&1; then
+    log "enabling the RabbitMQ management plugin"
+    rabbitmq-plugins enable rabbitmq_management >/dev/null
+    wait_up "RabbitMQ management" 15672 60
+  else
+    log "RabbitMQ management API (127.0.0.1:15672) is not reachable and rabbitmq-plugins is not installed"
+    exit 1
+  fi
+fi
+log "rabbitmq, redis and mariadb are reachable"
