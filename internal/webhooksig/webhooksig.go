@@ -1,0 +1,187 @@
+// Package webhooksig verifies and signs webhooks for the schemes hookline
+// supports. The receiver verifies inbound requests with a Verifier; the
+// processor signs its callbacks with Sign(Standard, ...).
+//
+// Schemes (names as written in the sources document):
+//
+//   - "standard": Standard Webhooks v1. Signed content is
+//     id + "." + timestamp + "." + body, HMAC-SHA256 keyed with the
+//     base64-decoded secret (optional "whsec_" prefix, 24–64 bytes).
+//     Headers webhook-id, webhook-timestamp (integer Unix seconds) and
+//     webhook-signature (space-separated "v1,<base64>" entries; entries of
+//     other versions such as v1a are ignored). The svix-id, svix-timestamp
+//     and svix-signature names are accepted when webhook-signature is absent.
+//   - "github": X-Hub-Signature-256: sha256=<hex>, HMAC-SHA256 of the raw body
+//     keyed with the secret's bytes; nothing else is signed (no timestamp).
+//   - "stripe": Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]; signed
+//     content t + "." + body; the key is the whole secret string as bytes
+//     (whsec_ prefix included, not decoded). Other keys (v0, ...) are ignored.
+//   - "hmac-sha256": X-Signature: <hex> (an optional "sha256=" prefix is
+//     accepted), HMAC-SHA256 of the raw body keyed with the secret's bytes.
+//
+// Timestamps (standard, stripe) must lie within the tolerance on either side
+// of now, bounds included. All signature comparisons are constant-time
+// (hmac.Equal) over decoded MACs. Headers are read with their canonical keys,
+// as net/http and http.Header.Set/Add store them.
+//
+// Every verification error wraps exactly one of ErrMissingSignature,
+// ErrMalformedSignature, ErrSignatureMismatch or ErrTimestampOutOfTolerance;
+// all four mean 401 to the receiver. Messages never contain secrets or
+// signatures.
+package webhooksig
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Scheme names as written in the sources document.
+const (
+	Standard   = "standard"
+	GitHub     = "github"
+	Stripe     = "stripe"
+	HMACSHA256 = "hmac-sha256"
+)
+
+// DefaultTolerance is used by New when tolerance is 0; it is what the
+// Standard Webhooks reference libraries and stripe-go use.
+const DefaultTolerance = 5 * time.Minute
+
+// Errors returned (wrapped, with detail) by Verify. All mean 401.
+var (
+	// ErrMissingSignature: a header the scheme requires is absent or empty,
+	// or the signature header holds no signature of a supported version.
+	ErrMissingSignature = errors.New("webhooksig: missing signature")
+	// ErrMalformedSignature: a header is present but cannot be parsed
+	// (bad timestamp, bad base64/hex, wrong length, garbage, too many entries).
+	ErrMalformedSignature = errors.New("webhooksig: malformed signature")
+	// ErrSignatureMismatch: well-formed signatures, none matches any secret.
+	ErrSignatureMismatch = errors.New("webhooksig: signature mismatch")
+	// ErrTimestampOutOfTolerance: the signed timestamp is too old or too far
+	// in the future.
+	ErrTimestampOutOfTolerance = errors.New("webhooksig: timestamp out of tolerance")
+)
+
+// Delivery is what a verified request tells about itself.
+type Delivery struct {
+	// ID is the provider's delivery id: webhook-id (or svix-id) for standard,
+	// X-GitHub-Delivery for github, the body's JSON "id" for stripe; "" if none.
+	// For github it comes from an unsigned header.
+	ID string
+	// EventType is the body's JSON "type" (standard, stripe), X-GitHub-Event
+	// (github) or X-Event-Type (hmac-sha256); "" if none. Header-sourced
+	// values are not covered by the signature.
+	EventType string
+}
+
+// Verifier checks one source's requests. Implementations are safe for
+// concurrent use.
+type Verifier interface {
+	// Verify checks the signature headers in h against the raw body at time
+	// now. On success it returns what the request says about itself.
+	Verify(h http.Header, body []byte, now time.Time) (Delivery, error)
+}
+
+// New builds a verifier for one source. secrets are the source's active
+// secrets (rotation): a request is valid if any of them matches. Every
+// secret is validated up front; the error names the offending secret by
+// position (1-based), never by value. tolerance bounds the timestamp skew in
+// both directions for standard and stripe (0 means DefaultTolerance; it is
+// ignored by github and hmac-sha256, which sign no timestamp).
+func New(scheme string, secrets []string, tolerance time.Duration) (Verifier, error) {
+	if err := checkScheme(scheme); err != nil {
+		return nil, err
+	}
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("webhooksig: %s: no secrets configured", scheme)
+	}
+	if tolerance < 0 {
+		return nil, fmt.Errorf("webhooksig: %s: negative tolerance %v", scheme, tolerance)
+	}
+	if tolerance == 0 {
+		tolerance = DefaultTolerance
+	}
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		k, err := parseSecret(scheme, s)
+		if err != nil {
+			return nil, fmt.Errorf("webhooksig: %s secret #%d: %w", scheme, i+1, err)
+		}
+		keys[i] = k
+	}
+	m := newMACer(keys)
+	switch scheme {
+	case Standard:
+		return &standardVerifier{mac: m, tolerance: tolerance}, nil
+	case GitHub:
+		return &githubVerifier{mac: m}, nil
+	case Stripe:
+		return &stripeVerifier{mac: m, tolerance: tolerance}, nil
+	default: // HMACSHA256
+		return &hmacVerifier{mac: m}, nil
+	}
+}
+
+// Sign produces the headers a sender of scheme would send with body, signed
+// with one secret (validated as New does). id is used where the scheme
+// carries one: standard (webhook-id, required, must not contain '.') and
+// github (X-GitHub-Delivery, omitted when empty); stripe and hmac-sha256
+// ignore it. ts is used by standard and stripe (whole seconds, not before
+// 1970) and ignored by the others.
+func Sign(scheme, secret, id string, ts time.Time, body []byte) (http.Header, error) {
+	if err := checkScheme(scheme); err != nil {
+		return nil, err
+	}
+	key, err := parseSecret(scheme, secret)
+	if err != nil {
+		return nil, fmt.Errorf("webhooksig: %s secret: %w", scheme, err)
+	}
+	h := make(http.Header, 3)
+	switch scheme {
+	case Standard:
+		if id == "" {
+			return nil, errors.New("webhooksig: standard: id is required (webhook-id)")
+		}
+		if containsByte(id, '.') {
+			return nil, errors.New("webhooksig: standard: id must not contain '.' (it delimits the signed content)")
+		}
+		sec := ts.Unix()
+		if sec < 0 {
+			return nil, fmt.Errorf("webhooksig: standard: timestamp %d before 1970", sec)
+		}
+		tsStr := formatUnix(sec)
+		mac := computeMAC(key, []byte(id+"."+tsStr+"."), body)
+		h.Set(hdrWebhookID, id)
+		h.Set(hdrWebhookTimestamp, tsStr)
+		h.Set(hdrWebhookSignature, "v1,"+b64.EncodeToString(mac[:]))
+	case GitHub:
+		mac := computeMAC(key, nil, body)
+		h.Set(hdrHubSignature256, "sha256="+hexString(mac[:]))
+		if id != "" {
+			h.Set(hdrGitHubDelivery, id)
+		}
+	case Stripe:
+		sec := ts.Unix()
+		if sec < 0 {
+			return nil, fmt.Errorf("webhooksig: stripe: timestamp %d before 1970", sec)
+		}
+		tsStr := formatUnix(sec)
+		mac := computeMAC(key, []byte(tsStr+"."), body)
+		h.Set(hdrStripeSignature, "t="+tsStr+",v1="+hexString(mac[:]))
+	default: // HMACSHA256
+		mac := computeMAC(key, nil, body)
+		h.Set(hdrXSignature, hexString(mac[:]))
+	}
+	return h, nil
+}
+
+func checkScheme(scheme string) error {
+	switch scheme {
+	case Standard, GitHub, Stripe, HMACSHA256:
+		return nil
+	}
+	return fmt.Errorf("webhooksig: unknown scheme %q (want %s, %s, %s or %s)",
+		scheme, Standard, GitHub, Stripe, HMACSHA256)
+}
