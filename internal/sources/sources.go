@@ -1,0 +1,230 @@
+// Package sources loads and validates the sources document of DESIGN.md: who
+// may send webhooks, to which host, signed how, how big, and what the
+// processor does with them. A document that is wrong fails at start-up with
+// an error naming the source and the field.
+package sources
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/hookline/hookline/internal/webhooksig"
+)
+
+// Defaults and bounds for a source's fields.
+const (
+	DefaultMaxBodyBytes = 256 << 10
+	// MaxBodyBytesLimit keeps a body inside Lambda's 6 MB invocation payload
+	// even when API Gateway base64-encodes it (4/3 growth) with headers.
+	MaxBodyBytesLimit = 4 << 20
+	DefaultTolerance  = 5 * time.Minute
+	MaxTolerance      = time.Hour
+	minOriginSecret   = 32
+)
+
+// Document is the file as written (YAML or JSON, same keys).
+type Document struct {
+	OriginSecret string   `json:"origin_secret,omitempty"`
+	Sources      []Source `json:"sources"`
+}
+
+// Source is one sender of webhooks.
+type Source struct {
+	Name         string          `json:"name"`
+	Hosts        []string        `json:"hosts"`
+	Scheme       string          `json:"scheme"`
+	Secrets      []string        `json:"secrets"`
+	Tolerance    time.Duration   `json:"-"`
+	RawTolerance json.RawMessage `json:"tolerance,omitempty"` // "5m" or seconds
+	MaxBodyBytes int64           `json:"max_body_bytes,omitempty"`
+	EntityKey    string          `json:"entity_key,omitempty"`
+	CallbackURL  string          `json:"callback_url,omitempty"`
+
+	verifier webhooksig.Verifier
+	hosts    map[string]bool
+	pointer  []string // parsed EntityKey
+}
+
+// parseDuration reads "5m" or a number of seconds.
+func parseDuration(b json.RawMessage) (time.Duration, error) {
+	var str string
+	if err := json.Unmarshal(b, &str); err == nil {
+		v, err := time.ParseDuration(str)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration like 5m or 300s", str)
+		}
+		return v, nil
+	}
+	var n float64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return 0, errors.New("want a duration like 5m or a number of seconds")
+	}
+	return time.Duration(n * float64(time.Second)), nil
+}
+
+// Set is a validated document, ready for lookups.
+type Set struct {
+	OriginSecret string
+	byName       map[string]*Source
+	names        []string
+}
+
+// Lookup finds a source by name (the last path segment of /webhooks/<name>).
+func (s *Set) Lookup(name string) (*Source, bool) {
+	src, ok := s.byName[name]
+	return src, ok
+}
+
+// Names lists the sources in document order.
+func (s *Set) Names() []string { return append([]string(nil), s.names...) }
+
+// Verifier checks this source's signatures.
+func (s *Source) Verifier() webhooksig.Verifier { return s.verifier }
+
+// AllowsHost reports whether a request's Host header (port ignored, case
+// folded) is one of the source's hosts.
+func (s *Source) AllowsHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return s.hosts[strings.ToLower(strings.TrimSuffix(host, "."))]
+}
+
+// LoadFile reads and validates a document from a file.
+func LoadFile(path string) (*Set, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	set, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return set, nil
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	hostRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// Parse validates a document (YAML or JSON). Unknown keys are errors, so a
+// typo cannot silently switch a check off.
+func Parse(b []byte) (*Set, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("sources: document is empty")
+	}
+	var doc Document
+	if err := yaml.UnmarshalStrict(b, &doc); err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	if doc.OriginSecret != "" && len(doc.OriginSecret) < minOriginSecret {
+		return nil, fmt.Errorf("sources: origin_secret: must be at least %d characters", minOriginSecret)
+	}
+	if len(doc.Sources) == 0 {
+		return nil, errors.New("sources: sources: at least one source is required")
+	}
+	set := &Set{OriginSecret: doc.OriginSecret, byName: make(map[string]*Source, len(doc.Sources))}
+	for i := range doc.Sources {
+		src := &doc.Sources[i]
+		label := fmt.Sprintf("sources[%d]", i)
+		if src.Name != "" {
+			label = fmt.Sprintf("source %q", src.Name)
+		}
+		if err := src.validate(); err != nil {
+			return nil, fmt.Errorf("sources: %s: %w", label, err)
+		}
+		if _, dup := set.byName[src.Name]; dup {
+			return nil, fmt.Errorf("sources: %s: name: defined twice", label)
+		}
+		set.byName[src.Name] = src
+		set.names = append(set.names, src.Name)
+	}
+	return set, nil
+}
+
+func (s *Source) validate() error {
+	if !nameRE.MatchString(s.Name) {
+		return errors.New("name: must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit")
+	}
+	if len(s.Hosts) == 0 {
+		return errors.New("hosts: at least one host is required")
+	}
+	s.hosts = make(map[string]bool, len(s.Hosts))
+	for _, h := range s.Hosts {
+		h = strings.ToLower(h)
+		if !hostRE.MatchString(h) || len(h) > 253 {
+			return fmt.Errorf("hosts: %q is not a host name (no scheme, port or path)", h)
+		}
+		s.hosts[h] = true
+	}
+	if len(s.Secrets) == 0 {
+		return errors.New("secrets: at least one secret is required")
+	}
+	s.Tolerance = DefaultTolerance
+	if len(s.RawTolerance) > 0 {
+		tol, err := parseDuration(s.RawTolerance)
+		if err != nil {
+			return fmt.Errorf("tolerance: %w", err)
+		}
+		if tol < time.Second || tol > MaxTolerance {
+			return fmt.Errorf("tolerance: %v is outside 1s..%v", tol, MaxTolerance)
+		}
+		s.Tolerance = tol
+	}
+	switch {
+	case s.MaxBodyBytes == 0:
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	case s.MaxBodyBytes < 0 || s.MaxBodyBytes > MaxBodyBytesLimit:
+		return fmt.Errorf("max_body_bytes: %d is outside 1..%d", s.MaxBodyBytes, MaxBodyBytesLimit)
+	}
+	if s.EntityKey != "" {
+		p, err := parsePointer(s.EntityKey)
+		if err != nil {
+			return fmt.Errorf("entity_key: %w", err)
+		}
+		s.pointer = p
+	}
+	if s.CallbackURL != "" {
+		if err := checkCallbackURL(s.CallbackURL); err != nil {
+			return fmt.Errorf("callback_url: %w", err)
+		}
+	}
+	v, err := webhooksig.New(s.Scheme, s.Secrets, s.Tolerance)
+	if err != nil {
+		if s.Scheme == "" {
+			return errors.New("scheme: required: one of standard, github, stripe, hmac-sha256")
+		}
+		return fmt.Errorf("scheme %s: %w", s.Scheme, err)
+	}
+	s.verifier = v
+	return nil
+}
+
+// checkCallbackURL requires https, except plain http to a loopback host for
+// local development.
+func checkCallbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q must be https (http only to a loopback host)", raw)
+}
