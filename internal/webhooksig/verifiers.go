@@ -26,6 +26,20 @@ func (t *sigTally) noCandidates(header, version string) error {
 	return fmt.Errorf("%w: %s: no %s signature among %d entries (other versions are ignored)", ErrMissingSignature, header, version, t.entries)
 }
 
+// isVersion reports whether s looks like a signature version tag:
+// "v" followed by lowercase letters and digits (v1, v1a, v2).
+func isVersion(s string) bool {
+	if len(s) < 2 || len(s) > 8 || s[0] != 'v' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
 func tooMany(header string) error {
 	return fmt.Errorf("%w: %s: more than %d entries or %d signatures", ErrMalformedSignature, header, maxEntries, maxCandidates)
 }
@@ -82,12 +96,12 @@ func (v *standardVerifier) Verify(h http.Header, body []byte, now time.Time) (De
 				return Delivery{}, tooMany(sigName)
 			}
 			comma := strings.IndexByte(tok, ',')
-			if comma <= 0 {
+			if comma <= 0 || !isVersion(tok[:comma]) {
 				t.malformed++
 				continue
 			}
 			if tok[:comma] != "v1" {
-				t.other++
+				t.other++ // v1a (ed25519), future versions
 				continue
 			}
 			if t.full() {
@@ -220,12 +234,14 @@ func (v *stripeVerifier) Verify(h http.Header, body []byte, now time.Time) (Deli
 	var t sigTally
 	tsStr := ""
 	for _, val := range vals {
-		for len(val) > 0 {
+		// Split like strings.Split: "a,b," has an empty third element,
+		// which is malformed (as in stripe-go).
+		for more := true; more; {
 			var pair string
 			if c := strings.IndexByte(val, ','); c >= 0 {
 				pair, val = val[:c], val[c+1:]
 			} else {
-				pair, val = val, ""
+				pair, more = val, false
 			}
 			t.entries++
 			if t.entries > maxEntries {

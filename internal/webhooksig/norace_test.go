@@ -1,0 +1,5 @@
+//go:build !race
+
+package webhooksig
+
+const raceEnabled = false
