@@ -1,0 +1,233 @@
+package webhooksig
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Fuzz targets: one per header parser. Properties checked on every input:
+//   - Verify never panics;
+//   - a rejection wraps exactly one sentinel error and returns a zero Delivery;
+//   - an acceptance really carries a valid MAC, checked by an independent
+//     oracle (crypto/hmac over the scheme's signed content, the candidate
+//     compared in its canonical text form), with the timestamp in tolerance.
+//
+// Seed corpora live in testdata/fuzz/<FuzzName>/ (valid signatures among
+// them, so mutations start next to the accept path).
+
+// fuzzNow is the verifiers' clock: the Go vector's timestamp.
+var fuzzNow = time.Unix(goVector.ts, 0)
+
+func fuzzStdKeys() [][]byte {
+	var keys [][]byte
+	for _, s := range []string{otherStdSecret, goVector.secret} {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		if err != nil {
+			panic(err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func checkRejected(t *testing.T, d Delivery, err error) {
+	t.Helper()
+	n := 0
+	for _, s := range []error{ErrMissingSignature, ErrMalformedSignature, ErrSignatureMismatch, ErrTimestampOutOfTolerance} {
+		if errors.Is(err, s) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("error wraps %d sentinels: %v", n, err)
+	}
+	if d != (Delivery{}) {
+		t.Fatalf("rejected request returned %+v", d)
+	}
+}
+
+func inTolerance(ts string) bool {
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != ts {
+		return false
+	}
+	d := fuzzNow.Sub(time.Unix(n, 0))
+	return d <= DefaultTolerance && d >= -DefaultTolerance
+}
+
+func FuzzVerifyStandard(f *testing.F) {
+	f.Add(goVector.want, goVector.id, "1614265330", []byte(goVector.body), false)
+	f.Add("v1,"+junkB64+" v1a,xyz "+goVector.want, goVector.id, "1614265330", []byte(goVector.body), true)
+	f.Add("v1,", "", "", []byte{}, false)
+	v, err := New(Standard, []string{otherStdSecret, goVector.secret}, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys := fuzzStdKeys()
+	f.Fuzz(func(t *testing.T, sig, id, ts string, body []byte, svix bool) {
+		p := "Webhook-"
+		if svix {
+			p = "Svix-"
+		}
+		h := http.Header{p + "Signature": {sig}, p + "Id": {id}, p + "Timestamp": {ts}}
+		d, err := v.Verify(h, body, fuzzNow)
+		if err != nil {
+			checkRejected(t, d, err)
+			return
+		}
+		if id == "" || !inTolerance(ts) || d.ID != id {
+			t.Fatalf("accepted id=%q ts=%q, delivery %+v", id, ts, d)
+		}
+		for _, k := range keys {
+			want := "v1," + base64.StdEncoding.EncodeToString(mac(k, id, ".", ts, ".", string(body)))
+			for _, tok := range strings.Split(sig, " ") {
+				if tok == want {
+					return
+				}
+			}
+		}
+		t.Fatalf("accepted without a valid MAC: sig=%q id=%q ts=%q", sig, id, ts)
+	})
+}
+
+// hexOracle reports whether candidate (after an exact prefix) is the hex
+// MAC in either case.
+func hexOracle(candidate, prefix string, m []byte) bool {
+	return strings.HasPrefix(candidate, prefix) && strings.EqualFold(candidate[len(prefix):], hex.EncodeToString(m))
+}
+
+func FuzzVerifyGitHub(f *testing.F) {
+	f.Add(githubVector.want, []byte(githubVector.body))
+	f.Add("sha256=", []byte{})
+	secrets := []string{"another secret", githubVector.secret}
+	v, err := New(GitHub, secrets, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, sig string, body []byte) {
+		h := http.Header{"X-Hub-Signature-256": {sig}, "X-Github-Delivery": {"d-1"}}
+		d, err := v.Verify(h, body, fuzzNow)
+		if err != nil {
+			checkRejected(t, d, err)
+			return
+		}
+		if d.ID != "d-1" {
+			t.Fatalf("delivery %+v", d)
+		}
+		for _, s := range secrets {
+			if hexOracle(sig, "sha256=", mac([]byte(s), string(body))) {
+				return
+			}
+		}
+		t.Fatalf("accepted without a valid MAC: sig=%q", sig)
+	})
+}
+
+func FuzzVerifyHMACSHA256(f *testing.F) {
+	f.Add(hmacVector.want, []byte(hmacVector.body))
+	f.Add("sha256="+hmacVector.want, []byte(hmacVector.body))
+	secrets := []string{"rotated", hmacVector.secret}
+	v, err := New(HMACSHA256, secrets, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, sig string, body []byte) {
+		d, err := v.Verify(http.Header{"X-Signature": {sig}}, body, fuzzNow)
+		if err != nil {
+			checkRejected(t, d, err)
+			return
+		}
+		for _, s := range secrets {
+			m := mac([]byte(s), string(body))
+			if hexOracle(sig, "", m) || hexOracle(sig, "sha256=", m) {
+				return
+			}
+		}
+		t.Fatalf("accepted without a valid MAC: sig=%q", sig)
+	})
+}
+
+func FuzzVerifyStripe(f *testing.F) {
+	// The Stripe vector re-signed at fuzzNow so it is within tolerance.
+	h, err := Sign(Stripe, stripeVector.secret, "", fuzzNow, []byte(stripeVector.body))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(h.Get("Stripe-Signature"), []byte(stripeVector.body))
+	f.Add("t=1614265330,v0=00,v1="+junkHex+","+strings.TrimPrefix(h.Get("Stripe-Signature"), "t=1614265330,"), []byte(stripeVector.body))
+	f.Add("t=,v1=", []byte("{}"))
+	secrets := []string{"whsec_rolled", stripeVector.secret}
+	v, err := New(Stripe, secrets, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, sig string, body []byte) {
+		d, err := v.Verify(http.Header{"Stripe-Signature": {sig}}, body, fuzzNow)
+		if err != nil {
+			checkRejected(t, d, err)
+			return
+		}
+		elems := strings.Split(sig, ",")
+		ts := ""
+		for _, e := range elems {
+			if strings.HasPrefix(e, "t=") {
+				if ts != "" {
+					t.Fatalf("accepted two t= in %q", sig)
+				}
+				ts = e[2:]
+			}
+		}
+		if !inTolerance(ts) {
+			t.Fatalf("accepted t=%q", ts)
+		}
+		var ev struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		}
+		if json.Valid(body) {
+			_ = json.Unmarshal(body, &ev)
+		}
+		if d.ID != ev.ID || d.EventType != ev.Type {
+			t.Fatalf("delivery %+v, body says %+v", d, ev)
+		}
+		for _, s := range secrets {
+			m := mac([]byte(s), ts, ".", string(body))
+			for _, e := range elems {
+				if hexOracle(e, "v1=", m) {
+					return
+				}
+			}
+		}
+		t.Fatalf("accepted without a valid MAC: sig=%q", sig)
+	})
+}
+
+// FuzzNewStandardSecret: anything New accepts is exactly optional "whsec_"
+// + padded standard base64 of 24–64 bytes.
+func FuzzNewStandardSecret(f *testing.F) {
+	f.Add(goVector.secret)
+	f.Add(strings.TrimPrefix(rustVector.secret, "whsec_"))
+	f.Add("whsec_")
+	f.Fuzz(func(t *testing.T, secret string) {
+		_, err := New(Standard, []string{secret}, 0)
+		if err != nil {
+			if strings.Contains(err.Error(), strings.TrimPrefix(secret, "whsec_")) && len(secret) > 8 {
+				t.Fatalf("error leaks the secret: %v", err)
+			}
+			return
+		}
+		enc := strings.TrimPrefix(secret, "whsec_")
+		k, derr := base64.StdEncoding.DecodeString(enc)
+		if derr != nil || strings.ContainsAny(enc, "\r\n") || len(k) < 24 || len(k) > 64 ||
+			base64.StdEncoding.EncodeToString(k) != enc {
+			t.Fatalf("accepted secret %q", secret)
+		}
+	})
+}
