@@ -1,0 +1,83 @@
+// Command lambda is hookline's webhook receiver. With AWS_LAMBDA_RUNTIME_API
+// set it serves API Gateway HTTP API events as a Lambda function; otherwise it
+// serves the same handler over HTTP on LISTEN_ADDR.
+//
+//	validate (path, method, host, origin, size, signature)
+//	  → publish with confirms → 202 {"id": …}
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/hookline/hookline/lambda/publish"
+	"github.com/hookline/hookline/lambda/receiver"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "receiver")
+	slog.SetDefault(log)
+	if err := run(log); err != nil {
+		log.Error("receiver stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := loadConfig(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Logger: log})
+	defer pub.Close()
+	h := receiver.New(cfg.Sources, pub, log)
+
+	if cfg.Lambda {
+		log.Info("starting in Lambda mode", "sources", cfg.Sources.Names())
+		lambda.StartWithOptions(h.HandleAPIGateway, lambda.WithContext(ctx))
+		return nil
+	}
+	return serve(ctx, log, cfg.ListenAddr, h)
+}
+
+// serve runs the local HTTP server until ctx ends, then drains it.
+func serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    receiver.MaxHeaderBytes,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("receiver listening", "addr", addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+// Package publish is the receiver's side of the broker: one long-lived
+// connection per process, a small pool of confirm-mode channels, and a Publish
+// that returns only once the broker has confirmed the message, or fails fast.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/topology"
+)
+
+// Errors a caller turns into 503 + Retry-After. Each wraps ErrUnavailable.
+var (
+	ErrUnavailable = errors.New("broker unavailable")
+	ErrBlocked     = fmt.Errorf("%w: connection blocked by a broker resource alarm", ErrUnavailable)
+	ErrNacked      = fmt.Errorf("%w: broker refused the message (nack)", ErrUnavailable)
+	ErrReturned    = fmt.Errorf("%w: message was unroutable (returned)", ErrUnavailable)
+	ErrTimeout     = fmt.Errorf("%w: no confirm before the deadline", ErrUnavailable)
+)
+
+// Config tunes a Publisher; zero values take the defaults.
+type Config struct {
+	URL string
+	// Channels is the number of confirm-mode channels requests are spread
+	// over; one channel serialises its publishes, too many cost broker memory.
+	Channels int
+	// ConfirmTimeout bounds a publish from start to confirm.
+	ConfirmTimeout time.Duration
+	// WriteTimeout bounds one socket write, so a broker that stopped reading
+	// (flow control, a dead peer) fails the connection instead of hanging it.
+	WriteTimeout time.Duration
+	// DialTimeout bounds connecting and the AMQP handshake.
+	DialTimeout time.Duration
+	// IdleCheck: a connection unused for longer than this is checked before
+	// use (Lambda freezes the process between invocations).
+	IdleCheck time.Duration
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Channels <= 0 {
+		c.Channels = 16
+	}
+	if c.ConfirmTimeout <= 0 {
+		c.ConfirmTimeout = 5 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.IdleCheck <= 0 {
+		c.IdleCheck = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Publisher publishes envelopes with confirms. Safe for concurrent use.
+type Publisher struct {
+	cfg Config
+
+	mu      sync.Mutex // guards session and dialing
+	session *session
+	dialing chan struct{} // closed when the dial in progress ends
+
+	next     atomic.Uint64
+	lastUsed atomic.Int64 // unix nanos
+	closed   atomic.Bool
+}
+
+// session is one connection and its channels; replaced whole on failure.
+type session struct {
+	conn    *amqp.Connection
+	chans   []*pubChannel
+	blocked atomic.Bool
+	dead    chan struct{} // closed when the connection is gone
+	once    sync.Once
+	done    sync.WaitGroup
+}
+
+type pubChannel struct {
+	ch      *amqp.Channel
+	returns chan amqp.Return
+
+	mu       sync.Mutex
+	returned map[string]time.Time // x-request-id of returned messages
+}
+
+// New returns a Publisher and tries to connect; a broker that is down at
+// start is not an error: requests get ErrUnavailable and the Publisher keeps
+// trying on later calls.
+func New(ctx context.Context, cfg Config) *Publisher {
+	cfg.defaults()
+	p := &Publisher{cfg: cfg}
+	if _, err := p.current(ctx); err != nil {
+		cfg.Logger.Warn("broker not reachable at start; will retry on demand", "error", err)
+	}
+	return p
+}
+
+// Publish sends e and waits for the broker's confirm. A nil error means the
+// broker has taken responsibility for the message.
+func (p *Publisher) Publish(ctx context.Context, e envelope.Envelope) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ConfirmTimeout)
+	defer cancel()
+	msg := e.Publishing()
+	var err error
+	// One retry on a connection that turned out to be dead (a broker restart,
+	// a Lambda thawed after the broker dropped it). A retry may duplicate a
+	// message whose confirm was lost; the id is the same, and the processor
+	// dedupes on it.
+	for attempt := 0; attempt < 2; attempt++ {
+		var s *session
+		if s, err = p.current(ctx); err != nil {
+			return err
+		}
+		if err = p.publishOn(ctx, s, e.RoutingKey(), e.RequestID, msg); err == nil {
+			p.lastUsed.Store(time.Now().UnixNano())
+			return nil
+		}
+		if !s.isDead() || ctx.Err() != nil {
+			return err
+		}
+		p.cfg.Logger.Warn("broker connection lost during publish; redialling", "error", err, "request_id", e.RequestID)
+	}
+	return err
+}
+
+func (p *Publisher) publishOn(ctx context.Context, s *session, key, requestID string, msg amqp.Publishing) error {
+	if s.blocked.Load() {
+		return ErrBlocked
+	}
+	pc := s.chans[p.next.Add(1)%uint64(len(s.chans))]
+	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, key, true, false, msg)
+	if err != nil {
+		return fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
+	}
+	select {
+	case <-dc.Done():
+	case <-s.dead:
+		// The confirm may never come; the broker may or may not have the
+		// message. Not confirmed means not accepted: the sender retries.
+		return fmt.Errorf("%w: connection closed before confirm", ErrUnavailable)
+	case <-ctx.Done():
+		return ErrTimeout
+	}
+	if !dc.Acked() {
+		return ErrNacked
+	}
+	if pc.wasReturned(requestID) {
+		return ErrReturned
+	}
+	return nil
+}
+
+// wasReturned reports whether the broker returned the message with this
+// request id. amqp091 hands a basic.return to the NotifyReturn channel before
+// it processes the basic.ack that follows it, so once the ack is seen any
+// return for the message is already buffered there.
+func (pc *pubChannel) wasReturned(requestID string) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.drainLocked()
+	_, ok := pc.returned[requestID]
+	delete(pc.returned, requestID)
+	return ok
+}
+
+func (pc *pubChannel) drainLocked() {
+	for {
+		select {
+		case r, ok := <-pc.returns:
+			if !ok {
+				return
+			}
+			id, _ := r.Headers[envelope.HeaderRequestID].(string)
+			pc.returned[id] = time.Now()
+		default:
+			// Forget returns nobody asked about (their publisher timed out).
+			for id, at := range pc.returned {
+				if time.Since(at) > time.Minute {
+					delete(pc.returned, id)
+				}
+			}
+			return
+		}
+	}
+}
+
+// current returns a live session, dialling one if needed. Concurrent callers
+// share one dial; a caller whose context ends first gets ErrUnavailable.
+func (p *Publisher) current(ctx context.Context) (*session, error) {
+	for {
+		if p.closed.Load() {
+			return nil, fmt.Errorf("%w: publisher closed", ErrUnavailable)
+		}
+		p.mu.Lock()
+		s := p.session
+		if s != nil && !s.isDead() && !p.stale(s) {
+			p.mu.Unlock()
+			return s, nil
+		}
+		if p.dialing == nil {
+			p.dialing = make(chan struct{})
+			dialing := p.dialing
+			p.mu.Unlock()
+			ns, err := p.dial(ctx)
+			p.mu.Lock()
+			if err == nil {
+				old := p.session
+				p.session = ns
+				if old != nil {
+					go old.close(p.cfg.WriteTimeout)
+				}
+			}
+			p.dialing = nil
+			close(dialing)
+			p.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			return ns, nil
+		}
+		dialing := p.dialing
+		p.mu.Unlock()
+		select {
+		case <-dialing:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: waiting for connection: %v", ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+// stale reports whether a session idle for longer than IdleCheck failed a
+// liveness probe: a Lambda frozen for minutes finds its socket dead only
+// when it next uses it. The probe is a cheap channel open/close round trip.
+func (p *Publisher) stale(s *session) bool {
+	last := p.lastUsed.Load()
+	if last == 0 || time.Since(time.Unix(0, last)) < p.cfg.IdleCheck {
+		return false
+	}
+	probe := make(chan error, 1)
+	go func() {
+		ch, err := s.conn.Channel()
+		if err == nil {
+			err = ch.Close()
+		}
+		probe <- err
+	}()
+	select {
+	case err := <-probe:
+		if err == nil {
+			p.lastUsed.Store(time.Now().UnixNano())
+			return false
+		}
+	case <-time.After(p.cfg.DialTimeout):
+	}
+	p.cfg.Logger.Warn("idle broker connection failed its check; redialling")
+	s.markDead()
+	return true
+}
+
+func (p *Publisher) dial(ctx context.Context) (*session, error) {
+	wt := p.cfg.WriteTimeout
+	conn, err := amqp.DialConfig(p.cfg.URL, amqp.Config{
+		Heartbeat: 10 * time.Second,
+		Locale:    "en_US",
+		Properties: amqp.Table{
+			"connection_name": "hookline-receiver",
+		},
+		Dial: func(network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: p.cfg.DialTimeout}
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.SetDeadline(time.Now().Add(p.cfg.DialTimeout)); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return &deadlineConn{Conn: c, write: wt}, nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial broker: %w", err)
+	}
+	s := &session{conn: conn, dead: make(chan struct{})}
+	fail := func(err error) (*session, error) {
+		s.markDead()
+		s.close(wt)
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return fail(fmt.Errorf("open channel: %w", err))
+	}
+	if err := topology.Declare(ch); err != nil {
+		return fail(err)
+	}
+	_ = ch.Close()
+	for range p.cfg.Channels {
+		ch, err := conn.Channel()
+		if err != nil {
+			return fail(fmt.Errorf("open channel: %w", err))
+		}
+		if err := ch.Confirm(false); err != nil {
+			return fail(fmt.Errorf("confirm mode: %w", err))
+		}
+		pc := &pubChannel{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 64)), returned: map[string]time.Time{}}
+		s.chans = append(s.chans, pc)
+	}
+	s.watch(p.cfg.Logger)
+	p.lastUsed.Store(time.Now().UnixNano())
+	p.cfg.Logger.Info("broker connected", "channels", len(s.chans))
+	return s, nil
+}
+
+// watch owns the notification channels of a session: it drains them (the
+// library deadlocks on undrained ones) and marks the session dead when the
+// connection or any channel closes, so the next call redials.
+func (s *session) watch(log *slog.Logger) {
+	closed := s.conn.NotifyClose(make(chan *amqp.Error, 1))
+	blocked := s.conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		for {
+			select {
+			case b := <-blocked:
+				s.blocked.Store(b.Active)
+				log.Warn("broker flow control", "blocked", b.Active, "reason", b.Reason)
+			case err := <-closed:
+				if err != nil {
+					log.Warn("broker connection closed", "error", err)
+				}
+				s.markDead()
+				return
+			case <-s.dead:
+				return
+			}
+		}
+	}()
+	for _, pc := range s.chans {
+		chClosed := pc.ch.NotifyClose(make(chan *amqp.Error, 1))
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			for {
+				select {
+				case err := <-chClosed:
+					if err != nil {
+						log.Warn("broker channel closed", "error", err)
+					}
+					s.markDead()
+					return
+				case <-s.dead:
+					return
+				case <-time.After(time.Second):
+					// Keep the return buffer from filling when nobody asks.
+					pc.mu.Lock()
+					pc.drainLocked()
+					pc.mu.Unlock()
+				}
+			}
+		}()
+	}
+}
+
+func (s *session) isDead() bool {
+	select {
+	case <-s.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) markDead() { s.once.Do(func() { close(s.dead) }) }
+
+func (s *session) close(timeout time.Duration) {
+	s.markDead()
+	_ = s.conn.CloseDeadline(time.Now().Add(timeout))
+	s.done.Wait()
+}
+
+// Ready reports whether a broker connection is up right now, without dialling.
+func (p *Publisher) Ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.session != nil && !p.session.isDead() && !p.session.blocked.Load()
+}
+
+// Close closes the connection; in-flight publishes fail with ErrUnavailable.
+func (p *Publisher) Close() {
+	p.closed.Store(true)
+	p.mu.Lock()
+	s := p.session
+	p.session = nil
+	p.mu.Unlock()
+	if s != nil {
+		s.close(p.cfg.WriteTimeout)
+	}
+}
+
+// deadlineConn gives every write its own deadline, so a broker that stops
+// reading (a resource alarm, a half-dead peer) turns into an error instead of
+// a publish blocked forever in the socket.
+type deadlineConn struct {
+	net.Conn
+	write time.Duration
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}

@@ -1,0 +1,211 @@
+// Package receiver is the webhook receiver's HTTP handler: the same code
+// serves API Gateway events in Lambda and plain HTTP locally. It validates a
+// webhook (path, method, host, origin header, size, signature) and answers
+// 202 only once the broker has confirmed the message.
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/internal/webhooksig"
+)
+
+// PathPrefix is where sources live: /webhooks/<source name>.
+const PathPrefix = "/webhooks/"
+
+// MaxHeaderBytes is API Gateway HTTP API's limit for the request line and
+// headers together; the local server enforces the same.
+const MaxHeaderBytes = 10240
+
+// RetryAfterSeconds is sent with every 503.
+const RetryAfterSeconds = 5
+
+// OriginHeader carries the secret Cloudflare adds to every proxied request.
+const OriginHeader = "X-Origin-Verify"
+
+// Publisher is what the handler needs from the broker side.
+type Publisher interface {
+	Publish(ctx context.Context, e envelope.Envelope) error
+}
+
+// Handler validates and publishes webhooks.
+type Handler struct {
+	sources *sources.Set
+	pub     Publisher
+	log     *slog.Logger
+	now     func() time.Time
+	bufs    sync.Pool
+}
+
+// New returns a Handler for a validated sources document.
+func New(set *sources.Set, pub Publisher, log *slog.Logger) *Handler {
+	return &Handler{sources: set, pub: pub, log: log, now: time.Now,
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
+
+type requestIDKey struct{}
+
+// WithRequestID lets the Lambda adapter pass API Gateway's request id in.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok && id != "" {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP implements the status table of DESIGN.md.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	rid := requestID(r.Context())
+	w.Header().Set("X-Request-Id", rid)
+	log := h.log.With("request_id", rid)
+	res := h.serve(r, rid)
+	log = log.With("status", res.status, "source", res.source, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+	switch {
+	case res.status == http.StatusAccepted:
+		log.Info("webhook accepted", "message_id", res.id, "bytes", res.bytes)
+	case res.status >= 500:
+		log.Error("webhook not accepted", "reason", res.reason)
+	default:
+		log.Warn("webhook rejected", "reason", res.reason)
+	}
+	if res.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
+	if res.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(res.status)
+	body := map[string]string{"request_id": rid}
+	if res.status == http.StatusAccepted {
+		body["id"] = res.id
+	} else {
+		body["error"] = res.public
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// result is the outcome of one request: what the sender is told (public)
+// and what the log says (reason; never secrets, signatures or bodies).
+type result struct {
+	status         int
+	public, reason string
+	source, id     string
+	bytes          int
+}
+
+func reject(status int, public, reason string) result {
+	return result{status: status, public: public, reason: reason}
+}
+
+func (h *Handler) serve(r *http.Request, rid string) result {
+	name, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return reject(http.StatusNotFound, "not found", "unknown path")
+	}
+	src, ok := h.sources.Lookup(name)
+	if !ok {
+		return reject(http.StatusNotFound, "not found", "unknown source")
+	}
+	res := h.serveSource(r, rid, src)
+	res.source = src.Name
+	return res
+}
+
+func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) result {
+	if r.Method != http.MethodPost {
+		return reject(http.StatusMethodNotAllowed, "method not allowed: use POST", "method "+r.Method)
+	}
+	if headerBytes(r) > MaxHeaderBytes {
+		return reject(http.StatusRequestHeaderFieldsTooLarge, "request headers too large", "headers over limit")
+	}
+	if !src.AllowsHost(r.Host) {
+		return reject(http.StatusForbidden, "forbidden", "host not allowed for source")
+	}
+	if want := h.sources.OriginSecret; want != "" {
+		got := r.Header.Get(OriginHeader)
+		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return reject(http.StatusForbidden, "forbidden", "missing or wrong "+OriginHeader)
+		}
+	}
+	if r.ContentLength > src.MaxBodyBytes {
+		return reject(http.StatusRequestEntityTooLarge, "body too large", "content-length over max_body_bytes")
+	}
+	buf := h.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 { // do not pin rare huge buffers
+			buf.Reset()
+			h.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	// Read at most one byte past the limit: enough to know it was exceeded,
+	// never an unbounded body in memory.
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, src.MaxBodyBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return reject(http.StatusRequestEntityTooLarge, "body too large", "body over server limit")
+		}
+		return reject(http.StatusBadRequest, "could not read body", "read body: "+err.Error())
+	}
+	if n > src.MaxBodyBytes {
+		return reject(http.StatusRequestEntityTooLarge, "body too large", "body over max_body_bytes")
+	}
+	body := buf.Bytes()
+	d, err := src.Verifier().Verify(r.Header, body, h.now())
+	if err != nil {
+		return reject(http.StatusUnauthorized, publicSigError(err), err.Error())
+	}
+	e := envelope.New(src.Name, d.ID, d.EventType, rid, r.Header.Get("Content-Type"), body, h.now())
+	if err := h.pub.Publish(r.Context(), e); err != nil {
+		return reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
+	}
+	return result{status: http.StatusAccepted, id: e.ID, bytes: len(body)}
+}
+
+// publicSigError names the kind of signature failure, never the details.
+func publicSigError(err error) string {
+	switch {
+	case errors.Is(err, webhooksig.ErrTimestampOutOfTolerance):
+		return "timestamp outside tolerance"
+	case errors.Is(err, webhooksig.ErrMissingSignature):
+		return "missing signature"
+	case errors.Is(err, webhooksig.ErrMalformedSignature):
+		return "malformed signature"
+	default:
+		return "invalid signature"
+	}
+}
+
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.URL.RequestURI()) + len(r.Host) + 12
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
