@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const srcDoc = "sources:\n  - {name: gh, hosts: [h.example.com], scheme: github, secrets: [s]}\n"
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(srcDoc), 0o600))
+	secrets := map[string]string{
+		"arn:sources": "sources:\n  - {name: fromsecret, hosts: [h.example.com], scheme: github, secrets: [s]}\n",
+		"arn:broker":  `{"username":"hook","password":"p@ss/word"}`,
+		"arn:bad":     `not json`,
+	}
+	read := func(_ context.Context, arn string) (string, error) {
+		if v, ok := secrets[arn]; ok {
+			return v, nil
+		}
+		return "", errors.New("AccessDenied")
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c config)
+	}{
+		{"local file", map[string]string{"RABBITMQ_URL": "amqp://localhost/", "WEBHOOK_SOURCES_FILE": file}, "", func(t *testing.T, c config) {
+			require.False(t, c.Lambda)
+			require.Equal(t, "127.0.0.1:8080", c.ListenAddr)
+			require.Equal(t, []string{"gh"}, c.Sources.Names())
+		}},
+		{"secret wins over file", map[string]string{"RABBITMQ_URL": "amqp://localhost/", "WEBHOOK_SOURCES_FILE": file, "WEBHOOK_SOURCES_SECRET_ARN": "arn:sources", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, "", func(t *testing.T, c config) {
+			require.True(t, c.Lambda)
+			require.Equal(t, []string{"fromsecret"}, c.Sources.Names())
+		}},
+		{"broker credentials from secret", map[string]string{"RABBITMQ_URL": "amqps://broker.internal:5671/hookline", "RABBITMQ_SECRET_ARN": "arn:broker", "WEBHOOK_SOURCES_FILE": file}, "", func(t *testing.T, c config) {
+			require.Equal(t, "amqps://hook:p%40ss%2Fword@broker.internal:5671/hookline", c.RabbitURL)
+		}},
+		{"no broker url", map[string]string{"WEBHOOK_SOURCES_FILE": file}, "RABBITMQ_URL is required", nil},
+		{"no sources", map[string]string{"RABBITMQ_URL": "amqp://x/"}, "WEBHOOK_SOURCES_FILE or WEBHOOK_SOURCES_SECRET_ARN", nil},
+		{"missing file", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_FILE": file + ".nope"}, "no such file", nil},
+		{"unreadable secret", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_SECRET_ARN": "arn:nope"}, "AccessDenied", nil},
+		{"bad broker secret", map[string]string{"RABBITMQ_URL": "amqp://x/", "RABBITMQ_SECRET_ARN": "arn:bad", "WEBHOOK_SOURCES_FILE": file}, `{"username"`, nil},
+		{"bad sources secret", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_SECRET_ARN": "arn:bad"}, "WEBHOOK_SOURCES_SECRET_ARN: sources:", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := loadConfigWith(context.Background(), envOf(c.env), read)
+			if c.wantErr != "" {
+				require.ErrorContains(t, err, c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			c.check(t, cfg)
+		})
+	}
+}
