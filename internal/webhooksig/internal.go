@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -222,32 +221,4 @@ func (m *macer) match(s *macScratch, body []byte, cands [][macSize]byte) bool {
 		}
 	}
 	return false
-}
-
-// bodyFields reads the top-level JSON string fields "id" and "type" from a
-// verified body. A body that is not a JSON object yields "" for both; a
-// field that is not a string yields "" for that field.
-func bodyFields(body []byte, wantID bool) (id, typ string) {
-	i := 0
-	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
-		i++
-	}
-	if i == len(body) || body[i] != '{' {
-		return "", ""
-	}
-	if wantID {
-		var v struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
-		}
-		// A type error on one field still fills the others; a syntax error
-		// fills nothing. Either way the signature stays valid.
-		_ = json.Unmarshal(body, &v)
-		return v.ID, v.Type
-	}
-	var v struct {
-		Type string `json:"type"`
-	}
-	_ = json.Unmarshal(body, &v)
-	return "", v.Type
 }
