@@ -19,8 +19,9 @@
 //   - "hmac-sha256": X-Signature: <hex> (an optional "sha256=" prefix is
 //     accepted), HMAC-SHA256 of the raw body keyed with the secret's bytes.
 //
-// Timestamps (standard, stripe) must lie within the tolerance on either side
-// of now, bounds included. All signature comparisons are constant-time
+// Timestamps (standard, stripe) are canonical decimal seconds and must lie
+// within the tolerance on either side of now, bounds included. A signature
+// header may hold at most 64 entries and 16 signatures; more is malformed. All signature comparisons are constant-time
 // (hmac.Equal) over decoded MACs. Headers are read with their canonical keys,
 // as net/http and http.Header.Set/Add store them.
 //
@@ -73,6 +74,10 @@ type Delivery struct {
 	// EventType is the body's JSON "type" (standard, stripe), X-GitHub-Event
 	// (github) or X-Event-Type (hmac-sha256); "" if none. Header-sourced
 	// values are not covered by the signature.
+	//
+	// Body fields are top-level string members matched by exact key (the
+	// last duplicate wins); a non-string value or a body that is not a JSON
+	// object gives "" without failing verification.
 	EventType string
 }
 
