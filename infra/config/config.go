@@ -1,0 +1,173 @@
+// Package config is hookline's one typed view of a stack's Pulumi
+// configuration: defaults per profile (defaults.go), the keys a stack file
+// may set, and validation that runs before any resource is declared.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Namespace is the Pulumi config namespace (the project name).
+const Namespace = "hookline"
+
+// Config is everything the program decides from configuration.
+type Config struct {
+	Project string // Pulumi project name
+	Stack   string // Pulumi stack name
+	Profile string // "dev" or "prod": picks the defaults of the stack table
+	Region  string // aws:region
+	Owner   string // owner tag on every resource
+
+	Network  Network
+	Database Database
+	Cache    Cache
+	Broker   Broker
+	Secrets  Secrets
+}
+
+// Network is the VPC layout: tiers in every AZ, NAT gateways, endpoints, flow logs.
+type Network struct {
+	CIDR                 string   `json:"cidr"`
+	AZs                  []string `json:"azs"`
+	NatGateways          int      `json:"natGateways"`
+	PublicPrefix         int      `json:"publicPrefix"`
+	ComputePrefix        int      `json:"computePrefix"`
+	DatabasePrefix       int      `json:"databasePrefix"`
+	InterfaceEndpoints   []string `json:"interfaceEndpoints"`
+	FlowLogRetentionDays int      `json:"flowLogRetentionDays"`
+}
+
+// Database is the RDS instance.
+type Database struct {
+	Engine              string `json:"engine"`        // mariadb | mysql
+	EngineVersion       string `json:"engineVersion"` // major version, e.g. 10.11 or 8.0
+	InstanceClass       string `json:"instanceClass"`
+	AllocatedStorageGiB int    `json:"allocatedStorageGiB"`
+	MaxStorageGiB       int    `json:"maxStorageGiB"`
+	MultiAZ             bool   `json:"multiAz"`
+	BackupRetentionDays int    `json:"backupRetentionDays"`
+	DeletionProtection  bool   `json:"deletionProtection"`
+	FinalSnapshot       bool   `json:"finalSnapshot"`
+	PerformanceInsights bool   `json:"performanceInsights"`
+	Name                string `json:"name"`
+	MasterUsername      string `json:"masterUsername"`
+}
+
+// Cache is the ElastiCache Redis replication group.
+type Cache struct {
+	NodeType              string `json:"nodeType"`
+	EngineVersion         string `json:"engineVersion"`
+	Replicas              int    `json:"replicas"`
+	SnapshotRetentionDays int    `json:"snapshotRetentionDays"`
+}
+
+// Broker is RabbitMQ on Graviton EC2.
+type Broker struct {
+	Nodes           int    `json:"nodes"` // 1, or 3 for a quorum cluster
+	InstanceType    string `json:"instanceType"`
+	AMIParameter    string `json:"amiParameter"` // public SSM parameter, resolved by EC2 at launch
+	DataVolumeGiB   int    `json:"dataVolumeGiB"`
+	RabbitMQVersion string `json:"rabbitmqVersion"` // package version prefix, e.g. 4.1
+	Vhost           string `json:"vhost"`
+	DeliveryLimit   int    `json:"deliveryLimit"`
+}
+
+// Secrets are the values only an operator may set, with
+// `pulumi config set --secret`. They are never logged; components pass them
+// on as Pulumi secrets.
+type Secrets struct {
+	CacheAuthToken          string // hookline:cacheAuthToken
+	BrokerAdminPassword     string // hookline:brokerAdminPassword
+	BrokerReceiverPassword  string // hookline:brokerReceiverPassword
+	BrokerProcessorPassword string // hookline:brokerProcessorPassword
+	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
+}
+
+// Lookup returns the raw value of a full config key ("hookline:network"),
+// as Pulumi hands it to the program: objects and lists as JSON text.
+type Lookup func(key string) (string, bool)
+
+// Parse builds the Config of one stack from raw values: the profile's
+// defaults, overridden by the stack's keys, then validated. The error, if
+// any, is one line naming the key and what it accepts.
+func Parse(project, stack string, get Lookup) (Config, error) {
+	profile, ok := get(Namespace + ":profile")
+	if !ok {
+		profile = stack
+	}
+	if profile != "dev" && profile != "prod" {
+		return Config{}, fmt.Errorf("%s:profile: %q is not a profile; accepts dev or prod (defaults to the stack name when that is dev or prod)", Namespace, profile)
+	}
+	c := Defaults(profile)
+	c.Project, c.Stack, c.Profile = project, stack, profile
+	c.Region, _ = get("aws:region")
+	c.Owner, _ = get(Namespace + ":owner")
+
+	objects := []struct {
+		key  string
+		into any
+	}{
+		{"network", &c.Network},
+		{"database", &c.Database},
+		{"cache", &c.Cache},
+		{"broker", &c.Broker},
+	}
+	for _, o := range objects {
+		raw, ok := get(Namespace + ":" + o.key)
+		if !ok {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(o.into); err != nil {
+			return Config{}, fmt.Errorf("%s:%s: %s", Namespace, o.key, decodeMessage(err))
+		}
+	}
+
+	c.Secrets.CacheAuthToken, _ = get(Namespace + ":cacheAuthToken")
+	c.Secrets.BrokerAdminPassword, _ = get(Namespace + ":brokerAdminPassword")
+	c.Secrets.BrokerReceiverPassword, _ = get(Namespace + ":brokerReceiverPassword")
+	c.Secrets.BrokerProcessorPassword, _ = get(Namespace + ":brokerProcessorPassword")
+	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
+
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// decodeMessage turns encoding/json errors into "what it accepts" wording.
+func decodeMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	switch {
+	case asTypeError(err, &te):
+		return fmt.Sprintf("field %q has a %s where a %s is expected", te.Field, te.Value, te.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ") + "; see infra/config/config.go for the keys it accepts"
+	default:
+		return "not a valid object: " + err.Error()
+	}
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+// Name is the base name every component derives its children's names from.
+func (c Config) Name() string { return c.Project + "-" + c.Stack }
+
+// Tags are the tags every AWS resource carries (through the provider's default tags).
+func (c Config) Tags() map[string]string {
+	return map[string]string{
+		"project":    c.Project,
+		"stack":      c.Stack,
+		"owner":      c.Owner,
+		"managed-by": "pulumi",
+	}
+}

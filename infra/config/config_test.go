@@ -1,0 +1,215 @@
+package config_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hookline/hookline/infra/config"
+)
+
+const placeholder = "offlinePlanPlaceholder0123456789"
+
+// shipped returns a shipped stack's raw config with every secret set, as an
+// operator would have it.
+func shipped(t *testing.T, stack string) map[string]string {
+	t.Helper()
+	root, err := config.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := config.ReadStackFile(root, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range config.SecretKeys {
+		sf.Values[k] = placeholder
+	}
+	return sf.Values
+}
+
+// set changes one field of an object-valued key ("hookline:network", "cidr").
+func set(t *testing.T, values map[string]string, key, field string, v any) {
+	t.Helper()
+	obj := map[string]any{}
+	if raw, ok := values[key]; ok {
+		if err := json.Unmarshal([]byte(raw), &obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj[field] = v
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values[key] = string(b)
+}
+
+func parse(stack string, values map[string]string) (config.Config, error) {
+	return config.Parse("hookline", stack, func(k string) (string, bool) {
+		v, ok := values[k]
+		return v, ok
+	})
+}
+
+func TestShippedStacksParse(t *testing.T) {
+	for _, tc := range []struct {
+		stack      string
+		azs, nats  int
+		endpoints  int
+		prodLimits bool
+	}{
+		{"dev", 2, 1, 0, false},
+		{"prod", 3, 3, 7, true},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			c, err := parse(tc.stack, shipped(t, tc.stack))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Profile != tc.stack || len(c.Network.AZs) != tc.azs || c.Network.NatCount() != tc.nats || len(c.Network.InterfaceEndpoints) != tc.endpoints {
+				t.Errorf("profile %s, %d AZs, %d NATs, %d endpoints; want %s, %d, %d, %d",
+					c.Profile, len(c.Network.AZs), c.Network.NatCount(), len(c.Network.InterfaceEndpoints), tc.stack, tc.azs, tc.nats, tc.endpoints)
+			}
+			if c.Database.MultiAZ != tc.prodLimits || c.Database.DeletionProtection != tc.prodLimits || (c.Cache.Replicas > 0) != tc.prodLimits {
+				t.Errorf("durability knobs %+v / %+v do not match the %s stack table", c.Database, c.Cache, tc.stack)
+			}
+			if c.Database.Engine != "mariadb" || c.Database.EngineVersion != "10.11" {
+				t.Errorf("engine %s %s; want mariadb 10.11 by default", c.Database.Engine, c.Database.EngineVersion)
+			}
+		})
+	}
+}
+
+func TestLayoutFitsAndIsDisjoint(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		c, err := parse(stack, shipped(t, stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets, err := c.Network.Layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 3 * len(c.Network.AZs); len(subnets) != want {
+			t.Fatalf("%s: %d subnets, want %d", stack, len(subnets), want)
+		}
+		for i, a := range subnets {
+			for _, b := range subnets[i+1:] {
+				if overlaps(t, a.CIDR, b.CIDR) {
+					t.Errorf("%s: %s (%s %s) overlaps %s (%s %s)", stack, a.CIDR, a.Tier, a.AZ, b.CIDR, b.Tier, b.AZ)
+				}
+			}
+			if !overlaps(t, a.CIDR, c.Network.CIDR) {
+				t.Errorf("%s: %s is outside the VPC %s", stack, a.CIDR, c.Network.CIDR)
+			}
+		}
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	type edit func(t *testing.T, v map[string]string)
+	field := func(key, f string, val any) edit {
+		return func(t *testing.T, v map[string]string) { set(t, v, key, f, val) }
+	}
+	raw := func(key, val string) edit {
+		return func(t *testing.T, v map[string]string) { v[key] = val }
+	}
+	omit := func(key string) edit {
+		return func(t *testing.T, v map[string]string) { delete(v, key) }
+	}
+	for _, tc := range []struct {
+		name  string
+		stack string
+		edit  edit
+		want  string // the error line starts with this
+		says  string // and contains this
+	}{
+		{"bad CIDR", "dev", field("hookline:network", "cidr", "10.20.0.0/33"), "hookline:network.cidr:", "accepts"},
+		{"host bits in CIDR", "dev", field("hookline:network", "cidr", "10.20.1.0/16"), "hookline:network.cidr:", "not an IPv4 network CIDR"},
+		{"public CIDR", "dev", field("hookline:network", "cidr", "8.8.0.0/16"), "hookline:network.cidr:", "RFC 1918"},
+		{"too few AZs for dev", "dev", field("hookline:network", "azs", []string{"us-east-1a"}), "hookline:network.azs:", "at least 2"},
+		{"too few AZs for prod", "prod", field("hookline:network", "azs", []string{"us-east-1a", "us-east-1b"}), "hookline:network.azs:", "at least 3"},
+		{"AZ of another region", "dev", field("hookline:network", "azs", []string{"us-east-1a", "eu-west-1b"}), "hookline:network.azs:", "not an AZ of us-east-1"},
+		{"same AZ twice", "dev", field("hookline:network", "azs", []string{"us-east-1a", "us-east-1a"}), "hookline:network.azs:", "twice"},
+		{"subnets do not fit", "dev", field("hookline:network", "cidr", "10.20.0.0/22"), "hookline:network.computePrefix:", "cannot be a subnet"},
+		{"subnets do not fit at all", "prod", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:network", "cidr", "10.30.0.0/22")
+			set(t, v, "hookline:network", "computePrefix", 24)
+		}, "hookline:network:", "do not fit"},
+		{"prod with one NAT", "prod", field("hookline:network", "natGateways", 1), "hookline:network.natGateways:", "one NAT gateway per AZ"},
+		{"more NATs than AZs", "dev", field("hookline:network", "natGateways", 3), "hookline:network.natGateways:", "1 to 2"},
+		{"unknown endpoint", "prod", field("hookline:network", "interfaceEndpoints", []string{"secretsmanager", "dynamo"}), "hookline:network.interfaceEndpoints:", "accepts any of"},
+		{"bad retention", "dev", field("hookline:network", "flowLogRetentionDays", 10), "hookline:network.flowLogRetentionDays:", "accepts 1, 3"},
+		{"unknown engine", "dev", field("hookline:database", "engine", "postgres"), "hookline:database.engine:", "mariadb or mysql"},
+		{"unknown engine version", "dev", field("hookline:database", "engineVersion", "10.6"), "hookline:database.engineVersion:", "10.11 or 11.4"},
+		{"mysql 8.0 accepted, 5.7 not", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:database", "engine", "mysql")
+			set(t, v, "hookline:database", "engineVersion", "5.7")
+		}, "hookline:database.engineVersion:", "8.0 or 8.4"},
+		{"unknown DB instance family", "dev", field("hookline:database", "instanceClass", "db.x9z.large"), "hookline:database.instanceClass:", "db.<family>.<size>"},
+		{"short prod backups", "prod", field("hookline:database", "backupRetentionDays", 7), "hookline:database.backupRetentionDays:", "14 to 35"},
+		{"prod without Multi-AZ", "prod", field("hookline:database", "multiAz", false), "hookline:database.multiAz:", "accepts true"},
+		{"prod without deletion protection", "prod", field("hookline:database", "deletionProtection", false), "hookline:database.deletionProtection:", "accepts true"},
+		{"prod without final snapshot", "prod", field("hookline:database", "finalSnapshot", false), "hookline:database.finalSnapshot:", "accepts true"},
+		{"PI on micro", "dev", field("hookline:database", "performanceInsights", true), "hookline:database.performanceInsights:", "larger class"},
+		{"unknown cache family", "dev", field("hookline:cache", "nodeType", "cache.x1.large"), "hookline:cache.nodeType:", "cache.<family>.<size>"},
+		{"prod cache without replica", "prod", field("hookline:cache", "replicas", 0), "hookline:cache.replicas:", "1 to 5"},
+		{"x86 broker", "dev", field("hookline:broker", "instanceType", "m7i.large"), "hookline:broker.instanceType:", "Graviton"},
+		{"two broker nodes", "dev", field("hookline:broker", "nodes", 2), "hookline:broker.nodes:", "1 (one instance) or 3"},
+		{"RabbitMQ 3.x", "dev", field("hookline:broker", "rabbitmqVersion", "3.13"), "hookline:broker.rabbitmqVersion:", "4.<minor>"},
+		{"x86 AMI", "dev", field("hookline:broker", "amiParameter", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"), "hookline:broker.amiParameter:", "arm64"},
+		{"unknown key", "dev", field("hookline:broker", "keyPair", "mine"), "hookline:broker:", "unknown field \"keyPair\""},
+		{"wrong type", "dev", raw("hookline:cache", `{"replicas":"two"}`), "hookline:cache:", "field \"replicas\""},
+		{"missing auth token", "dev", omit("hookline:cacheAuthToken"), "hookline:cacheAuthToken:", "required secret is missing"},
+		{"missing broker password", "prod", omit("hookline:brokerReceiverPassword"), "hookline:brokerReceiverPassword:", "pulumi config set --secret"},
+		{"bad auth token", "dev", raw("hookline:cacheAuthToken", "short"), "hookline:cacheAuthToken:", "16 to 128"},
+		{"cluster without cookie", "prod", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:broker", "nodes", 3)
+			delete(v, "hookline:brokerErlangCookie")
+		}, "hookline:brokerErlangCookie:", "required secret is missing"},
+		{"missing owner", "dev", omit("hookline:owner"), "hookline:owner:", "missing"},
+		{"bad region", "dev", raw("aws:region", "moon-1"), "aws:region:", "us-east-1"},
+		{"unknown profile", "dev", raw("hookline:profile", "staging"), "hookline:profile:", "dev or prod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			values := shipped(t, tc.stack)
+			tc.edit(t, values)
+			_, err := parse(tc.stack, values)
+			if err == nil {
+				t.Fatalf("config accepted; want an error starting %q", tc.want)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.want) || !strings.Contains(msg, tc.says) {
+				t.Errorf("error %q; want it to start with %q and say %q", msg, tc.want, tc.says)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			if strings.Contains(msg, placeholder) {
+				t.Errorf("error leaks a secret value: %q", msg)
+			}
+		})
+	}
+}
+
+func TestProfileFromConfigForOtherStacks(t *testing.T) {
+	values := shipped(t, "dev")
+	if _, err := parse("feature-x", values); err == nil || !strings.HasPrefix(err.Error(), "hookline:profile:") {
+		t.Fatalf("stack feature-x without a profile: err %v; want a hookline:profile error", err)
+	}
+	values["hookline:profile"] = "dev"
+	c, err := parse("feature-x", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name() != "hookline-feature-x" || c.Tags()["stack"] != "feature-x" {
+		t.Errorf("name %q tags %v", c.Name(), c.Tags())
+	}
+}
+
+func overlaps(t *testing.T, a, b string) bool {
+	t.Helper()
+	pa, pb := mustPrefix(t, a), mustPrefix(t, b)
+	return pa.Overlaps(pb)
+}

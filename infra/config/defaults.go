@@ -1,0 +1,95 @@
+package config
+
+// Defaults are the stack table of DESIGN.md, in one place. A stack file
+// overrides any of them; the AZs, CIDR and owner have no default on purpose:
+// each stack names them.
+func Defaults(profile string) Config {
+	if profile == "prod" {
+		return Config{
+			Network: Network{
+				NatGateways:          -1, // one per AZ
+				PublicPrefix:         24,
+				ComputePrefix:        20,
+				DatabasePrefix:       24,
+				InterfaceEndpoints:   []string{"secretsmanager", "ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages"},
+				FlowLogRetentionDays: 365,
+			},
+			Database: Database{
+				Engine:              "mariadb",
+				EngineVersion:       "10.11",
+				InstanceClass:       "db.m7g.large",
+				AllocatedStorageGiB: 100,
+				MaxStorageGiB:       500,
+				MultiAZ:             true,
+				BackupRetentionDays: 14,
+				DeletionProtection:  true,
+				FinalSnapshot:       true,
+				PerformanceInsights: true,
+				Name:                "hookline",
+				MasterUsername:      "hookline_admin",
+			},
+			Cache: Cache{
+				NodeType:              "cache.m7g.large",
+				EngineVersion:         "7.1",
+				Replicas:              1,
+				SnapshotRetentionDays: 7,
+			},
+			Broker: Broker{
+				Nodes:           1,
+				InstanceType:    "m7g.large",
+				AMIParameter:    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+				DataVolumeGiB:   100,
+				RabbitMQVersion: "4.1",
+				Vhost:           "hookline",
+				DeliveryLimit:   20,
+			},
+		}
+	}
+	return Config{
+		Network: Network{
+			NatGateways:          1,
+			PublicPrefix:         24,
+			ComputePrefix:        20,
+			DatabasePrefix:       24,
+			InterfaceEndpoints:   nil, // dev reaches AWS APIs through its NAT gateway
+			FlowLogRetentionDays: 30,
+		},
+		Database: Database{
+			Engine:              "mariadb",
+			EngineVersion:       "10.11",
+			InstanceClass:       "db.t4g.micro",
+			AllocatedStorageGiB: 20,
+			MaxStorageGiB:       100,
+			MultiAZ:             false,
+			BackupRetentionDays: 1,
+			DeletionProtection:  false,
+			FinalSnapshot:       false,
+			PerformanceInsights: false,
+			Name:                "hookline",
+			MasterUsername:      "hookline_admin",
+		},
+		Cache: Cache{
+			NodeType:              "cache.t4g.micro",
+			EngineVersion:         "7.1",
+			Replicas:              0,
+			SnapshotRetentionDays: 1,
+		},
+		Broker: Broker{
+			Nodes:           1,
+			InstanceType:    "t4g.small",
+			AMIParameter:    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+			DataVolumeGiB:   20,
+			RabbitMQVersion: "4.1",
+			Vhost:           "hookline",
+			DeliveryLimit:   20,
+		},
+	}
+}
+
+// MinAZs is the fewest AZs a profile accepts (DESIGN.md's stack table).
+func MinAZs(profile string) int {
+	if profile == "prod" {
+		return 3
+	}
+	return 2
+}

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// InterfaceEndpointServices are the interface endpoints a stack may ask for
+// (short names: com.amazonaws.<region>.<name>).
+var InterfaceEndpointServices = []string{"secretsmanager", "ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages", "monitoring", "kms", "sts"}
+
+var (
+	azPattern          = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d[a-z]$`)
+	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	dbClassPattern     = regexp.MustCompile(`^db\.(t4g|m6g|m7g|m8g|r6g|r7g|r8g|t3|m6i|m7i|r6i|r7i)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	cacheNodePattern   = regexp.MustCompile(`^cache\.(t4g|m6g|m7g|r6g|r7g)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	gravitonPattern    = regexp.MustCompile(`^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	ssmParamPattern    = regexp.MustCompile(`^/aws/service/[A-Za-z0-9/_.-]+$`)
+	identifierPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,15}$`)
+	rabbitVersionRegex = regexp.MustCompile(`^4\.\d+(\.\d+)?$`)
+	vhostPattern       = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	authTokenPattern   = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
+)
+
+// engineVersions are the engines and major versions the database accepts,
+// with the parameter group family each uses.
+var engineVersions = map[string]map[string]string{
+	"mariadb": {"10.11": "mariadb10.11", "11.4": "mariadb11.4"},
+	"mysql":   {"8.0": "mysql8.0", "8.4": "mysql8.4"},
+}
+
+// ParameterFamily is the RDS parameter group family of the configured engine.
+func (d Database) ParameterFamily() string { return engineVersions[d.Engine][d.EngineVersion] }
+
+// Validate checks the whole config; the first problem is returned as one
+// line naming the key and what it accepts.
+func (c Config) Validate() error {
+	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keyErr(key, format string, args ...any) error {
+	return fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...))
+}
+
+func (c Config) validateStack() error {
+	if !regionPattern.MatchString(c.Region) {
+		return fmt.Errorf("aws:region: %q is not an AWS region; accepts a region name such as us-east-1", c.Region)
+	}
+	if strings.TrimSpace(c.Owner) == "" {
+		return keyErr("owner", "missing; accepts the owning team or address, tagged on every resource")
+	}
+	return nil
+}
+
+func (c Config) validateNetwork() error {
+	n := c.Network
+	p, err := netip.ParsePrefix(n.CIDR)
+	if err != nil || !p.Addr().Is4() || p.Masked() != p {
+		return keyErr("network.cidr", "%q is not an IPv4 network CIDR; accepts a private block such as 10.20.0.0/16 (prefix /16 to /24)", n.CIDR)
+	}
+	if p.Bits() < 16 || p.Bits() > 24 || !p.Addr().IsPrivate() {
+		return keyErr("network.cidr", "%q is outside what a VPC takes; accepts a private (RFC 1918) block with prefix /16 to /24", n.CIDR)
+	}
+	if min := MinAZs(c.Profile); len(n.AZs) < min {
+		return keyErr("network.azs", "%d AZs is too few for a %s stack; accepts at least %d AZs of %s, listed explicitly", len(n.AZs), c.Profile, min, c.Region)
+	}
+	seen := map[string]bool{}
+	for _, az := range n.AZs {
+		if !azPattern.MatchString(az) || !strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1 {
+			return keyErr("network.azs", "%q is not an AZ of %s; accepts names such as %sa", az, c.Region, c.Region)
+		}
+		if seen[az] {
+			return keyErr("network.azs", "%q is listed twice; accepts distinct AZs", az)
+		}
+		seen[az] = true
+	}
+	if n.NatGateways != -1 && (n.NatGateways < 1 || n.NatGateways > len(n.AZs)) {
+		return keyErr("network.natGateways", "%d is out of range; accepts 1 to %d (the number of AZs), or -1 for one per AZ", n.NatGateways, len(n.AZs))
+	}
+	if c.Profile == "prod" && n.NatCount() != len(n.AZs) {
+		return keyErr("network.natGateways", "%d is fewer than one per AZ; a prod stack accepts only one NAT gateway per AZ (-1 or %d)", n.NatGateways, len(n.AZs))
+	}
+	for _, t := range []struct {
+		key string
+		v   int
+	}{{"network.publicPrefix", n.PublicPrefix}, {"network.computePrefix", n.ComputePrefix}, {"network.databasePrefix", n.DatabasePrefix}} {
+		if t.v < p.Bits() || t.v > 28 {
+			return keyErr(t.key, "/%d cannot be a subnet of %s; accepts a prefix from /%d to /28", t.v, n.CIDR, p.Bits())
+		}
+	}
+	if _, err := n.Layout(); err != nil {
+		return err
+	}
+	for _, e := range n.InterfaceEndpoints {
+		if !contains(InterfaceEndpointServices, e) {
+			return keyErr("network.interfaceEndpoints", "%q is not a known interface endpoint; accepts any of %s", e, strings.Join(InterfaceEndpointServices, ", "))
+		}
+	}
+	if !contains([]int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}, n.FlowLogRetentionDays) {
+		return keyErr("network.flowLogRetentionDays", "%d is not a CloudWatch Logs retention; accepts 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653", n.FlowLogRetentionDays)
+	}
+	return nil
+}
+
+func (c Config) validateDatabase() error {
+	d := c.Database
+	versions, ok := engineVersions[d.Engine]
+	if !ok {
+		return keyErr("database.engine", "%q is not a supported engine; accepts mariadb or mysql", d.Engine)
+	}
+	if _, ok := versions[d.EngineVersion]; !ok {
+		return keyErr("database.engineVersion", "%q is not a supported %s major version; accepts %s", d.EngineVersion, d.Engine, strings.Join(keys(versions), " or "))
+	}
+	if !dbClassPattern.MatchString(d.InstanceClass) {
+		return keyErr("database.instanceClass", "%q is not a known RDS instance class; accepts db.<family>.<size> with family t4g, m6g, m7g, m8g, r6g, r7g, r8g, t3, m6i, m7i, r6i or r7i", d.InstanceClass)
+	}
+	if d.AllocatedStorageGiB < 20 || d.AllocatedStorageGiB > 65536 {
+		return keyErr("database.allocatedStorageGiB", "%d is out of range; accepts 20 to 65536", d.AllocatedStorageGiB)
+	}
+	if d.MaxStorageGiB < d.AllocatedStorageGiB {
+		return keyErr("database.maxStorageGiB", "%d is below allocatedStorageGiB (%d); accepts a value at least that large", d.MaxStorageGiB, d.AllocatedStorageGiB)
+	}
+	minBackup := 1
+	if c.Profile == "prod" {
+		minBackup = 14
+	}
+	if d.BackupRetentionDays < minBackup || d.BackupRetentionDays > 35 {
+		return keyErr("database.backupRetentionDays", "%d is out of range for a %s stack; accepts %d to 35", d.BackupRetentionDays, c.Profile, minBackup)
+	}
+	if c.Profile == "prod" {
+		switch {
+		case !d.MultiAZ:
+			return keyErr("database.multiAz", "false is not allowed in a prod stack; accepts true")
+		case !d.DeletionProtection:
+			return keyErr("database.deletionProtection", "false is not allowed in a prod stack; accepts true")
+		case !d.FinalSnapshot:
+			return keyErr("database.finalSnapshot", "false is not allowed in a prod stack; accepts true")
+		}
+	}
+	if d.PerformanceInsights && strings.HasSuffix(d.InstanceClass, ".micro") {
+		return keyErr("database.performanceInsights", "true needs a larger class than %s; accepts false, or a class of size small or larger", d.InstanceClass)
+	}
+	if !identifierPattern.MatchString(d.Name) {
+		return keyErr("database.name", "%q is not a database name; accepts a letter then up to 15 letters, digits or underscores", d.Name)
+	}
+	if !identifierPattern.MatchString(d.MasterUsername) {
+		return keyErr("database.masterUsername", "%q is not a user name; accepts a letter then up to 15 letters, digits or underscores", d.MasterUsername)
+	}
+	return nil
+}
+
+func (c Config) validateCache() error {
+	k := c.Cache
+	if !cacheNodePattern.MatchString(k.NodeType) {
+		return keyErr("cache.nodeType", "%q is not a known ElastiCache node type; accepts cache.<family>.<size> with family t4g, m6g, m7g, r6g or r7g", k.NodeType)
+	}
+	if !contains([]string{"7.0", "7.1"}, k.EngineVersion) {
+		return keyErr("cache.engineVersion", "%q is not a supported Redis version; accepts 7.0 or 7.1", k.EngineVersion)
+	}
+	if k.Replicas < 0 || k.Replicas > 5 {
+		return keyErr("cache.replicas", "%d is out of range; accepts 0 to 5", k.Replicas)
+	}
+	if c.Profile == "prod" && k.Replicas < 1 {
+		return keyErr("cache.replicas", "%d leaves a prod stack without failover; accepts 1 to 5", k.Replicas)
+	}
+	if k.Replicas > 0 && len(c.Network.AZs) < 2 {
+		return keyErr("cache.replicas", "a replica needs two AZs for Multi-AZ; accepts 0 with one AZ")
+	}
+	if k.SnapshotRetentionDays < 1 || k.SnapshotRetentionDays > 35 {
+		return keyErr("cache.snapshotRetentionDays", "%d is out of range; accepts 1 to 35", k.SnapshotRetentionDays)
+	}
+	return nil
+}
+
+func (c Config) validateBroker() error {
+	b := c.Broker
+	if b.Nodes != 1 && b.Nodes != 3 {
+		return keyErr("broker.nodes", "%d is not a supported size; accepts 1 (one instance) or 3 (a quorum cluster)", b.Nodes)
+	}
+	if !gravitonPattern.MatchString(b.InstanceType) {
+		return keyErr("broker.instanceType", "%q is not a Graviton instance type; accepts <family>.<size> with family t4g, m6g, m7g, m8g, c6g, c7g, c8g, r6g, r7g or r8g", b.InstanceType)
+	}
+	if !ssmParamPattern.MatchString(b.AMIParameter) || !strings.Contains(b.AMIParameter, "arm64") {
+		return keyErr("broker.amiParameter", "%q is not a public arm64 AMI parameter; accepts a path such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64", b.AMIParameter)
+	}
+	if b.DataVolumeGiB < 8 || b.DataVolumeGiB > 16384 {
+		return keyErr("broker.dataVolumeGiB", "%d is out of range; accepts 8 to 16384", b.DataVolumeGiB)
+	}
+	if !rabbitVersionRegex.MatchString(b.RabbitMQVersion) {
+		return keyErr("broker.rabbitmqVersion", "%q is not a RabbitMQ 4.x version; accepts 4.<minor> or 4.<minor>.<patch>", b.RabbitMQVersion)
+	}
+	if !vhostPattern.MatchString(b.Vhost) {
+		return keyErr("broker.vhost", "%q is not a vhost name; accepts 1 to 64 letters, digits, '.', '_' or '-'", b.Vhost)
+	}
+	if b.DeliveryLimit < 1 || b.DeliveryLimit > 1000 {
+		return keyErr("broker.deliveryLimit", "%d is out of range; accepts 1 to 1000", b.DeliveryLimit)
+	}
+	return nil
+}
+
+func (c Config) validateSecrets() error {
+	s := c.Secrets
+	required := []struct {
+		key, value, accepts string
+	}{
+		{"cacheAuthToken", s.CacheAuthToken, "16 to 128 characters: letters, digits and ! & # $ ^ < > -"},
+		{"brokerAdminPassword", s.BrokerAdminPassword, "at least 16 characters"},
+		{"brokerReceiverPassword", s.BrokerReceiverPassword, "at least 16 characters"},
+		{"brokerProcessorPassword", s.BrokerProcessorPassword, "at least 16 characters"},
+	}
+	if c.Broker.Nodes > 1 {
+		required = append(required, struct{ key, value, accepts string }{"brokerErlangCookie", s.BrokerErlangCookie, "20 to 255 letters and digits"})
+	}
+	for _, r := range required {
+		if r.value == "" {
+			return keyErr(r.key, "required secret is missing; set it with `pulumi config set --secret %s:%s <value>` (accepts %s)", Namespace, r.key, r.accepts)
+		}
+	}
+	if !authTokenPattern.MatchString(s.CacheAuthToken) {
+		return keyErr("cacheAuthToken", "the secret is not a valid AUTH token; accepts 16 to 128 characters: letters, digits and ! & # $ ^ < > -")
+	}
+	for _, r := range required[1:4] {
+		if len(r.value) < 16 || strings.ContainsAny(r.value, "'\"\\ \n") {
+			return keyErr(r.key, "the secret is too weak or has quotes, backslashes or spaces; accepts at least 16 characters without them")
+		}
+	}
+	if c.Broker.Nodes > 1 && !regexp.MustCompile(`^[A-Za-z0-9]{20,255}$`).MatchString(s.BrokerErlangCookie) {
+		return keyErr("brokerErlangCookie", "the secret is not a valid Erlang cookie; accepts 20 to 255 letters and digits")
+	}
+	return nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	// small maps: keep the message stable
+	if len(out) == 2 && out[0] > out[1] {
+		out[0], out[1] = out[1], out[0]
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+// Package database declares the RDS instance (MariaDB 10.11 by default,
+// MySQL 8.x by config) in the database tier: TLS forced by its parameter
+// group, storage, backups, Performance Insights and the RDS-managed master
+// secret all encrypted with a customer-managed key, never publicly accessible.
+package database
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/encryption"
+)
+
+// Args is what a stack decides about its database.
+type Args struct {
+	Engine              string // mariadb | mysql
+	EngineVersion       string // major version, e.g. 10.11
+	ParameterFamily     string // e.g. mariadb10.11
+	InstanceClass       string
+	AllocatedStorageGiB int
+	MaxStorageGiB       int
+	MultiAZ             bool
+	BackupRetentionDays int
+	DeletionProtection  bool
+	FinalSnapshot       bool
+	PerformanceInsights bool
+	DatabaseName        string
+	MasterUsername      string
+
+	SubnetIDs       pulumi.StringArrayInput // database tier
+	SecurityGroupID pulumi.IDInput          // the database role
+}
+
+// Database is the database component.
+type Database struct {
+	pulumi.ResourceState
+
+	Address         pulumi.StringOutput
+	Port            pulumi.IntOutput
+	KeyArn          pulumi.StringOutput
+	MasterSecretArn pulumi.StringOutput // RDS-managed master user secret
+	InstanceArn     pulumi.StringOutput
+}
+
+// New declares the database.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+	d := &Database{}
+	if err := ctx.RegisterComponentResource("hookline:database:Database", name, d, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(d)
+
+	key, err := encryption.NewKey(ctx, name, "hookline RDS storage, snapshots, Performance Insights and master secret ("+name+")", parent)
+	if err != nil {
+		return nil, err
+	}
+	subnets, err := rds.NewSubnetGroup(ctx, name, &rds.SubnetGroupArgs{
+		SubnetIds:   args.SubnetIDs,
+		Description: pulumi.String("hookline database tier: no route to the internet"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	params, err := rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
+		Family:      pulumi.String(args.ParameterFamily),
+		Description: pulumi.String("hookline: TLS required for every connection"),
+		Parameters: rds.ParameterGroupParameterArray{
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("require_secure_transport"), Value: pulumi.String("1")},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	instanceArgs := &rds.InstanceArgs{
+		Engine:                     pulumi.String(args.Engine),
+		EngineVersion:              pulumi.String(args.EngineVersion),
+		InstanceClass:              pulumi.String(args.InstanceClass),
+		AllocatedStorage:           pulumi.Int(args.AllocatedStorageGiB),
+		MaxAllocatedStorage:        pulumi.Int(args.MaxStorageGiB),
+		StorageType:                pulumi.String("gp3"),
+		StorageEncrypted:           pulumi.Bool(true),
+		KmsKeyId:                   key.Arn,
+		DbName:                     pulumi.String(args.DatabaseName),
+		Username:                   pulumi.String(args.MasterUsername),
+		ManageMasterUserPassword:   pulumi.Bool(true),
+		MasterUserSecretKmsKeyId:   key.Arn,
+		DbSubnetGroupName:          subnets.Name,
+		VpcSecurityGroupIds:        pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
+		ParameterGroupName:         params.Name,
+		PubliclyAccessible:         pulumi.Bool(false),
+		MultiAz:                    pulumi.Bool(args.MultiAZ),
+		BackupRetentionPeriod:      pulumi.Int(args.BackupRetentionDays),
+		CopyTagsToSnapshot:         pulumi.Bool(true),
+		DeletionProtection:         pulumi.Bool(args.DeletionProtection),
+		SkipFinalSnapshot:          pulumi.Bool(!args.FinalSnapshot),
+		AutoMinorVersionUpgrade:    pulumi.Bool(true),
+		PerformanceInsightsEnabled: pulumi.Bool(args.PerformanceInsights),
+		EnabledCloudwatchLogsExports: pulumi.StringArray{
+			pulumi.String("error"), pulumi.String("slowquery"),
+		},
+	}
+	if args.FinalSnapshot {
+		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
+	}
+	if args.PerformanceInsights {
+		instanceArgs.PerformanceInsightsKmsKeyId = key.Arn
+		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
+	}
+	db, err := rds.NewInstance(ctx, name, instanceArgs, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	d.Address = db.Address
+	d.Port = db.Port
+	d.KeyArn = key.Arn
+	d.InstanceArn = db.Arn
+	d.MasterSecretArn = db.MasterUserSecrets.ApplyT(func(secrets []rds.InstanceMasterUserSecret) string {
+		if len(secrets) == 0 || secrets[0].SecretArn == nil {
+			return ""
+		}
+		return *secrets[0].SecretArn
+	}).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"address":         d.Address,
+		"port":            d.Port,
+		"masterSecretArn": d.MasterSecretArn,
+	}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}

@@ -1,0 +1,119 @@
+// Package plan runs the hookline program offline under a recording mock:
+// no credentials, no network. The tests and `make plan` share it, so both
+// see the same graph; Write renders it in DESIGN.md's plan format.
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one recorded resource registration.
+type Resource struct {
+	URN      string
+	Type     string
+	Name     string
+	Parent   string // parent URN, empty for the stack's direct children
+	Provider string // provider reference (URN::ID), empty for default providers and components
+	Custom   bool
+	Inputs   resource.PropertyMap
+
+	DeleteBeforeReplace bool
+	Protect             bool
+}
+
+// Recorder is a pulumi.MockResourceMonitor that records every registration.
+type Recorder struct {
+	Project, Stack, Region string
+
+	mu        sync.Mutex
+	resources []Resource
+}
+
+// NewResource records the registration and answers with a deterministic ID
+// and the inputs echoed back, plus the few computed outputs the program reads.
+func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	parent, dbr, protect := "", false, false
+	if rpc := args.RegisterRPC; rpc != nil {
+		parent, dbr, protect = rpc.GetParent(), rpc.GetDeleteBeforeReplace(), rpc.GetProtect()
+	}
+	urn := r.urn(parent, args.TypeToken, args.Name)
+	r.mu.Lock()
+	r.resources = append(r.resources, Resource{
+		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent,
+		Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs.Copy(),
+		DeleteBeforeReplace: dbr, Protect: protect,
+	})
+	r.mu.Unlock()
+
+	id := args.Name + "-id"
+	if args.ID != "" {
+		id = args.ID
+	}
+	state := args.Inputs.Copy()
+	if args.Custom {
+		state["arn"] = resource.NewStringProperty(r.arn(args.TypeToken, args.Name))
+		for k, v := range computed(args.TypeToken, args.Name) {
+			if _, set := state[resource.PropertyKey(k)]; !set {
+				state[resource.PropertyKey(k)] = resource.NewStringProperty(v)
+			}
+		}
+	}
+	return id, state, nil
+}
+
+// Call answers invokes. The program makes none that need the cloud; any
+// invoke is an error, so one cannot creep in unnoticed.
+func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return nil, fmt.Errorf("plan: invoke %s would need the cloud; take the value from config or an SSM resolve: parameter", args.Token)
+}
+
+// Resources returns the recorded resources sorted by URN.
+func (r *Recorder) Resources() []Resource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]Resource(nil), r.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+func (r *Recorder) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(r.Stack), tokens.PackageName(r.Project), parentType, tokens.Type(typ), name))
+}
+
+// arn fakes an ARN shaped like the real one: arn:aws:<service>:<region>:<account>:<name>.
+func (r *Recorder) arn(typ, name string) string {
+	service := "unknown"
+	if parts := strings.Split(typ, ":"); len(parts) == 3 {
+		service = strings.SplitN(parts[1], "/", 2)[0]
+	}
+	return fmt.Sprintf("arn:aws:%s:%s:123456789012:%s", service, r.Region, name)
+}
+
+// computed are outputs AWS would compute that the program passes on.
+func computed(typ, name string) map[string]string {
+	switch typ {
+	case "aws:ec2/networkInterface:NetworkInterface":
+		return map[string]string{"privateIp": "10.255.0.10"}
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		return map[string]string{"primaryEndpointAddress": "master." + name + ".cache.amazonaws.com"}
+	case "aws:rds/instance:Instance":
+		return map[string]string{"address": name + ".rds.amazonaws.com"}
+	case "aws:kms/key:Key":
+		return map[string]string{"keyId": name + "-key-id"}
+	case "aws:iam/role:Role", "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
+		"aws:elasticache/subnetGroup:SubnetGroup":
+		return map[string]string{"name": name}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/config"
+)
+
+// Placeholder is the value a secret takes offline when the stack file has it
+// encrypted or not at all: it never reaches the plan, which prints "[secret]".
+const Placeholder = "offlinePlanPlaceholder0123456789"
+
+// Options say which stack to run and how.
+type Options struct {
+	Root  string // directory of Pulumi.yaml
+	Stack string
+	// Override replaces or adds raw config values (full keys), e.g. to run
+	// a variant of a shipped stack in a test.
+	Override map[string]string
+	// Omit removes keys from the stack's config before the run.
+	Omit []string
+}
+
+// Result is one offline run.
+type Result struct {
+	Project, Stack string
+	Resources      []Resource
+	Placeholders   []string // secret keys that took Placeholder
+}
+
+// Run runs program against a stack's config under the recording mock.
+func Run(program pulumi.RunFunc, opt Options) (*Result, error) {
+	values, placeholders, err := StackConfig(opt)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Recorder{Project: config.Namespace, Stack: opt.Stack, Region: values["aws:region"]}
+	withConfig := func(info *pulumi.RunInfo) {
+		info.Config = values
+		info.ConfigSecretKeys = config.SecretKeys
+		info.RootDirectory = opt.Root
+	}
+	err = pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, opt.Stack, rec), withConfig)
+	// The result comes back with the error too: a test can check that a bad
+	// config stopped the program before it declared anything.
+	return &Result{Project: config.Namespace, Stack: opt.Stack, Resources: rec.Resources(), Placeholders: placeholders}, err
+}
+
+// StackConfig is the raw config a stack's program sees offline: the stack
+// file's plain values, every secret key it does not give in clear set to
+// Placeholder, then the overrides and omissions.
+func StackConfig(opt Options) (map[string]string, []string, error) {
+	sf, err := config.ReadStackFile(opt.Root, opt.Stack)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plan: %w", err)
+	}
+	values := sf.Values
+	var placeholders []string
+	for _, k := range config.SecretKeys {
+		if _, ok := values[k]; !ok {
+			values[k] = Placeholder
+			placeholders = append(placeholders, k)
+		}
+	}
+	for k, v := range opt.Override {
+		values[k] = v
+	}
+	for _, k := range opt.Omit {
+		delete(values, k)
+	}
+	sort.Strings(placeholders)
+	return values, placeholders, nil
+}

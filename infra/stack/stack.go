@@ -1,0 +1,201 @@
+// Package stack is the hookline Pulumi program: config in, components wired
+// in the order of the picture in DESIGN.md, stack outputs out. It declares
+// no resource itself. `pulumi up`, `make plan` and the infra tests all run
+// Program.
+package stack
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/broker"
+	"github.com/hookline/hookline/infra/cache"
+	"github.com/hookline/hookline/infra/config"
+	"github.com/hookline/hookline/infra/database"
+	"github.com/hookline/hookline/infra/network"
+	"github.com/hookline/hookline/infra/security"
+)
+
+// Program is the Pulumi program (pulumi.Run(stack.Program)).
+func Program(ctx *pulumi.Context) error {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return err // one line naming the key; nothing has been declared yet
+	}
+	p, err := Build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	p.Export(ctx)
+	return nil
+}
+
+// Platform is what Build declared, for the parts that build on it: the
+// workloads (ECS service, Lambda, IAM) take subnets, security groups and
+// secrets from here, and the edge takes the API from them.
+type Platform struct {
+	Config   config.Config
+	Provider *aws.Provider // every AWS resource's provider: region and default tags
+
+	Network   *network.Vpc
+	Security  *security.Groups
+	Endpoints *network.Endpoints
+	Database  *database.Database
+	Cache     *cache.Redis
+	Broker    *broker.RabbitMQ
+}
+
+// Build declares the platform of a validated config.
+func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
+	name := cfg.Name()
+	p := &Platform{Config: cfg}
+
+	provider, err := NewProvider(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.Provider = provider
+	with := pulumi.Providers(provider)
+
+	layout, err := cfg.Network.Layout()
+	if err != nil {
+		return nil, err
+	}
+	if p.Network, err = network.NewVpc(ctx, name, network.VpcArgs{
+		Region:               cfg.Region,
+		CIDR:                 cfg.Network.CIDR,
+		AZs:                  cfg.Network.AZs,
+		Subnets:              layout,
+		NatGateways:          cfg.Network.NatCount(),
+		FlowLogRetentionDays: cfg.Network.FlowLogRetentionDays,
+	}, with); err != nil {
+		return nil, err
+	}
+
+	if p.Security, err = security.NewGroups(ctx, name, security.GroupsArgs{
+		VpcID:         p.Network.VpcID,
+		BrokerCluster: cfg.Broker.Nodes > 1,
+	}, with); err != nil {
+		return nil, err
+	}
+
+	if len(cfg.Network.InterfaceEndpoints) > 0 {
+		if p.Endpoints, err = network.NewEndpoints(ctx, name, network.EndpointsArgs{
+			Vpc:           p.Network,
+			Services:      cfg.Network.InterfaceEndpoints,
+			SecurityGroup: p.Security.ID(security.Endpoints),
+		}, with); err != nil {
+			return nil, err
+		}
+	}
+
+	db := cfg.Database
+	if p.Database, err = database.New(ctx, name+"-database", database.Args{
+		Engine:              db.Engine,
+		EngineVersion:       db.EngineVersion,
+		ParameterFamily:     db.ParameterFamily(),
+		InstanceClass:       db.InstanceClass,
+		AllocatedStorageGiB: db.AllocatedStorageGiB,
+		MaxStorageGiB:       db.MaxStorageGiB,
+		MultiAZ:             db.MultiAZ,
+		BackupRetentionDays: db.BackupRetentionDays,
+		DeletionProtection:  db.DeletionProtection,
+		FinalSnapshot:       db.FinalSnapshot,
+		PerformanceInsights: db.PerformanceInsights,
+		DatabaseName:        db.Name,
+		MasterUsername:      db.MasterUsername,
+		SubnetIDs:           p.Network.DatabaseSubnetIDs,
+		SecurityGroupID:     p.Security.ID(security.Database),
+	}, with); err != nil {
+		return nil, err
+	}
+
+	if p.Cache, err = cache.New(ctx, name+"-cache", cache.Args{
+		NodeType:              cfg.Cache.NodeType,
+		EngineVersion:         cfg.Cache.EngineVersion,
+		Replicas:              cfg.Cache.Replicas,
+		SnapshotRetentionDays: cfg.Cache.SnapshotRetentionDays,
+		AuthToken:             pulumi.ToSecret(pulumi.String(cfg.Secrets.CacheAuthToken)).(pulumi.StringOutput),
+		SubnetIDs:             p.Network.DatabaseSubnetIDs,
+		SecurityGroupID:       p.Security.ID(security.Cache),
+	}, with); err != nil {
+		return nil, err
+	}
+
+	var brokerSubnets []pulumi.StringInput
+	for i := range cfg.Network.AZs {
+		brokerSubnets = append(brokerSubnets, p.Network.ComputeSubnet(i).ToStringOutput())
+	}
+	secret := func(v string) pulumi.StringInput {
+		return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+	}
+	bk := cfg.Broker
+	if p.Broker, err = broker.New(ctx, name+"-rabbitmq", broker.Args{
+		Region:          cfg.Region,
+		Stack:           cfg.Stack,
+		Nodes:           bk.Nodes,
+		InstanceType:    bk.InstanceType,
+		AMIParameter:    bk.AMIParameter,
+		DataVolumeGiB:   bk.DataVolumeGiB,
+		RabbitMQVersion: bk.RabbitMQVersion,
+		Vhost:           bk.Vhost,
+		DeliveryLimit:   bk.DeliveryLimit,
+		AZs:             cfg.Network.AZs,
+		SubnetIDs:       brokerSubnets,
+		SecurityGroupID: p.Security.ID(security.Broker),
+		Passwords: map[string]pulumi.StringInput{
+			"admin":     secret(cfg.Secrets.BrokerAdminPassword),
+			"receiver":  secret(cfg.Secrets.BrokerReceiverPassword),
+			"processor": secret(cfg.Secrets.BrokerProcessorPassword),
+		},
+		ErlangCookie: secret(cfg.Secrets.BrokerErlangCookie),
+	}, with); err != nil {
+		return nil, err
+	}
+
+	// Next parts slot in here, in the order of the picture:
+	//   workloads (issue 5): processor service + receiver Lambda, taking
+	//     p.Network.ComputeSubnetIDs, p.Security.ID(security.Processor|Receiver),
+	//     p.Broker.SecretArns, p.Database.MasterSecretArn, p.Cache.AuthSecretArn;
+	//   edge: API Gateway custom domain + Cloudflare, in front of the receiver.
+	return p, nil
+}
+
+// NewProvider is the explicit AWS provider every resource uses: the stack's
+// region, and the tags every resource carries (project, stack, owner).
+func NewProvider(ctx *pulumi.Context, cfg config.Config) (*aws.Provider, error) {
+	tags := pulumi.StringMap{}
+	for k, v := range cfg.Tags() {
+		tags[k] = pulumi.String(v)
+	}
+	return aws.NewProvider(ctx, cfg.Name(), &aws.ProviderArgs{
+		Region:      pulumi.String(cfg.Region),
+		DefaultTags: &aws.ProviderDefaultTagsArgs{Tags: tags},
+	})
+}
+
+// Export publishes the stack outputs the next parts and operators read.
+func (p *Platform) Export(ctx *pulumi.Context) {
+	ctx.Export("vpcId", p.Network.VpcID)
+	ctx.Export("computeSubnetIds", p.Network.ComputeSubnetIDs)
+	ctx.Export("databaseSubnetIds", p.Network.DatabaseSubnetIDs)
+	for _, r := range security.Roles {
+		ctx.Export(string(r)+"SecurityGroupId", p.Security.ID(r))
+	}
+	ctx.Export("databaseAddress", p.Database.Address)
+	ctx.Export("databaseMasterSecretArn", p.Database.MasterSecretArn)
+	ctx.Export("redisPrimaryEndpoint", p.Cache.PrimaryEndpoint)
+	ctx.Export("redisAuthSecretArn", p.Cache.AuthSecretArn)
+	ctx.Export("rabbitmqHost", p.Broker.Host)
+	ctx.Export("rabbitmqPrivateIps", p.Broker.PrivateIPs)
+	for user, arn := range p.Broker.SecretArns {
+		ctx.Export("rabbitmq"+capitalize(user)+"SecretArn", arn)
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
