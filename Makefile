@@ -34,5 +34,12 @@ local: services ## run the pipeline locally and send a signed demo webhook
 bench: services ## benchmarks, each figure next to its baseline from the same run
 	@bash scripts/bench.sh
 
+build: ## build/lambda/bootstrap.zip (linux/arm64) and build/processor
+	@mkdir -p build/lambda
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/lambda/bootstrap ./lambda
+	$(GO) run ./scripts/lambdazip -o build/lambda/bootstrap.zip build/lambda/bootstrap
+	@if [ -f processor/main.go ]; then CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags='-s -w -buildid=' -o build/processor ./processor; fi
+	@ls -l build/lambda/bootstrap.zip
+
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@bash scripts/fuzz.sh $(FUZZTIME)
