@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -20,6 +21,10 @@ type config struct {
 	ListenAddr string
 	RabbitURL  string
 	Sources    *sources.Set
+	// Channels: confirm-mode channels to spread publishes over. A Lambda
+	// instance serves one request at a time, so one channel (one round trip
+	// at cold start); the local server serves many at once.
+	Channels int
 }
 
 // secretReader fetches a Secrets Manager secret's string value.
@@ -40,6 +45,17 @@ func loadConfigWith(ctx context.Context, getenv func(string) string, read secret
 	}
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:8080"
+	}
+	c.Channels = 64
+	if c.Lambda {
+		c.Channels = 1
+	}
+	if v := getenv("PUBLISH_CHANNELS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1024 {
+			return c, fmt.Errorf("PUBLISH_CHANNELS: %q is not a number in 1..1024", v)
+		}
+		c.Channels = n
 	}
 	if c.RabbitURL == "" {
 		return c, errors.New("RABBITMQ_URL is required (amqp://host:5672/vhost or amqps://…)")

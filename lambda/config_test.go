@@ -38,14 +38,20 @@ func TestLoadConfig(t *testing.T) {
 			require.False(t, c.Lambda)
 			require.Equal(t, "127.0.0.1:8080", c.ListenAddr)
 			require.Equal(t, []string{"gh"}, c.Sources.Names())
+			require.Equal(t, 64, c.Channels)
 		}},
 		{"secret wins over file", map[string]string{"RABBITMQ_URL": "amqp://localhost/", "WEBHOOK_SOURCES_FILE": file, "WEBHOOK_SOURCES_SECRET_ARN": "arn:sources", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, "", func(t *testing.T, c config) {
 			require.True(t, c.Lambda)
+			require.Equal(t, 1, c.Channels)
 			require.Equal(t, []string{"fromsecret"}, c.Sources.Names())
 		}},
 		{"broker credentials from secret", map[string]string{"RABBITMQ_URL": "amqps://broker.internal:5671/hookline", "RABBITMQ_SECRET_ARN": "arn:broker", "WEBHOOK_SOURCES_FILE": file}, "", func(t *testing.T, c config) {
 			require.Equal(t, "amqps://hook:p%40ss%2Fword@broker.internal:5671/hookline", c.RabbitURL)
 		}},
+		{"channels override", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_FILE": file, "PUBLISH_CHANNELS": "8"}, "", func(t *testing.T, c config) {
+			require.Equal(t, 8, c.Channels)
+		}},
+		{"bad channels", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_FILE": file, "PUBLISH_CHANNELS": "0"}, "PUBLISH_CHANNELS", nil},
 		{"no broker url", map[string]string{"WEBHOOK_SOURCES_FILE": file}, "RABBITMQ_URL is required", nil},
 		{"no sources", map[string]string{"RABBITMQ_URL": "amqp://x/"}, "WEBHOOK_SOURCES_FILE or WEBHOOK_SOURCES_SECRET_ARN", nil},
 		{"missing file", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_FILE": file + ".nope"}, "no such file", nil},

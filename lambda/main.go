@@ -39,7 +39,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Logger: log})
+	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Channels: cfg.Channels, Logger: log})
 	defer pub.Close()
 	h := receiver.New(cfg.Sources, pub, log)
 

@@ -49,7 +49,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Channels <= 0 {
-		c.Channels = 16
+		c.Channels = 64
 	}
 	if c.ConfirmTimeout <= 0 {
 		c.ConfirmTimeout = 5 * time.Second
