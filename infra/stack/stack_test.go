@@ -334,9 +334,9 @@ func TestBrokerSurvivesReplacement(t *testing.T) {
 func TestDurabilityPerStack(t *testing.T) {
 	type want struct {
 		multiAZ, deletion, finalSnap, pi bool
-		minBackup, maxBackup           int
-		cacheNodes                     int
-		failover                       bool
+		minBackup, maxBackup             int
+		cacheNodes                       int
+		failover                         bool
 	}
 	table := map[string]want{
 		"dev":          {false, false, false, false, 1, 1, 1, false},
