@@ -26,7 +26,13 @@ test-app: services
 	$(GO) test -race -count=1 -timeout 20m $(APP_PKGS)
 
 test-infra:
-	@if [ -d infra ] && ls infra/*.go >/dev/null 2>&1; then $(GO) vet ./infra/... && $(GO) test -count=1 -timeout 20m ./infra/...; fi
+	@if [ -d infra ] && ls infra/*.go >/dev/null 2>&1; then bash scripts/ensure-shellcheck.sh && $(GO) vet ./infra/... && $(GO) test -count=1 -timeout 20m ./infra/...; fi
+
+plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource counts (STACK=dev|prod)
+	$(GO) run ./infra/plan/cmd/plan -stack $(STACK)
+
+plan-diff: ## resources added/removed/changed against git REF (default HEAD): STACK=dev REF=main
+	@GO=$(GO) bash scripts/plan-diff.sh $(STACK) $(or $(REF),HEAD)
 
 local: services ## run the pipeline locally and send a signed demo webhook
 	@bash scripts/local.sh
