@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ var schemeOf = map[string]string{"std": "standard", "gh": "github", "stripe": "s
 
 // env is one test's receiver wired to its own vhost.
 type env struct {
+	logs  *syncBuffer
 	h     *receiver.Handler
 	srv   *httptest.Server
 	ch    *amqp.Channel
@@ -58,7 +60,8 @@ func newEnv(t *testing.T, brokerAddr string) *env {
 	set, err := sources.Parse([]byte(doc))
 	require.NoError(t, err)
 	vhost := testenv.RabbitMQ(t)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURL(brokerAddr, vhost), Logger: log, ConfirmTimeout: 2 * time.Second})
 	t.Cleanup(pub.Close)
 	h := receiver.New(set, pub, log)
@@ -71,7 +74,24 @@ func newEnv(t *testing.T, brokerAddr string) *env {
 	ch, err := conn.Channel()
 	require.NoError(t, err)
 	require.NoError(t, topology.Declare(ch))
-	return &env{h: h, srv: srv, ch: ch, vhost: vhost}
+	return &env{logs: logs, h: h, srv: srv, ch: ch, vhost: vhost}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // drain returns every message in the inbound queue.
@@ -208,11 +228,18 @@ func TestStatusTable(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			want := 0
+			var secretsSeen []string
 			for _, c := range cases {
 				if tr.name == "lambda" && strings.Contains(c.name, "length unknown") {
 					continue // API Gateway always delivers a whole body
 				}
-				status, hdr, out := tr.send(t, e, signed(t, c.source, body, c.mutate))
+				r := signed(t, c.source, body, c.mutate)
+				for _, k := range []string{"Webhook-Signature", "Svix-Signature", "X-Hub-Signature-256", "Stripe-Signature", "X-Signature", receiver.OriginHeader} {
+					if v := r.Header.Get(k); v != "" {
+						secretsSeen = append(secretsSeen, v)
+					}
+				}
+				status, hdr, out := tr.send(t, e, r)
 				require.Equal(t, c.status, status, "%s: %s", c.name, out)
 				require.Equal(t, "application/json", hdr.Get("Content-Type"), c.name)
 				var js map[string]string
@@ -229,6 +256,17 @@ func TestStatusTable(t *testing.T) {
 			}
 			msgs := e.drain(t)
 			require.Len(t, msgs, want, "one message per accepted request, none for rejected ones")
+
+			logs := e.logs.String()
+			require.Contains(t, logs, `"request_id"`)
+			for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+				if strings.Contains(line, `"webhook `) {
+					require.Contains(t, line, `"request_id"`, "every line about a request names it")
+				}
+			}
+			for _, secret := range append(secretsSeen, stdSecret, "old-secret", "whsec_stripe_test", `"n":1`) {
+				require.NotContains(t, logs, secret, "logs must not contain secrets, signatures or bodies")
+			}
 			for _, m := range msgs {
 				require.Equal(t, body, m.Body, "body byte for byte")
 				require.Equal(t, uint8(amqp.Persistent), m.DeliveryMode)
