@@ -48,7 +48,7 @@ type Handler struct {
 	sources *sources.Set
 	pub     Publisher
 	log     *slog.Logger
-	now     func() time.Time
+	now     func() time.Time // the clock for signatures and received-at
 	bufs    sync.Pool
 }
 
@@ -76,35 +76,52 @@ func requestID(ctx context.Context) string {
 
 // ServeHTTP implements the status table of DESIGN.md.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.now()
+	start := time.Now()
 	rid := requestID(r.Context())
-	w.Header().Set("X-Request-Id", rid)
-	log := h.log.With("request_id", rid)
 	res := h.serve(r, rid)
-	log = log.With("status", res.status, "source", res.source, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+
+	hdr := w.Header()
+	hdr.Set("X-Request-Id", rid)
+	hdr.Set("Content-Type", "application/json")
+	switch res.status {
+	case http.StatusServiceUnavailable:
+		hdr.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	case http.StatusMethodNotAllowed:
+		hdr.Set("Allow", http.MethodPost)
+	}
+	w.WriteHeader(res.status)
+	body := answer{RequestID: rid, ID: res.id}
+	if res.status != http.StatusAccepted {
+		body.Error = res.public
+	}
+	b, _ := json.Marshal(body)
+	_, _ = w.Write(append(b, '\n'))
+
+	// One line per request, every attribute in one call: no per-request
+	// logger clones on the hot path.
+	attrs := []slog.Attr{
+		slog.String("request_id", rid), slog.Int("status", res.status), slog.String("source", res.source),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	level, msg := slog.LevelInfo, "webhook accepted"
 	switch {
 	case res.status == http.StatusAccepted:
-		log.Info("webhook accepted", "message_id", res.id, "bytes", res.bytes)
+		attrs = append(attrs, slog.String("message_id", res.id), slog.Int("bytes", res.bytes))
 	case res.status >= 500:
-		log.Error("webhook not accepted", "reason", res.reason)
+		level, msg = slog.LevelError, "webhook not accepted"
+		attrs = append(attrs, slog.String("reason", res.reason))
 	default:
-		log.Warn("webhook rejected", "reason", res.reason)
+		level, msg = slog.LevelWarn, "webhook rejected"
+		attrs = append(attrs, slog.String("reason", res.reason))
 	}
-	if res.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-	}
-	if res.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(res.status)
-	body := map[string]string{"request_id": rid}
-	if res.status == http.StatusAccepted {
-		body["id"] = res.id
-	} else {
-		body["error"] = res.public
-	}
-	_ = json.NewEncoder(w).Encode(body)
+	h.log.LogAttrs(r.Context(), level, msg, attrs...)
+}
+
+// answer is every response body: {"id"} on 202, {"error"} otherwise.
+type answer struct {
+	ID        string `json:"id,omitempty"`
+	Error     string `json:"error,omitempty"`
+	RequestID string `json:"request_id"`
 }
 
 // result is the outcome of one request: what the sender is told (public)
