@@ -1,0 +1,229 @@
+// Package command is the processor's command line: `run` (default),
+// `migrate`, `dlq list`, `dlq replay [--all|--id ID]` and `healthcheck`, all
+// configured from the environment (processor/config).
+package command
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/processor/callback"
+	"github.com/hookline/hookline/processor/config"
+	"github.com/hookline/hookline/processor/consume"
+	"github.com/hookline/hookline/processor/dlq"
+	"github.com/hookline/hookline/processor/handler"
+	"github.com/hookline/hookline/processor/health"
+	"github.com/hookline/hookline/processor/lock"
+	"github.com/hookline/hookline/processor/metrics"
+	"github.com/hookline/hookline/processor/store"
+)
+
+const usage = `usage: processor [run | migrate | dlq list | dlq replay (--all | --id ID) | healthcheck]
+configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
+WEBHOOK_SOURCES_FILE, HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
+MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
+CALLBACK_TIMEOUT, CALLBACK_RETRIES, LOG_LEVEL`
+
+// Main runs one subcommand and returns the process exit code.
+func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, args, getenv, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "processor:", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		cfg, err := config.FromEnv(getenv, config.Need{RabbitMQ: true, Redis: true, MySQL: true, Sources: true})
+		if err != nil {
+			return err
+		}
+		return Run(ctx, cfg, Options{Log: Logger(stderr, cfg.LogLevel)})
+	case "migrate":
+		cfg, err := config.FromEnv(getenv, config.Need{MySQL: true})
+		if err != nil {
+			return err
+		}
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		applied, err := store.Migrate(mctx, cfg.MySQLDSN)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrate: applied %d migration(s) %v\n", len(applied), applied)
+		return nil
+	case "dlq":
+		cfg, err := config.FromEnv(getenv, config.Need{RabbitMQ: true})
+		if err != nil {
+			return err
+		}
+		return dlqCommand(ctx, cfg, args, stdout)
+	case "healthcheck":
+		cfg, err := config.FromEnv(getenv, config.Need{})
+		if err != nil {
+			return err
+		}
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		return health.Check(hctx, cfg.HTTPAddr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func dlqCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("dlq: want list or replay\n" + usage)
+	}
+	switch args[0] {
+	case "list":
+		n, err := dlq.List(ctx, cfg.RabbitMQURL, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "dlq: %d dead letter(s)\n", n)
+		return nil
+	case "replay":
+		fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
+		all := fs.Bool("all", false, "replay every dead letter")
+		id := fs.String("id", "", "replay the dead letter(s) with this message id")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *all == (*id != "") {
+			return errors.New("dlq replay: give exactly one of --all or --id ID")
+		}
+		n, err := dlq.Replay(ctx, cfg.RabbitMQURL, *all, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "dlq: replayed %d message(s)\n", n)
+		return nil
+	}
+	return fmt.Errorf("dlq: unknown subcommand %q", args[0])
+}
+
+// Logger is the processor's JSON logger.
+func Logger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// Options are what Run takes besides the configuration (tests set them).
+type Options struct {
+	Handlers *handler.Registry // nil: handler.Builtin()
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
+	Health   *health.State
+	HTTPAddr func(addr string) // told the bound probe address
+	Callback *callback.Options // overrides for callback delivery (tests)
+}
+
+// Run is `processor run`: it serves until ctx ends, then shuts down
+// gracefully within cfg.ShutdownTimeout.
+func Run(ctx context.Context, cfg config.Config, o Options) error {
+	if o.Log == nil {
+		o.Log = Logger(os.Stderr, cfg.LogLevel)
+	}
+	if o.Handlers == nil {
+		o.Handlers = handler.Builtin()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Health == nil {
+		o.Health = &health.State{}
+	}
+	srcs, err := sources.LoadFile(cfg.SourcesFile)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.MySQLDSN, cfg.Concurrency*2+2)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ropts.DialTimeout = 2 * time.Second
+	ropts.ReadTimeout = 2 * time.Second
+	ropts.WriteTimeout = 2 * time.Second
+	ropts.MaxRetries = 1
+	ropts.PoolSize = max(ropts.PoolSize, cfg.Concurrency*2+4)
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+
+	var wg sync.WaitGroup
+	aux, stopAux := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopAux(); wg.Wait() }()
+
+	httpErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		httpErr <- health.Server(aux, cfg.HTTPAddr, health.Handler(o.Health, o.Metrics), o.HTTPAddr)
+	}()
+
+	var cb *callback.Sender
+	for _, n := range srcs.Names() {
+		if s, _ := srcs.Lookup(n); s.CallbackURL != "" {
+			co := callback.Options{Timeout: cfg.CallbackTimeout, Attempts: cfg.CallbackRetries}
+			if o.Callback != nil {
+				co = *o.Callback
+			}
+			co.Metrics, co.Log = o.Metrics, o.Log
+			cb = callback.New(co)
+			wg.Add(1)
+			go func() { defer wg.Done(); cb.Run(aux) }()
+			break
+		}
+	}
+
+	c := consume.New(consume.Options{
+		URL: cfg.RabbitMQURL, Prefetch: cfg.Prefetch, Workers: cfg.Concurrency, BatchSize: cfg.BatchSize,
+		MaxAttempts: cfg.MaxAttempts, LockWait: cfg.LockWait, ShutdownTimeout: cfg.ShutdownTimeout,
+	}, consume.Deps{
+		Store: st, Redis: rdb, Locker: lock.New(rdb, cfg.LockPrefix, cfg.LockTTL), Sources: srcs,
+		Handlers: o.Handlers, Callbacks: cb, Metrics: o.Metrics, Health: o.Health, Log: o.Log,
+	})
+	cctx, cancelConsumer := context.WithCancel(ctx)
+	defer cancelConsumer()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	select {
+	case err = <-done:
+	case err = <-httpErr:
+		// Without its probe port ECS cannot see the task: stop
+		// (gracefully) and say why.
+		cancelConsumer()
+		<-done
+		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	o.Log.Info("processor stopped")
+	return err
+}

@@ -1,0 +1,135 @@
+// Package config is the processor's one configuration loader: environment
+// variables (DESIGN.md's names plus the processor's tuning knobs), validated
+// once at start-up with errors that name the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the processor reads from its environment.
+type Config struct {
+	RabbitMQURL     string        // RABBITMQ_URL
+	RedisURL        string        // REDIS_URL (redis:// or rediss://)
+	MySQLDSN        string        // MYSQL_DSN (go-sql-driver format)
+	SourcesFile     string        // WEBHOOK_SOURCES_FILE
+	HTTPAddr        string        // HTTP_ADDR, default :9090
+	Prefetch        int           // PREFETCH: per-consumer unacked deliveries (quorum queues cap it at 2000)
+	Concurrency     int           // CONCURRENCY: workers; deliveries are sharded to them by entity
+	BatchSize       int           // BATCH_SIZE: deliveries per transaction, at most
+	MaxAttempts     int           // MAX_ATTEMPTS: handler attempts before the DLQ
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: SIGTERM to exit
+	LockTTL         time.Duration // LOCK_TTL: Redis entity lock TTL, refreshed at TTL/3 while work runs
+	LockWait        time.Duration // LOCK_WAIT: how long a batch waits for a busy entity before delaying it
+	LockPrefix      string        // LOCK_PREFIX: Redis key prefix for entity locks
+	CallbackTimeout time.Duration // CALLBACK_TIMEOUT: per callback request
+	CallbackRetries int           // CALLBACK_RETRIES: attempts per callback (410 stops early)
+	LogLevel        string        // LOG_LEVEL: debug|info|warn|error
+}
+
+// Defaults, in one place.
+const (
+	DefaultHTTPAddr        = ":9090"
+	DefaultPrefetch        = 400
+	DefaultConcurrency     = 4
+	DefaultBatchSize       = 100
+	DefaultMaxAttempts     = 5
+	DefaultShutdownTimeout = 25 * time.Second // under ECS's default 30 s stopTimeout
+	DefaultLockTTL         = 30 * time.Second
+	DefaultLockWait        = 2 * time.Second
+	DefaultLockPrefix      = "hookline:lock:"
+	DefaultCallbackTimeout = 10 * time.Second
+	DefaultCallbackRetries = 5
+	maxPrefetch            = 2000
+)
+
+// Defaults returns a Config with every default filled in and no URLs.
+func Defaults() Config {
+	return Config{
+		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, Concurrency: DefaultConcurrency,
+		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
+		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix,
+		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, LogLevel: "info",
+	}
+}
+
+// Need says which connection settings a subcommand requires.
+type Need struct{ RabbitMQ, Redis, MySQL, Sources bool }
+
+// FromEnv loads the configuration with getenv (os.Getenv when nil).
+func FromEnv(getenv func(string) string, need Need) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Defaults()
+	var errs []error
+	str := func(name string, dst *string, required bool) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		} else if required {
+			errs = append(errs, fmt.Errorf("%s: required", name))
+		}
+	}
+	num := func(name string, dst *int, lo, hi int) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer in %d..%d", name, v, lo, hi))
+			return
+		}
+		*dst = n
+	}
+	dur := func(name string, dst *time.Duration, lo time.Duration) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if n, nerr := strconv.Atoi(v); nerr == nil { // plain seconds
+				d, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil || d < lo {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration like 30s (at least %v)", name, v, lo))
+			return
+		}
+		*dst = d
+	}
+	str("RABBITMQ_URL", &c.RabbitMQURL, need.RabbitMQ)
+	str("REDIS_URL", &c.RedisURL, need.Redis)
+	str("MYSQL_DSN", &c.MySQLDSN, need.MySQL)
+	str("WEBHOOK_SOURCES_FILE", &c.SourcesFile, need.Sources)
+	str("HTTP_ADDR", &c.HTTPAddr, false)
+	str("LOCK_PREFIX", &c.LockPrefix, false)
+	str("LOG_LEVEL", &c.LogLevel, false)
+	num("PREFETCH", &c.Prefetch, 1, maxPrefetch)
+	num("CONCURRENCY", &c.Concurrency, 1, 256)
+	num("BATCH_SIZE", &c.BatchSize, 1, 1000)
+	num("MAX_ATTEMPTS", &c.MaxAttempts, 1, 100)
+	num("CALLBACK_RETRIES", &c.CallbackRetries, 1, 20)
+	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second)
+	dur("LOCK_TTL", &c.LockTTL, time.Second)
+	dur("LOCK_WAIT", &c.LockWait, 0)
+	dur("CALLBACK_TIMEOUT", &c.CallbackTimeout, 100*time.Millisecond)
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("REDIS_URL: must start with redis:// or rediss://"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,117 @@
+// Package metrics holds the processor's Prometheus instruments, on a registry
+// of their own (several processors can live in one test binary).
+package metrics
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is one processor's instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	consumed     prometheus.Counter
+	acked        prometheus.Counter
+	retried      *prometheus.CounterVec // reason: handler | outage | lock
+	deadLettered *prometheus.CounterVec // reason: invalid | unknown_source | attempts
+	duplicates   prometheus.Counter
+	stale        prometheus.Counter
+	lockLost     prometheus.Counter
+	callbacks    *prometheus.CounterVec // result: ok | gone | failed | dropped
+	processing   prometheus.Histogram
+	lockWait     prometheus.Histogram
+	endToEnd     prometheus.Histogram
+	batchSize    prometheus.Histogram
+	inFlight     prometheus.Gauge
+
+	// Totals for /health/ready's "messages".
+	nConsumed, nAcked, nRetried, nDead, nDup, nInFlight atomic.Int64
+}
+
+// New registers every instrument on a fresh registry (plus Go and process
+// collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ns := "hookline_processor"
+	lat := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+	m := &Metrics{
+		Registry:     r,
+		consumed:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "consumed_total", Help: "Deliveries received from webhooks.inbound."}),
+		acked:        prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "acked_total", Help: "Deliveries acked after their transaction committed (or after they were parked or dead-lettered)."}),
+		retried:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retried_total", Help: "Deliveries parked in a delayed-retry queue, by reason."}, []string{"reason"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_lettered_total", Help: "Deliveries sent to the DLQ, by reason."}, []string{"reason"}),
+		duplicates:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "duplicates_total", Help: "Deliveries whose (source, event_id) was already stored."}),
+		stale:        prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stale_entity_writes_total", Help: "Entity writes skipped by the fence because newer state was already applied."}),
+		lockLost:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "locks_lost_total", Help: "Entity locks found expired or taken over while work ran."}),
+		callbacks:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "callbacks_total", Help: "Callbacks to senders, by final result."}, []string{"result"}),
+		processing:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "processing_seconds", Help: "Batch processing time, lock to commit.", Buckets: lat}),
+		lockWait:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "lock_wait_seconds", Help: "Time to obtain a batch's entity locks.", Buckets: lat}),
+		endToEnd:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds", Help: "x-received-at to commit.", Buckets: lat}),
+		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
+		inFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight", Help: "Deliveries received and not yet settled."}),
+	}
+	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
+		m.callbacks, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight)
+	return m
+}
+
+// Consumed counts a received delivery.
+func (m *Metrics) Consumed() {
+	m.consumed.Inc()
+	m.nConsumed.Add(1)
+	m.inFlight.Set(float64(m.nInFlight.Add(1)))
+}
+
+// Settled counts a delivery that left this process (acked, or given back).
+func (m *Metrics) Settled() { m.inFlight.Set(float64(m.nInFlight.Add(-1))) }
+
+// NoneInFlight resets the in-flight count when a connection's deliveries are
+// all gone (settled or returned with the connection).
+func (m *Metrics) NoneInFlight() { m.nInFlight.Store(0); m.inFlight.Set(0) }
+
+// Acked counts an ack.
+func (m *Metrics) Acked() { m.acked.Inc(); m.nAcked.Add(1) }
+
+// Retried counts a delivery parked for a delayed retry.
+func (m *Metrics) Retried(reason string) { m.retried.WithLabelValues(reason).Inc(); m.nRetried.Add(1) }
+
+// DeadLettered counts a delivery sent to the DLQ.
+func (m *Metrics) DeadLettered(reason string) {
+	m.deadLettered.WithLabelValues(reason).Inc()
+	m.nDead.Add(1)
+}
+
+// Duplicate counts an already-stored event.
+func (m *Metrics) Duplicate() { m.duplicates.Inc(); m.nDup.Add(1) }
+
+// Stale counts fenced-out entity writes.
+func (m *Metrics) Stale(n int) { m.stale.Add(float64(n)) }
+
+// LockLost counts locks that expired under running work.
+func (m *Metrics) LockLost(n int) { m.lockLost.Add(float64(n)) }
+
+// Callback counts a callback's final result.
+func (m *Metrics) Callback(result string) { m.callbacks.WithLabelValues(result).Inc() }
+
+// Batch records one committed batch.
+func (m *Metrics) Batch(size int, processing, lockWait time.Duration) {
+	m.batchSize.Observe(float64(size))
+	m.processing.Observe(processing.Seconds())
+	m.lockWait.Observe(lockWait.Seconds())
+}
+
+// EndToEnd records x-received-at to commit for one event.
+func (m *Metrics) EndToEnd(d time.Duration) { m.endToEnd.Observe(d.Seconds()) }
+
+// Totals is the "messages" object of /health/ready.
+func (m *Metrics) Totals() map[string]int64 {
+	return map[string]int64{
+		"consumed": m.nConsumed.Load(), "acked": m.nAcked.Load(), "retried": m.nRetried.Load(),
+		"dead_lettered": m.nDead.Load(), "duplicates": m.nDup.Load(), "in_flight": m.nInFlight.Load(),
+	}
+}

@@ -1,0 +1,388 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/processor/handler"
+)
+
+// Outcome is what happened to one event of a batch.
+type Outcome int
+
+// Outcomes.
+const (
+	Stored    Outcome = iota // recorded now: ack it
+	Duplicate                // already recorded (or twice in this batch): ack it
+	Failed                   // its handler failed: retry or dead-letter it
+)
+
+// Result reports a committed batch, index by index with the input.
+type Result struct {
+	Outcomes []Outcome
+	Errs     []error // the handler error for Failed events
+	Stale    int     // entity writes skipped by the fence (a newer event already applied)
+}
+
+// Limits for the statements of one batch.
+const (
+	maxRowsPerInsert  = 200
+	maxBytesPerInsert = 4 << 20 // well under MariaDB's 16 MiB max_allowed_packet default
+	maxConflictRetry  = 8
+)
+
+// MaxEventIDLen and MaxEntityKeyLen are the column widths; longer values are
+// invalid (event id) or hashed (entity key) by the caller.
+const (
+	MaxEventIDLen   = 255
+	MaxEntityKeyLen = 255
+)
+
+var errFenceRace = errors.New("entity rows changed concurrently")
+
+// HandlerError wraps an error a handler returned.
+type HandlerError struct {
+	Index int
+	Err   error
+}
+
+func (e *HandlerError) Error() string { return fmt.Sprintf("handler: %v", e.Err) }
+func (e *HandlerError) Unwrap() error { return e.Err }
+
+// Apply records a batch of events in one transaction: events already stored
+// (UNIQUE(source, event_id) is the truth) or repeated in the batch are
+// Duplicate; each new one is inserted and handed to its handler; entity writes
+// are flushed with the fence; then it commits. A handler error marks that
+// event Failed and the transaction is redone without it, so one bad event
+// does not hold back the others. Conflicts (deadlock, a concurrent insert of
+// the same key) are retried here; any other error fails the whole batch and
+// nothing of it is committed.
+func (s *Store) Apply(ctx context.Context, evs []*handler.Event, pick func(*handler.Event) handler.Handler) (Result, error) {
+	res := Result{Outcomes: make([]Outcome, len(evs)), Errs: make([]error, len(evs))}
+	seen := make(map[[2]string]bool, len(evs))
+	var todo []int
+	for i, ev := range evs {
+		k := [2]string{ev.Source, ev.ID}
+		if seen[k] {
+			res.Outcomes[i] = Duplicate
+			continue
+		}
+		seen[k] = true
+		todo = append(todo, i)
+	}
+	conflicts := 0
+	for {
+		stale, dups, err := s.applyOnce(ctx, evs, todo, pick)
+		var he *HandlerError
+		switch {
+		case errors.As(err, &he):
+			res.Outcomes[he.Index], res.Errs[he.Index] = Failed, he.Err
+			todo = slices.DeleteFunc(todo, func(i int) bool { return i == he.Index })
+			continue
+		case err != nil && isConflict(err) && conflicts < maxConflictRetry:
+			conflicts++
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(time.Duration(conflicts*conflicts) * 5 * time.Millisecond):
+			}
+			continue
+		case err != nil:
+			return res, err
+		}
+		for _, i := range todo {
+			res.Outcomes[i] = Stored
+		}
+		for _, i := range dups {
+			res.Outcomes[i] = Duplicate
+		}
+		res.Stale = stale
+		return res, nil
+	}
+}
+
+func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int, pick func(*handler.Event) handler.Handler) (stale int, dups []int, err error) {
+	if len(todo) == 0 {
+		return 0, nil, nil
+	}
+	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	existing, err := existingEvents(ctx, tx, evs, todo)
+	if err != nil {
+		return 0, nil, err
+	}
+	var fresh []int
+	for _, i := range todo {
+		if existing[[2]string{evs[i].Source, evs[i].ID}] {
+			dups = append(dups, i)
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	now := time.Now().UTC()
+	if err := insertEvents(ctx, tx, evs, fresh, now); err != nil {
+		return 0, nil, err
+	}
+	w := &txWriter{Tx: tx, writes: map[[2]string]*entityWrite{}}
+	for _, i := range fresh {
+		ev := evs[i]
+		if herr := pick(ev).Handle(ctx, w, ev); herr != nil {
+			if isConnection(herr) || ctx.Err() != nil {
+				return 0, nil, herr // the database went away under the handler, or shutdown: not its fault
+			}
+			return 0, nil, &HandlerError{Index: i, Err: herr}
+		}
+	}
+	if stale, err = w.flush(ctx, now); err != nil {
+		return 0, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, nil, fmt.Errorf("commit: %w", err)
+	}
+	// A duplicate found in the database is not "stored now": report it.
+	return stale, dups, nil
+}
+
+// existingEvents returns which (source, event_id) of the batch are stored.
+func existingEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx []int) (map[[2]string]bool, error) {
+	bySource := map[string][]string{}
+	var order []string
+	for _, i := range idx {
+		s := evs[i].Source
+		if _, ok := bySource[s]; !ok {
+			order = append(order, s)
+		}
+		bySource[s] = append(bySource[s], evs[i].ID)
+	}
+	var q strings.Builder
+	var args []any
+	q.WriteString("SELECT source, event_id FROM webhook_events WHERE ")
+	for n, s := range order {
+		if n > 0 {
+			q.WriteString(" OR ")
+		}
+		q.WriteString("(source = ? AND event_id IN (")
+		args = append(args, s)
+		for j, id := range bySource[s] {
+			if j > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args = append(args, id)
+		}
+		q.WriteString("))")
+	}
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("dedupe: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]bool{}
+	for rows.Next() {
+		var s, id string
+		if err := rows.Scan(&s, &id); err != nil {
+			return nil, fmt.Errorf("dedupe: %w", err)
+		}
+		out[[2]string{s, id}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dedupe: %w", err)
+	}
+	return out, nil
+}
+
+func insertEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx []int, now time.Time) error {
+	const head = "INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES "
+	for len(idx) > 0 {
+		var q strings.Builder
+		q.WriteString(head)
+		var args []any
+		n, size := 0, 0
+		for n < len(idx) && n < maxRowsPerInsert && (n == 0 || size+len(evs[idx[n]].Body) <= maxBytesPerInsert) {
+			ev := evs[idx[n]]
+			if n > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?,?,?,?)")
+			body := ev.Body
+			if body == nil {
+				body = []byte{}
+			}
+			args = append(args, ev.Source, ev.ID, ev.EventType, ev.EntityKey, ev.RequestID, ev.ContentType, body, ev.ReceivedAt.UTC(), now)
+			size += len(ev.Body)
+			n++
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		idx = idx[n:]
+	}
+	return nil
+}
+
+// txWriter is the handler.Tx of one batch.
+type txWriter struct {
+	*sql.Tx
+	writes map[[2]string]*entityWrite
+}
+
+type entityWrite struct {
+	source, key, eventID, eventType string
+	at                              time.Time
+	state                           []byte
+}
+
+// newer orders events for the fence: received_at, then event id.
+func newer(at time.Time, id string, thanAt time.Time, thanID string) bool {
+	if c := at.Compare(thanAt); c != 0 {
+		return c > 0
+	}
+	return id > thanID
+}
+
+// SetEntityState implements handler.Tx: the newest write per entity in the
+// batch is kept; flush applies it fenced.
+func (w *txWriter) SetEntityState(ev *handler.Event, state []byte) {
+	k := [2]string{ev.Source, ev.EntityKey}
+	at := ev.ReceivedAt.UTC().Truncate(time.Microsecond) // DATETIME(6)
+	if cur, ok := w.writes[k]; ok && !newer(at, ev.ID, cur.at, cur.eventID) {
+		return
+	}
+	if state == nil {
+		state = []byte{}
+	}
+	w.writes[k] = &entityWrite{source: ev.Source, key: ev.EntityKey, eventID: ev.ID, eventType: ev.EventType, at: at, state: state}
+}
+
+// flush applies the batch's entity writes. Rows that exist are locked (FOR
+// UPDATE) and compared in Go; the upsert repeats the fence in SQL, and its
+// RowsAffected must equal what the comparison predicted (1 per insert, 2 per
+// update): anything else means another transaction got in between, and the
+// batch is redone.
+func (w *txWriter) flush(ctx context.Context, now time.Time) (stale int, err error) {
+	if len(w.writes) == 0 {
+		return 0, nil
+	}
+	ws := make([]*entityWrite, 0, len(w.writes))
+	for _, x := range w.writes {
+		ws = append(ws, x)
+	}
+	slices.SortFunc(ws, func(a, b *entityWrite) int { // one lock order for every transaction
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.key, b.key))
+	})
+	type cur struct {
+		at time.Time
+		id string
+	}
+	current := map[[2]string]cur{}
+	for start := 0; start < len(ws); start += maxRowsPerInsert {
+		chunk := ws[start:min(start+maxRowsPerInsert, len(ws))]
+		var q strings.Builder
+		var args []any
+		q.WriteString("SELECT source, entity_key, last_received_at, last_event_id FROM webhook_entities WHERE (source, entity_key) IN (")
+		for i, x := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?)")
+			args = append(args, x.source, x.key)
+		}
+		q.WriteString(") FOR UPDATE")
+		rows, err := w.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return 0, fmt.Errorf("read entities: %w", err)
+		}
+		for rows.Next() {
+			var s, k, id string
+			var at time.Time
+			if err := rows.Scan(&s, &k, &at, &id); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("read entities: %w", err)
+			}
+			current[[2]string{s, k}] = cur{at, id}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("read entities: %w", err)
+		}
+	}
+	var apply []*entityWrite
+	var want int64
+	for _, x := range ws {
+		c, ok := current[[2]string{x.source, x.key}]
+		switch {
+		case !ok:
+			want++
+		case newer(x.at, x.eventID, c.at, c.id):
+			want += 2
+		default:
+			stale++
+			continue
+		}
+		apply = append(apply, x)
+	}
+	const fence = "(VALUES(last_received_at) > last_received_at OR (VALUES(last_received_at) = last_received_at AND VALUES(last_event_id) > last_event_id))"
+	var got int64
+	for len(apply) > 0 {
+		var q strings.Builder
+		var args []any
+		q.WriteString("INSERT INTO webhook_entities (source, entity_key, version, last_event_id, last_event_type, last_received_at, state, updated_at) VALUES ")
+		n, size := 0, 0
+		for n < len(apply) && n < maxRowsPerInsert && (n == 0 || size+len(apply[n].state) <= maxBytesPerInsert) {
+			x := apply[n]
+			if n > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,1,?,?,?,?,?)")
+			args = append(args, x.source, x.key, x.eventID, x.eventType, x.at, x.state, now)
+			size += len(x.state)
+			n++
+		}
+		// Assignments run left to right and see earlier ones: the fence
+		// columns are assigned last so every condition reads the old values.
+		q.WriteString(" ON DUPLICATE KEY UPDATE " +
+			"version = IF(" + fence + ", version + 1, version), " +
+			"last_event_type = IF(" + fence + ", VALUES(last_event_type), last_event_type), " +
+			"state = IF(" + fence + ", VALUES(state), state), " +
+			"updated_at = IF(" + fence + ", VALUES(updated_at), updated_at), " +
+			"last_event_id = IF(" + fence + ", VALUES(last_event_id), last_event_id), " +
+			"last_received_at = IF(" + fence + ", VALUES(last_received_at), last_received_at)")
+		r, err := w.ExecContext(ctx, q.String(), args...)
+		if err != nil {
+			return 0, fmt.Errorf("write entities: %w", err)
+		}
+		n64, err := r.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("write entities: %w", err)
+		}
+		got += n64
+		apply = apply[n:]
+	}
+	if got != want {
+		return 0, fmt.Errorf("%w: %d rows affected, want %d", errFenceRace, got, want)
+	}
+	return stale, nil
+}
+
+// EntityKeyColumn fits an entity key into its column: keys longer than the
+// column are replaced by a digest (sha256:<hex>), stable and collision-free in
+// practice.
+func EntityKeyColumn(k string) string {
+	if len(k) <= MaxEntityKeyLen {
+		return k
+	}
+	return digest(k)
+}

@@ -1,0 +1,226 @@
+// Package store is the processor's MySQL/MariaDB side: the embedded
+// migrations and the batch transaction that records events (deduplicated on
+// UNIQUE(source, event_id)), runs their handlers and applies fenced entity
+// writes.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a connection pool to the processor's database.
+type Store struct {
+	DB *sql.DB
+}
+
+// Config parses a go-sql-driver DSN and sets what the store relies on:
+// parseTime with UTC, client-side interpolation (one round trip per statement
+// instead of prepare/execute/close), and dial/read/write timeouts so a hung
+// server surfaces as an error instead of a stuck worker.
+func Config(dsn string) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.InterpolateParams = true
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	// Session time zone UTC so DATETIME values mean UTC on every server.
+	cfg.Params["time_zone"] = "'+00:00'"
+	return cfg, nil
+}
+
+// Open returns a Store for dsn. It does not connect: database/sql dials on
+// first use and redials after failures, which is the store's reconnect loop.
+func Open(dsn string, maxConns int) (*Store, error) {
+	cfg, err := Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	if maxConns < 2 {
+		maxConns = 2
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxLifetime(10 * time.Minute)
+	db.SetConnMaxIdleTime(2 * time.Minute)
+	return &Store{DB: db}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Migrate creates the DSN's database if it does not exist and applies every
+// embedded migration not yet applied (goose, versioned, recorded in
+// goose_db_version). It returns the versions it applied.
+func Migrate(ctx context.Context, dsn string) ([]int64, error) {
+	cfg, err := Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DBName == "" {
+		return nil, errors.New("MYSQL_DSN: no database name (…/dbname)")
+	}
+	if err := createDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	cfg.MultiStatements = false
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectMySQL, db, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var applied []int64
+	for _, r := range res {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+func createDatabase(ctx context.Context, cfg *mysql.Config) error {
+	root := cfg.Clone()
+	root.DBName = ""
+	conn, err := mysql.NewConnector(root)
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	q := "CREATE DATABASE IF NOT EXISTS `" + escapeIdent(cfg.DBName) + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		// Without the privilege to create databases, the database must
+		// already exist (RDS creates it); migrating will say if it does not.
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && (me.Number == 1044 || me.Number == 1045 || me.Number == 1227) {
+			return nil
+		}
+		return fmt.Errorf("create database %s: %w", cfg.DBName, err)
+	}
+	return nil
+}
+
+func escapeIdent(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			out = append(out, '`')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// Error classes, for the consumer's retry policy.
+
+// IsUnavailable reports whether err means the database could not be reached
+// or the connection broke (an outage: retry without consuming attempts).
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone),
+		errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 1927, 1290, 1836: // too many conns, shutdown, lock wait, deadlock, gone away, killed, read-only
+			return true
+		}
+		return false
+	}
+	return !IsPermanent(err)
+}
+
+// isConnection reports whether err is about the connection, not the query.
+func isConnection(err error) bool {
+	var ne net.Error
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone),
+		errors.As(err, &ne):
+		return true
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1040, 1053, 2002, 2003, 2006, 2013, 1927:
+			return true
+		}
+	}
+	return false
+}
+
+// IsPermanent reports whether err is a data error that retrying cannot fix
+// (a value too long, a bad string): it counts as a failed attempt.
+func IsPermanent(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1048, 1264, 1265, 1292, 1364, 1366, 1406: // null, out of range, truncated, bad date, no default, bad string, too long
+			return true
+		}
+	}
+	return false
+}
+
+func isConflict(err error) bool {
+	var me *mysql.MySQLError
+	if errors.Is(err, errFenceRace) {
+		return true
+	}
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1062, 1213, 1205: // duplicate key (a concurrent insert), deadlock, lock wait timeout
+			return true
+		}
+	}
+	return false
+}
