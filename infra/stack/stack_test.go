@@ -128,12 +128,8 @@ func TestNoPublicDataStore(t *testing.T) {
 		if eips, nats := len(r.OfType("aws:ec2/eip:Eip")), len(r.OfType("aws:ec2/natGateway:NatGateway")); eips != nats {
 			t.Errorf("%d Elastic IPs for %d NAT gateways; nothing else may have a public address", eips, nats)
 		}
-		for _, typ := range []string{"aws:ec2/eipAssociation:EipAssociation", "aws:rds/instance:Instance"} {
-			for _, res := range r.OfType(typ) {
-				if res.Type == "aws:ec2/eipAssociation:EipAssociation" {
-					t.Errorf("Elastic IP association %s exposes an instance", res.Name)
-				}
-			}
+		for _, res := range r.OfType("aws:ec2/eipAssociation:EipAssociation") {
+			t.Errorf("Elastic IP association %s exposes an instance", res.Name)
 		}
 		for _, lt := range r.OfType("aws:ec2/launchTemplate:LaunchTemplate") {
 			if lt.Has("networkInterfaces") {
@@ -256,6 +252,17 @@ func TestInstancesIMDSv2NoKeyPair(t *testing.T) {
 				t.Errorf("launch template %s image %q; want a public arm64 SSM parameter", lt.Name, lt.Str("imageId"))
 			}
 		}
+		// Access is through SSM Session Manager: the nodes' role has the
+		// managed SSM policy (and no port 22 anywhere, see the SG graph).
+		ssm := false
+		for _, a := range r.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+			if a.Str("policyArn") == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" {
+				ssm = true
+			}
+		}
+		if !ssm {
+			t.Errorf("no role has AmazonSSMManagedInstanceCore: the broker could not be reached without SSH")
+		}
 		instances := r.OfType("aws:ec2/instance:Instance")
 		if len(instances) != nodes[v.name] {
 			t.Errorf("%d broker instances; want %d", len(instances), nodes[v.name])
@@ -368,8 +375,8 @@ func TestDurabilityPerStack(t *testing.T) {
 			t.Errorf("Redis %d nodes, failover %v, Multi-AZ %v; want %d, %v, %v",
 				g.Int("numCacheClusters"), g.Bool("automaticFailoverEnabled"), g.Bool("multiAzEnabled"), w.cacheNodes, w.failover, w.failover)
 		}
-		if g.Int("snapshotRetentionLimit") < 1 {
-			t.Errorf("Redis keeps no snapshots")
+		if g.Int("snapshotRetentionLimit") < 1 || !g.Bool("autoMinorVersionUpgrade") {
+			t.Errorf("Redis snapshots kept %d days, autoMinorVersionUpgrade %v; want at least 1 and true", g.Int("snapshotRetentionLimit"), g.Input("autoMinorVersionUpgrade"))
 		}
 	})
 }

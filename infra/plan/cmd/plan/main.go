@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hookline/hookline/infra/config"
 	"github.com/hookline/hookline/infra/plan"
@@ -75,8 +76,9 @@ func run(stackName, out string, diff bool, args []string) error {
 	if err := plan.WriteSummary(os.Stdout, result.File()); err != nil {
 		return err
 	}
-	for _, k := range result.Placeholders {
-		fmt.Printf("  note: %s is not set in clear in Pulumi.%s.yaml; the plan used a placeholder (shown as [secret])\n", k, stackName)
+	if len(result.Placeholders) > 0 {
+		fmt.Printf("  note: secrets not in clear in Pulumi.%s.yaml took offline placeholders (shown as [secret]): %s\n",
+			stackName, strings.Join(result.Placeholders, ", "))
 	}
 	fmt.Println("wrote", out)
 	return nil
