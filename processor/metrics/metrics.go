@@ -55,6 +55,17 @@ func New() *Metrics {
 		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
 		inFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight", Help: "Deliveries received and not yet settled."}),
 	}
+	// Every label value exists from the start, so dashboards and alerts see
+	// zeros rather than absent series.
+	for _, l := range []string{"handler", "outage", "lock"} {
+		m.retried.WithLabelValues(l)
+	}
+	for _, l := range []string{"invalid", "unknown_source", "attempts"} {
+		m.deadLettered.WithLabelValues(l)
+	}
+	for _, l := range []string{"ok", "gone", "failed", "dropped"} {
+		m.callbacks.WithLabelValues(l)
+	}
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
 		m.callbacks, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight)
 	return m
