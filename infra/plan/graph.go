@@ -8,7 +8,7 @@ import (
 
 // ID is the ID the recording mock gives a resource: other resources'
 // inputs refer to it by this value.
-func (r Resource) ID() string { return r.Name + "-id" }
+func (r Resource) ID() string { return MockID(r.Type, r.Name) }
 
 // Input is the plain value at a path of the resource's inputs
 // ("metadataOptions", "httpTokens"); nil when absent. Secrets read as "[secret]".

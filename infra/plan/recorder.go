@@ -52,7 +52,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	})
 	r.mu.Unlock()
 
-	id := args.Name + "-id"
+	id := MockID(args.TypeToken, args.Name)
 	if args.ID != "" {
 		id = args.ID
 	}
@@ -116,4 +116,14 @@ func computed(typ, name string) map[string]string {
 		return map[string]string{"name": name}
 	}
 	return nil
+}
+
+// MockID is the ID the recording mock gives a resource, shaped like AWS's
+// (<kind>-<name>), so that the inputs that refer to it read clearly in a plan.
+func MockID(typ, name string) string {
+	kind := typ
+	if i := strings.LastIndex(typ, ":"); i >= 0 {
+		kind = typ[i+1:]
+	}
+	return strings.ToLower(kind) + "-" + name
 }

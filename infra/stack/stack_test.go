@@ -75,7 +75,7 @@ func TestTiersAndRoutes(t *testing.T) {
 					t.Errorf("database subnet %s (%s) has routes %v; want none beyond local", id, s.az, names(rs))
 				}
 			case "public":
-				if len(rs) != 1 || rs[0].Str("destinationCidrBlock") != "0.0.0.0/0" || !strings.HasSuffix(rs[0].Str("gatewayId"), "-igw-id") {
+				if len(rs) != 1 || rs[0].Str("destinationCidrBlock") != "0.0.0.0/0" || !strings.HasPrefix(rs[0].Str("gatewayId"), "internetgateway-") {
 					t.Errorf("public subnet %s: routes %v; want one default route to the internet gateway", id, names(rs))
 				}
 			case "compute":

@@ -78,7 +78,9 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	replayed, err := dlq.Replay(context.Background(), testenv.AMQPURL("", e.vhost), false, "poison-1")
 	require.NoError(t, err)
 	require.Equal(t, 1, replayed)
-	require.Eventually(t, func() bool { return e.count("SELECT COUNT(*) FROM webhook_events WHERE event_id = 'poison-1'") == 1 && e.settled() },
+	require.Eventually(t, func() bool {
+		return e.count("SELECT COUNT(*) FROM webhook_events WHERE event_id = 'poison-1'") == 1 && e.settled()
+	},
 		time.Minute, 100*time.Millisecond)
 	require.Equal(t, int64(1), poisonOK.Load(), "processed once after the replay")
 	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 2 }, 30*time.Second, 50*time.Millisecond,
