@@ -140,6 +140,8 @@ type Options struct {
 	Health   *health.State
 	HTTPAddr func(addr string) // told the bound probe address
 	Callback *callback.Options // overrides for callback delivery (tests)
+	// Committed is called after each stored event's commit (benchmarks).
+	Committed func(ev *handler.Event, at time.Time)
 }
 
 // Run is `processor run`: it serves until ctx ends, then shuts down
@@ -210,6 +212,7 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	}, consume.Deps{
 		Store: st, Redis: rdb, Locker: lock.New(rdb, cfg.LockPrefix, cfg.LockTTL), Sources: srcs,
 		Handlers: o.Handlers, Callbacks: cb, Metrics: o.Metrics, Health: o.Health, Log: o.Log,
+		Committed: o.Committed,
 	})
 	cctx, cancelConsumer := context.WithCancel(ctx)
 	defer cancelConsumer()

@@ -63,6 +63,9 @@ type Deps struct {
 	Metrics   *metrics.Metrics
 	Health    *health.State
 	Log       *slog.Logger
+	// Committed, when set, is called for each stored event right after
+	// its transaction committed (benchmarks measure latency with it).
+	Committed func(ev *handler.Event, at time.Time)
 }
 
 // Consumer runs the pipeline.
@@ -503,6 +506,9 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		case store.Stored:
 			c.ack(it)
 			c.Metrics.EndToEnd(now.Sub(it.ev.ReceivedAt))
+			if c.Committed != nil {
+				c.Committed(it.ev, now)
+			}
 			c.callback(it, now)
 		case store.Duplicate:
 			c.Metrics.Duplicate()

@@ -121,12 +121,19 @@ type proc struct {
 
 func (e *env) start(cfg config.Config, h *handler.Registry) *proc {
 	e.t.Helper()
+	return e.startWith(cfg, command.Options{Handlers: h})
+}
+
+// startWith runs a processor with o (its Log, Metrics, Health and HTTPAddr
+// are filled in here).
+func (e *env) startWith(cfg config.Config, o command.Options) *proc {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proc{cancel: cancel, done: make(chan error, 1), metrics: metrics.New(), health: &health.State{}, addr: make(chan string, 1)}
 	log := slog.New(slog.NewJSONHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() {
-		p.done <- command.Run(ctx, cfg, command.Options{Handlers: h, Log: log, Metrics: p.metrics, Health: p.health,
-			HTTPAddr: func(a string) { p.addr <- a }})
+		o.Log, o.Metrics, o.Health, o.HTTPAddr = log, p.metrics, p.health, func(a string) { p.addr <- a }
+		p.done <- command.Run(ctx, cfg, o)
 	}()
 	e.t.Cleanup(func() { p.stop(e.t) })
 	return p

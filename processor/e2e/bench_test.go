@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/processor/command"
+	"github.com/hookline/hookline/processor/config"
+	"github.com/hookline/hookline/processor/handler"
+	"github.com/hookline/hookline/processor/store"
+)
+
+// The issue's Performance section, in one run:
+//
+//	C  a bare consumer that only acks, from the same quorum queue
+//	I  16 connections doing single-row committed inserts of the same payloads
+//	L  = 1/(1/C + 1/I), the co-located limit on these two cores
+//	(a) the processor (a separate process, default PREFETCH/CONCURRENCY/
+//	    BATCH_SIZE) draining a preloaded backlog of 20,000 events with 1 KiB
+//	    bodies over 10,000 entities; (a)/L
+//	p50/p99 x-received-at → commit at half of (a), and the processor's peak RSS.
+const (
+	benchEvents   = 20000
+	benchEntities = 10000
+	benchBody     = 1024
+	benchInserter = 16
+)
+
+func BenchmarkProcessor(b *testing.B) {
+	for range b.N {
+		c := benchBareConsumer(b)
+		i := benchInserts(b)
+		l := 1 / (1/c + 1/i)
+		a, rss := benchDrain(b)
+		rate := a / 2
+		p50, p99, n := benchLatency(b, rate)
+
+		b.ReportMetric(a, "events/s")
+		b.ReportMetric(c, "C_msgs/s")
+		b.ReportMetric(i, "I_rows/s")
+		b.ReportMetric(l, "L_events/s")
+		b.ReportMetric(a/l, "a/L")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(rss)/(1<<20), "peakRSS_MiB")
+		fmt.Printf("\nprocessor benchmark (one run, same machine, same services):\n"+
+			"  (a) processor drain of %d events (1 KiB, %d entities): %8.0f events/s\n"+
+			"  (b) C bare acking consumer, same quorum queue:         %8.0f msgs/s\n"+
+			"      I %d connections, single-row committed inserts:   %8.0f rows/s\n"+
+			"      L = 1/(1/C+1/I):                                   %8.0f events/s\n"+
+			"  (c) (a)/L = %.2f   (target >= 1.0)\n"+
+			"      latency x-received-at -> commit at %.0f events/s (half of (a)), %d events: p50 %.1f ms, p99 %.1f ms (target p99 < 50 ms)\n"+
+			"      processor peak RSS (VmHWM) during the drain: %.1f MiB\n\n",
+			benchEvents, benchEntities, a, c, benchInserter, i, l, a/l, rate, n,
+			float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(rss)/(1<<20))
+	}
+}
+
+func benchEvent(i, entities int, at time.Time) (envelope.Envelope, []byte) {
+	ev := event{id: fmt.Sprintf("bench-%07d", i), entity: fmt.Sprintf("ent-%05d", i%entities), seq: i}
+	pad := benchBody - len(body(ev, 0))
+	b := body(ev, max(pad, 0))
+	return envelope.Envelope{ID: ev.id, Source: "shop", EventType: "order.updated", ReceivedAt: at,
+		RequestID: "req-" + ev.id, ContentType: "application/json", Body: b}, b
+}
+
+// preload publishes n 1 KiB events with confirms, pipelined.
+func preload(b *testing.B, url string, n int) {
+	b.Helper()
+	conn, err := amqp.Dial(url)
+	require.NoError(b, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(b, err)
+	require.NoError(b, topology.Declare(ch))
+	require.NoError(b, ch.Confirm(false))
+	now := time.Now().UTC()
+	for start := 0; start < n; start += 1000 {
+		var dcs []*amqp.DeferredConfirmation
+		for i := start; i < min(start+1000, n); i++ {
+			env, _ := benchEvent(i, benchEntities, now)
+			dc, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), topology.Exchange, env.RoutingKey(), false, false, env.Publishing())
+			require.NoError(b, err)
+			dcs = append(dcs, dc)
+		}
+		for _, dc := range dcs {
+			ok, err := dc.WaitContext(context.Background())
+			require.NoError(b, err)
+			require.True(b, ok)
+		}
+	}
+}
+
+// benchBareConsumer is C: drain the preloaded quorum queue acking each
+// delivery, nothing else, with the processor's default prefetch.
+func benchBareConsumer(b *testing.B) float64 {
+	vhost := testenv.RabbitMQ(b)
+	url := testenv.AMQPURL("", vhost)
+	preload(b, url, benchEvents)
+	conn, err := amqp.Dial(url)
+	require.NoError(b, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(b, err)
+	require.NoError(b, ch.Qos(config.DefaultPrefetch, 0, false))
+	start := time.Now()
+	ds, err := ch.Consume(topology.Queue, "bare", false, false, false, false, nil)
+	require.NoError(b, err)
+	for n := 0; n < benchEvents; n++ {
+		d := <-ds
+		require.NoError(b, d.Ack(false))
+	}
+	return benchEvents / time.Since(start).Seconds()
+}
+
+// benchInserts is I: 16 connections, single-row autocommitted inserts of the
+// same payloads into webhook_events, through the processor's driver settings.
+func benchInserts(b *testing.B) float64 {
+	dsn := testenv.MySQLDSN("", testenv.MySQL(b))
+	_, err := store.Migrate(context.Background(), dsn)
+	require.NoError(b, err)
+	st, err := store.Open(dsn, benchInserter)
+	require.NoError(b, err)
+	defer st.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, benchInserter)
+	now := time.Now().UTC()
+	start := time.Now()
+	for w := range benchInserter {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < benchEvents; i += benchInserter {
+				env, body := benchEvent(i, benchEntities, now)
+				if _, err := st.DB.Exec("INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+					env.Source, env.ID, env.EventType, fmt.Sprintf("ent-%05d", i%benchEntities), env.RequestID, env.ContentType, body, now, time.Now().UTC()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(b, err)
+	}
+	return benchEvents / time.Since(start).Seconds()
+}
+
+// benchDrain is (a): the processor as its own process (the test binary
+// re-executed as `processor run`, defaults for prefetch, workers, batch)
+// draining the preloaded backlog; also its peak RSS.
+func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
+	e := newEnv(b, envOpts{})
+	cfg := e.config(addrs{})
+	preload(b, cfg.RabbitMQURL, benchEvents)
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1",
+		"RABBITMQ_URL="+cfg.RabbitMQURL, "REDIS_URL="+cfg.RedisURL, "MYSQL_DSN="+cfg.MySQLDSN,
+		"WEBHOOK_SOURCES_FILE="+cfg.SourcesFile, "HTTP_ADDR=127.0.0.1:0", "LOCK_PREFIX="+cfg.LockPrefix, "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	require.NoError(b, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	require.Eventually(b, func() bool { return e.events() == benchEvents }, 10*time.Minute, 20*time.Millisecond)
+	rate = benchEvents / time.Since(start).Seconds()
+	peakRSS = vmHWM(b, cmd.Process.Pid)
+	require.NoError(b, cmd.Process.Signal(syscall.SIGTERM))
+	return rate, peakRSS
+}
+
+func vmHWM(b *testing.B, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(b, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			require.NoError(b, err)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM")
+	return 0
+}
+
+// benchLatency publishes at rate events/s for a while (x-received-at set at
+// publish time, as the receiver does) to an in-process processor and
+// measures x-received-at → commit for each event.
+func benchLatency(b *testing.B, rate float64) (p50, p99 time.Duration, n int) {
+	e := newEnv(b, envOpts{})
+	var mu sync.Mutex
+	var lats []time.Duration
+	cfg := e.config(addrs{})
+	cfg.LogLevel = "warn"
+	p := e.startWith(cfg, command.Options{Committed: func(ev *handler.Event, at time.Time) {
+		mu.Lock()
+		lats = append(lats, at.Sub(ev.ReceivedAt))
+		mu.Unlock()
+	}})
+	_ = p
+	require.Eventually(b, func() bool { return p.health.Snapshot(nil).GlobalStatus }, time.Minute, 10*time.Millisecond)
+
+	conn, err := amqp.Dial(cfg.RabbitMQURL)
+	require.NoError(b, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(b, err)
+	require.NoError(b, ch.Confirm(false))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 100000))
+	const duration = 10 * time.Second
+	total := int(rate * duration.Seconds())
+	tick := 5 * time.Millisecond
+	perTick := rate * tick.Seconds()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	sent, due := 0, 0.0
+	start := time.Now()
+	for sent < total {
+		<-t.C
+		due = rate * time.Since(start).Seconds()
+		for float64(sent) < due && sent < total {
+			env, _ := benchEvent(sent, benchEntities, time.Now().UTC())
+			env.ID = fmt.Sprintf("lat-%07d", sent)
+			env.ReceivedAt = time.Now().UTC()
+			require.NoError(b, ch.PublishWithContext(context.Background(), topology.Exchange, env.RoutingKey(), false, false, env.Publishing()))
+			sent++
+		}
+	}
+	_ = perTick
+	for range total {
+		c := <-confirms
+		require.True(b, c.Ack)
+	}
+	require.Eventually(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(lats) >= total }, 5*time.Minute, 20*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lats)
+	return lats[len(lats)/2], lats[len(lats)*99/100], len(lats)
+}
+
+var _ = rand.Int
+var _ = sql.ErrNoRows
