@@ -49,6 +49,10 @@ type Source struct {
 	MaxBodyBytes int64           `json:"max_body_bytes,omitempty"`
 	EntityKey    string          `json:"entity_key,omitempty"`
 	CallbackURL  string          `json:"callback_url,omitempty"`
+	// CallbackSecret signs the processor's callbacks (Standard Webhooks,
+	// whsec_…). Separate from Secrets so a callback can never be replayed
+	// into this receiver as a valid inbound webhook.
+	CallbackSecret string `json:"callback_secret,omitempty"`
 
 	verifier webhooksig.Verifier
 	hosts    map[string]bool
@@ -198,6 +202,19 @@ func (s *Source) validate() error {
 	if s.CallbackURL != "" {
 		if err := checkCallbackURL(s.CallbackURL); err != nil {
 			return fmt.Errorf("callback_url: %w", err)
+		}
+	}
+	if s.CallbackSecret != "" {
+		if s.CallbackURL == "" {
+			return errors.New("callback_secret: set without callback_url")
+		}
+		if _, err := webhooksig.New(webhooksig.Standard, []string{s.CallbackSecret}, 0); err != nil {
+			return fmt.Errorf("callback_secret: %w", err)
+		}
+		for _, in := range s.Secrets {
+			if in == s.CallbackSecret {
+				return errors.New("callback_secret: must differ from every inbound secret (a callback would verify as an inbound webhook)")
+			}
 		}
 	}
 	v, err := webhooksig.New(s.Scheme, s.Secrets, s.Tolerance)

@@ -94,6 +94,9 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"bad pointer escape", base("    entity_key: /a~2\n"), []string{`"gh"`, "entity_key:"}},
 		{"http callback", base("    callback_url: http://example.com/x\n"), []string{`"gh"`, "callback_url:"}},
 		{"relative callback", base("    callback_url: /x\n"), []string{`"gh"`, "callback_url:"}},
+		{"callback secret without url", base("    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), []string{`"gh"`, "callback_secret: set without"}},
+		{"callback secret not whsec", base("    callback_url: https://x.example/cb\n    callback_secret: 'not base64!'\n"), []string{`"gh"`, "callback_secret:"}},
+		{"callback secret reused", strings.Replace(base("    callback_url: https://x.example/cb\n    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), "secrets: [s]", "secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]", 1), []string{`"gh"`, "must differ"}},
 		{"duplicate", base("  - name: gh\n    hosts: [h.example.com]\n    scheme: github\n    secrets: [s]\n"), []string{`"gh"`, "defined twice"}},
 		{"bad standard secret", strings.Replace(strings.Replace(base(""), "scheme: github", "scheme: standard", 1), "secrets: [s]", "secrets: ['whsec_!!!']", 1), []string{`"gh"`, "scheme standard"}},
 	}
