@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -71,6 +69,20 @@ func BenchmarkProcessor(b *testing.B) {
 			benchEvents, benchEntities, a, c, benchInserter, i, l, a/l, rate, n,
 			float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(rss)/(1<<20))
 	}
+}
+
+// BenchmarkLatencyOnly measures only the latency phase at BENCH_RATE
+// events/s (default 2000): for tuning, not part of the figures.
+func BenchmarkLatencyOnly(b *testing.B) {
+	if os.Getenv("BENCH_RATE") == "" {
+		b.Skip("set BENCH_RATE to run")
+	}
+	rate, _ := strconv.ParseFloat(os.Getenv("BENCH_RATE"), 64)
+	p50, p99, n := benchLatency(b, rate)
+	fmt.Printf("latency at %.0f events/s, %d events: p50 %.1f ms, p99 %.1f ms\n", rate, n,
+		float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000)
+	c50, c99 := benchBareLatency(b, rate)
+	fmt.Printf("bare consumer latency at the same rate: p50 %.1f ms, p99 %.1f ms\n", float64(c50.Microseconds())/1000, float64(c99.Microseconds())/1000)
 }
 
 func benchEvent(i, entities int, at time.Time) (envelope.Envelope, []byte) {
@@ -210,32 +222,55 @@ func benchLatency(b *testing.B, rate float64) (p50, p99 time.Duration, n int) {
 	var lats []time.Duration
 	cfg := e.config(addrs{})
 	cfg.LogLevel = "warn"
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CONCURRENCY")); err == nil { // tuning only
+		cfg.Concurrency = v
+	}
 	p := e.startWith(cfg, command.Options{Committed: func(ev *handler.Event, at time.Time) {
 		mu.Lock()
 		lats = append(lats, at.Sub(ev.ReceivedAt))
 		mu.Unlock()
 	}})
-	_ = p
 	require.Eventually(b, func() bool { return p.health.Snapshot(nil).GlobalStatus }, time.Minute, 10*time.Millisecond)
 
-	conn, err := amqp.Dial(cfg.RabbitMQURL)
+	total := pace(b, cfg.RabbitMQURL, rate)
+	require.Eventually(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(lats) >= total }, 5*time.Minute, 20*time.Millisecond)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		mfs, _ := p.metrics.Registry.Gather()
+		for _, mf := range mfs {
+			if h := mf.GetMetric()[0].GetHistogram(); h != nil && strings.HasPrefix(mf.GetName(), "hookline") {
+				fmt.Printf("%s: count %d avg %.4f\n", mf.GetName(), h.GetSampleCount(), h.GetSampleSum()/float64(max(h.GetSampleCount(), 1)))
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lats)
+	return lats[len(lats)/2], lats[len(lats)*99/100], len(lats)
+}
+
+// latencyWindow is how long the latency phases publish.
+const latencyWindow = 10 * time.Second
+
+// pace publishes at rate events/s for latencyWindow, x-received-at set at
+// publish time (as the receiver does), and returns how many it sent.
+func pace(b *testing.B, url string, rate float64) int {
+	b.Helper()
+	conn, err := amqp.Dial(url)
 	require.NoError(b, err)
 	defer conn.Close()
 	ch, err := conn.Channel()
 	require.NoError(b, err)
+	require.NoError(b, topology.Declare(ch))
 	require.NoError(b, ch.Confirm(false))
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 100000))
-	const duration = 10 * time.Second
-	total := int(rate * duration.Seconds())
-	tick := 5 * time.Millisecond
-	perTick := rate * tick.Seconds()
-	t := time.NewTicker(tick)
+	total := int(rate * latencyWindow.Seconds())
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, total))
+	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	sent, due := 0, 0.0
+	sent := 0
 	start := time.Now()
 	for sent < total {
 		<-t.C
-		due = rate * time.Since(start).Seconds()
+		due := rate * time.Since(start).Seconds()
 		for float64(sent) < due && sent < total {
 			env, _ := benchEvent(sent, benchEntities, time.Now().UTC())
 			env.ID = fmt.Sprintf("lat-%07d", sent)
@@ -244,17 +279,42 @@ func benchLatency(b *testing.B, rate float64) (p50, p99 time.Duration, n int) {
 			sent++
 		}
 	}
-	_ = perTick
 	for range total {
 		c := <-confirms
 		require.True(b, c.Ack)
 	}
-	require.Eventually(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(lats) >= total }, 5*time.Minute, 20*time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(lats)
-	return lats[len(lats)/2], lats[len(lats)*99/100], len(lats)
+	return total
 }
 
-var _ = rand.Int
-var _ = sql.ErrNoRows
+// benchBareLatency is the latency baseline: x-received-at → delivery to a
+// bare acking consumer, at the same rate.
+func benchBareLatency(b *testing.B, rate float64) (p50, p99 time.Duration) {
+	url := testenv.AMQPURL("", testenv.RabbitMQ(b))
+	conn, err := amqp.Dial(url)
+	require.NoError(b, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(b, err)
+	require.NoError(b, topology.Declare(ch))
+	require.NoError(b, ch.Qos(config.DefaultPrefetch, 0, false))
+	ds, err := ch.Consume(topology.Queue, "bare", false, false, false, false, nil)
+	require.NoError(b, err)
+	var lats []time.Duration
+	done := make(chan struct{})
+	total := int(rate * latencyWindow.Seconds())
+	go func() {
+		defer close(done)
+		for d := range ds {
+			at, _ := time.Parse(time.RFC3339Nano, d.Headers[envelope.HeaderReceivedAt].(string))
+			lats = append(lats, time.Since(at))
+			_ = d.Ack(false)
+			if len(lats) == total {
+				return
+			}
+		}
+	}()
+	pace(b, url, rate)
+	<-done
+	slices.Sort(lats)
+	return lats[len(lats)/2], lats[len(lats)*99/100]
+}

@@ -77,10 +77,14 @@ func (s *Store) Apply(ctx context.Context, evs []*handler.Event, pick func(*hand
 		todo = append(todo, i)
 	}
 	conflicts := 0
+	checkFirst := false // optimistic: insert first, look for duplicates only if the insert hits one
 	for {
-		stale, dups, err := s.applyOnce(ctx, evs, todo, pick)
+		stale, dups, err := s.applyOnce(ctx, evs, todo, pick, checkFirst)
 		var he *HandlerError
 		switch {
+		case isDuplicateKey(err) && !checkFirst:
+			checkFirst = true
+			continue
 		case errors.As(err, &he):
 			res.Outcomes[he.Index], res.Errs[he.Index] = Failed, he.Err
 			todo = slices.DeleteFunc(todo, func(i int) bool { return i == he.Index })
@@ -107,11 +111,13 @@ func (s *Store) Apply(ctx context.Context, evs []*handler.Event, pick func(*hand
 	}
 }
 
-func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int, pick func(*handler.Event) handler.Handler) (stale int, dups []int, err error) {
+func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int, pick func(*handler.Event) handler.Handler, checkFirst bool) (stale int, dups []int, err error) {
 	if len(todo) == 0 {
 		return 0, nil, nil
 	}
-	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// READ COMMITTED is the session's level (set at connect, see Open):
+	// asking for it here would cost a round trip per transaction.
+	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, nil, fmt.Errorf("begin: %w", err)
 	}
@@ -120,21 +126,24 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 			_ = tx.Rollback()
 		}
 	}()
-	existing, err := existingEvents(ctx, tx, evs, todo)
-	if err != nil {
-		return 0, nil, err
-	}
-	var fresh []int
-	for _, i := range todo {
-		if existing[[2]string{evs[i].Source, evs[i].ID}] {
-			dups = append(dups, i)
-		} else {
-			fresh = append(fresh, i)
+	fresh := todo
+	if checkFirst {
+		existing, err := existingEvents(ctx, tx, evs, todo)
+		if err != nil {
+			return 0, nil, err
+		}
+		fresh = nil
+		for _, i := range todo {
+			if existing[[2]string{evs[i].Source, evs[i].ID}] {
+				dups = append(dups, i)
+			} else {
+				fresh = append(fresh, i)
+			}
 		}
 	}
 	now := time.Now().UTC()
 	if err := insertEvents(ctx, tx, evs, fresh, now); err != nil {
-		return 0, nil, err
+		return 0, nil, err // a duplicate key here sends Apply to the checkFirst path
 	}
 	w := &txWriter{Tx: tx, writes: map[[2]string]*entityWrite{}}
 	for _, i := range fresh {
