@@ -49,6 +49,7 @@ func BenchmarkProcessor(b *testing.B) {
 		a, rss := benchDrain(b)
 		rate := a / 2
 		p50, p99, n := benchLatency(b, rate)
+		c50, c99 := benchBareLatency(b, rate)
 
 		b.ReportMetric(a, "events/s")
 		b.ReportMetric(c, "C_msgs/s")
@@ -57,6 +58,8 @@ func BenchmarkProcessor(b *testing.B) {
 		b.ReportMetric(a/l, "a/L")
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(c50.Microseconds())/1000, "C_p50_ms")
+		b.ReportMetric(float64(c99.Microseconds())/1000, "C_p99_ms")
 		b.ReportMetric(float64(rss)/(1<<20), "peakRSS_MiB")
 		fmt.Printf("\nprocessor benchmark (one run, same machine, same services):\n"+
 			"  (a) processor drain of %d events (1 KiB, %d entities): %8.0f events/s\n"+
@@ -65,9 +68,14 @@ func BenchmarkProcessor(b *testing.B) {
 			"      L = 1/(1/C+1/I):                                   %8.0f events/s\n"+
 			"  (c) (a)/L = %.2f   (target >= 1.0)\n"+
 			"      latency x-received-at -> commit at %.0f events/s (half of (a)), %d events: p50 %.1f ms, p99 %.1f ms (target p99 < 50 ms)\n"+
+			"        baseline: x-received-at -> delivery to the bare consumer at the same rate: p50 %.1f ms, p99 %.1f ms\n"+
 			"      processor peak RSS (VmHWM) during the drain: %.1f MiB\n\n",
 			benchEvents, benchEntities, a, c, benchInserter, i, l, a/l, rate, n,
-			float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(rss)/(1<<20))
+			float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000,
+			float64(c50.Microseconds())/1000, float64(c99.Microseconds())/1000, float64(rss)/(1<<20))
+		if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+			fmt.Printf("  (load average during the run, shared machine: %s)\n", strings.TrimSpace(string(load)))
+		}
 	}
 }
 
