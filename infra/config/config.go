@@ -25,6 +25,48 @@ type Config struct {
 	Cache    Cache
 	Broker   Broker
 	Secrets  Secrets
+
+	Processor Processor // the ECS Fargate service
+	Receiver  Receiver  // the webhook Lambda
+	Images    Images    // image digests the deploy script records
+}
+
+// Processor is the queue consumer's ECS Fargate service.
+type Processor struct {
+	CPU                int `json:"cpu"`       // Fargate CPU units: 256, 512, 1024, 2048, 4096
+	MemoryMiB          int `json:"memoryMiB"` // a Fargate size valid for CPU
+	MinTasks           int `json:"minTasks"`  // desired count at creation; autoscaling's floor
+	MaxTasks           int `json:"maxTasks"`  // autoscaling's ceiling
+	Prefetch           int `json:"prefetch"`
+	Concurrency        int `json:"concurrency"`
+	StopTimeoutSeconds int `json:"stopTimeoutSeconds"` // ECS stopTimeout; SHUTDOWN_TIMEOUT is ShutdownGraceSeconds less
+	LogRetentionDays   int `json:"logRetentionDays"`
+}
+
+// ShutdownGraceSeconds is how much earlier than ECS's SIGKILL (stopTimeout)
+// the processor's own SHUTDOWN_TIMEOUT ends: time to flush logs and exit.
+const ShutdownGraceSeconds = 5
+
+// ShutdownTimeout is the processor's SHUTDOWN_TIMEOUT in seconds.
+func (p Processor) ShutdownTimeout() int { return p.StopTimeoutSeconds - ShutdownGraceSeconds }
+
+// Receiver is the webhook Lambda.
+type Receiver struct {
+	MemoryMiB           int `json:"memoryMiB"`
+	ReservedConcurrency int `json:"reservedConcurrency"` // -1: no reservation (accounts at the default quota of 10)
+	TimeoutSeconds      int `json:"timeoutSeconds"`      // under API Gateway's 30 s
+	LogRetentionDays    int `json:"logRetentionDays"`
+}
+
+// Images are the processor image digests (sha256:…) in the stack's ECR
+// repository, written by `make deploy` with `pulumi config set`. Migration
+// moves first; Processor follows once the migration task exited 0. Empty
+// Migration: no migration task definition yet; empty Processor: no service
+// yet (a stack's first deploy creates the repository before any image
+// exists, then migrates, then starts the service).
+type Images struct {
+	Processor string // hookline:processorImageDigest
+	Migration string // hookline:migrationImageDigest (defaults to Processor)
 }
 
 // Network is the VPC layout: tiers in every AZ, NAT gateways, endpoints, flow logs.
@@ -83,6 +125,7 @@ type Secrets struct {
 	BrokerReceiverPassword  string // hookline:brokerReceiverPassword
 	BrokerProcessorPassword string // hookline:brokerProcessorPassword
 	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
+	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON)
 }
 
 // Lookup returns the raw value of a full config key ("hookline:network"),
@@ -113,6 +156,8 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 		{"database", &c.Database},
 		{"cache", &c.Cache},
 		{"broker", &c.Broker},
+		{"processor", &c.Processor},
+		{"receiver", &c.Receiver},
 	}
 	for _, o := range objects {
 		raw, ok := get(Namespace + ":" + o.key)
@@ -131,6 +176,12 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Secrets.BrokerReceiverPassword, _ = get(Namespace + ":brokerReceiverPassword")
 	c.Secrets.BrokerProcessorPassword, _ = get(Namespace + ":brokerProcessorPassword")
 	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
+	c.Secrets.WebhookSources, _ = get(Namespace + ":webhookSources")
+	c.Images.Processor, _ = get(Namespace + ":processorImageDigest")
+	c.Images.Migration, _ = get(Namespace + ":migrationImageDigest")
+	if c.Images.Migration == "" {
+		c.Images.Migration = c.Images.Processor
+	}
 
 	if err := c.Validate(); err != nil {
 		return Config{}, err

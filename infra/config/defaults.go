@@ -43,6 +43,22 @@ func Defaults(profile string) Config {
 				Vhost:           "hookline",
 				DeliveryLimit:   20,
 			},
+			Processor: Processor{
+				CPU:                1024,
+				MemoryMiB:          2048,
+				MinTasks:           2,
+				MaxTasks:           20,
+				Prefetch:           400,
+				Concurrency:        8,
+				StopTimeoutSeconds: 60,
+				LogRetentionDays:   365,
+			},
+			Receiver: Receiver{
+				MemoryMiB:           512,
+				ReservedConcurrency: 200,
+				TimeoutSeconds:      15,
+				LogRetentionDays:    365,
+			},
 		}
 	}
 	return Config{
@@ -82,6 +98,22 @@ func Defaults(profile string) Config {
 			RabbitMQVersion: "4.1",
 			Vhost:           "hookline",
 			DeliveryLimit:   20,
+		},
+		Processor: Processor{
+			CPU:                256,
+			MemoryMiB:          512,
+			MinTasks:           1,
+			MaxTasks:           3,
+			Prefetch:           200,
+			Concurrency:        4,
+			StopTimeoutSeconds: 30,
+			LogRetentionDays:   30,
+		},
+		Receiver: Receiver{
+			MemoryMiB:           256,
+			ReservedConcurrency: 20,
+			TimeoutSeconds:      15,
+			LogRetentionDays:    30,
 		},
 	}
 }

@@ -17,6 +17,7 @@ var SecretKeys = []string{
 	Namespace + ":brokerReceiverPassword",
 	Namespace + ":brokerProcessorPassword",
 	Namespace + ":brokerErlangCookie",
+	Namespace + ":webhookSources",
 }
 
 // StackFile is a Pulumi.<stack>.yaml read without the Pulumi CLI: plain

@@ -37,7 +37,7 @@ func (d Database) ParameterFamily() string { return engineVersions[d.Engine][d.E
 // Validate checks the whole config; the first problem is returned as one
 // line naming the key and what it accepts.
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets} {
+	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets, c.validateProcessor, c.validateReceiver, c.validateImages} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -103,8 +103,8 @@ func (c Config) validateNetwork() error {
 			return keyErr("network.interfaceEndpoints", "%q is not a known interface endpoint; accepts any of %s", e, strings.Join(InterfaceEndpointServices, ", "))
 		}
 	}
-	if !contains([]int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}, n.FlowLogRetentionDays) {
-		return keyErr("network.flowLogRetentionDays", "%d is not a CloudWatch Logs retention; accepts 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653", n.FlowLogRetentionDays)
+	if err := retention("network.flowLogRetentionDays", n.FlowLogRetentionDays); err != nil {
+		return err
 	}
 	return nil
 }
@@ -214,6 +214,7 @@ func (c Config) validateSecrets() error {
 		{"brokerAdminPassword", s.BrokerAdminPassword, "at least 16 characters"},
 		{"brokerReceiverPassword", s.BrokerReceiverPassword, "at least 16 characters"},
 		{"brokerProcessorPassword", s.BrokerProcessorPassword, "at least 16 characters"},
+		{"webhookSources", s.WebhookSources, "the sources document, YAML or JSON: `pulumi config set --secret hookline:webhookSources < sources.yaml`"},
 	}
 	if c.Broker.Nodes > 1 {
 		required = append(required, struct{ key, value, accepts string }{"brokerErlangCookie", s.BrokerErlangCookie, "20 to 255 letters and digits"})
@@ -256,4 +257,90 @@ func keys(m map[string]string) []string {
 		out[0], out[1] = out[1], out[0]
 	}
 	return out
+}
+
+// retentionDays are the retention periods CloudWatch Logs accepts.
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func retention(key string, days int) error {
+	if !contains(retentionDays, days) {
+		return keyErr(key, "%d is not a CloudWatch Logs retention; accepts 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653", days)
+	}
+	return nil
+}
+
+// fargateMemory are the memory sizes (MiB) Fargate accepts per CPU size.
+func fargateMemory(cpu int) (lo, hi, step int, ok bool) {
+	switch cpu {
+	case 256:
+		return 512, 2048, 512, true // 512, 1024, 2048 (1536 is refused below)
+	case 512:
+		return 1024, 4096, 1024, true
+	case 1024:
+		return 2048, 8192, 1024, true
+	case 2048:
+		return 4096, 16384, 1024, true
+	case 4096:
+		return 8192, 30720, 1024, true
+	}
+	return 0, 0, 0, false
+}
+
+func (c Config) validateProcessor() error {
+	p := c.Processor
+	lo, hi, step, ok := fargateMemory(p.CPU)
+	if !ok {
+		return keyErr("processor.cpu", "%d is not a Fargate CPU size; accepts 256, 512, 1024, 2048 or 4096", p.CPU)
+	}
+	if p.MemoryMiB < lo || p.MemoryMiB > hi || (p.MemoryMiB-lo)%step != 0 || (p.CPU == 256 && p.MemoryMiB == 1536) {
+		return keyErr("processor.memoryMiB", "%d does not fit %d CPU units on Fargate; accepts %d to %d in steps of %d", p.MemoryMiB, p.CPU, lo, hi, step)
+	}
+	minTasks := 1
+	if c.Profile == "prod" {
+		minTasks = 2
+	}
+	if p.MinTasks < minTasks || p.MinTasks > 100 {
+		return keyErr("processor.minTasks", "%d is out of range for a %s stack; accepts %d to 100", p.MinTasks, c.Profile, minTasks)
+	}
+	if p.MaxTasks < p.MinTasks || p.MaxTasks > 100 {
+		return keyErr("processor.maxTasks", "%d is out of range; accepts minTasks (%d) to 100", p.MaxTasks, p.MinTasks)
+	}
+	if p.Prefetch < 1 || p.Prefetch > 2000 {
+		return keyErr("processor.prefetch", "%d is out of range; accepts 1 to 2000 (quorum queues cap prefetch at 2000)", p.Prefetch)
+	}
+	if p.Concurrency < 1 || p.Concurrency > 256 {
+		return keyErr("processor.concurrency", "%d is out of range; accepts 1 to 256", p.Concurrency)
+	}
+	if p.StopTimeoutSeconds < 10 || p.StopTimeoutSeconds > 120 {
+		return keyErr("processor.stopTimeoutSeconds", "%d is out of range; accepts 10 to 120 (Fargate's maximum); SHUTDOWN_TIMEOUT is %d s less", p.StopTimeoutSeconds, ShutdownGraceSeconds)
+	}
+	return retention("processor.logRetentionDays", p.LogRetentionDays)
+}
+
+func (c Config) validateReceiver() error {
+	r := c.Receiver
+	if r.MemoryMiB < 128 || r.MemoryMiB > 10240 {
+		return keyErr("receiver.memoryMiB", "%d is out of range; accepts 128 to 10240", r.MemoryMiB)
+	}
+	if r.ReservedConcurrency != -1 && (r.ReservedConcurrency < 1 || r.ReservedConcurrency > 10000) {
+		return keyErr("receiver.reservedConcurrency", "%d is out of range; accepts 1 to 10000, or -1 for no reservation (0 would throttle every request)", r.ReservedConcurrency)
+	}
+	if r.TimeoutSeconds < 3 || r.TimeoutSeconds > 29 {
+		return keyErr("receiver.timeoutSeconds", "%d is out of range; accepts 3 to 29 (under API Gateway's 30 s integration timeout)", r.TimeoutSeconds)
+	}
+	return retention("receiver.logRetentionDays", r.LogRetentionDays)
+}
+
+var digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+func (c Config) validateImages() error {
+	for _, d := range []struct{ key, value string }{
+		{"processorImageDigest", c.Images.Processor},
+		{"migrationImageDigest", c.Images.Migration},
+	} {
+		if d.value != "" && !digestPattern.MatchString(d.value) {
+			return keyErr(d.key, "%q is not an image digest; accepts sha256:<64 hex digits>, as `make deploy` sets it", d.value)
+		}
+	}
+	return nil
 }

@@ -26,6 +26,8 @@ type Resource struct {
 
 	DeleteBeforeReplace bool
 	Protect             bool
+	IgnoreChanges       []string
+	DependsOn           []string // URNs
 }
 
 // Recorder is a pulumi.MockResourceMonitor that records every registration.
@@ -40,15 +42,17 @@ type Recorder struct {
 // and the inputs echoed back, plus the few computed outputs the program reads.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	parent, dbr, protect := "", false, false
+	var ignore, deps []string
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent, dbr, protect = rpc.GetParent(), rpc.GetDeleteBeforeReplace(), rpc.GetProtect()
+		ignore, deps = rpc.GetIgnoreChanges(), rpc.GetDependencies()
 	}
 	urn := r.urn(parent, args.TypeToken, args.Name)
 	r.mu.Lock()
 	r.resources = append(r.resources, Resource{
 		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent,
 		Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs.Copy(),
-		DeleteBeforeReplace: dbr, Protect: protect,
+		DeleteBeforeReplace: dbr, Protect: protect, IgnoreChanges: ignore, DependsOn: deps,
 	})
 	r.mu.Unlock()
 
@@ -63,6 +67,17 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			if _, set := state[resource.PropertyKey(k)]; !set {
 				state[resource.PropertyKey(k)] = resource.NewStringProperty(v)
 			}
+		}
+		if n := args.Inputs["name"]; args.TypeToken == "aws:ecr/repository:Repository" && n.IsString() {
+			state["repositoryUrl"] = resource.NewStringProperty("123456789012.dkr.ecr." + r.Region + ".amazonaws.com/" + n.StringValue())
+		}
+		if args.TypeToken == "aws:rds/instance:Instance" && args.Inputs["manageMasterUserPassword"].IsBool() && args.Inputs["manageMasterUserPassword"].BoolValue() {
+			// The secret RDS creates for the master user.
+			state["masterUserSecrets"] = resource.NewArrayProperty([]resource.PropertyValue{
+				resource.NewObjectProperty(resource.PropertyMap{
+					"secretArn": resource.NewStringProperty(fmt.Sprintf("arn:aws:secretsmanager:%s:123456789012:rds!%s", r.Region, args.Name)),
+				}),
+			})
 		}
 	}
 	return id, state, nil
@@ -111,6 +126,8 @@ func computed(typ, name string) map[string]string {
 		return map[string]string{"address": name + ".rds.amazonaws.com"}
 	case "aws:kms/key:Key":
 		return map[string]string{"keyId": name + "-key-id"}
+	case "aws:cloudwatch/logGroup:LogGroup":
+		return map[string]string{"name": name}
 	case "aws:iam/role:Role", "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
 		"aws:elasticache/subnetGroup:SubnetGroup":
 		return map[string]string{"name": name}

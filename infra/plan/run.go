@@ -13,6 +13,14 @@ import (
 // encrypted or not at all: it never reaches the plan, which prints "[secret]".
 const Placeholder = "offlinePlanPlaceholder0123456789"
 
+// PlaceholderDigest is the processor image digest offline when the stack
+// file records none yet (`make deploy` records the real one), so that the
+// plan and the tests always see the ECS service and the migration task.
+const PlaceholderDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+// ImageKeys are the config keys `make deploy` sets to image digests.
+var ImageKeys = []string{config.Namespace + ":processorImageDigest"}
+
 // Options say which stack to run and how.
 type Options struct {
 	Root  string // directory of Pulumi.yaml
@@ -27,8 +35,9 @@ type Options struct {
 // Result is one offline run.
 type Result struct {
 	Project, Stack string
+	Root           string // directory of Pulumi.yaml: paths under it print relative
 	Resources      []Resource
-	Placeholders   []string // secret keys that took Placeholder
+	Placeholders   []string // secret keys that took Placeholder, image keys that took PlaceholderDigest
 }
 
 // Run runs program against a stack's config under the recording mock.
@@ -46,7 +55,7 @@ func Run(program pulumi.RunFunc, opt Options) (*Result, error) {
 	err = pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, opt.Stack, rec), withConfig)
 	// The result comes back with the error too: a test can check that a bad
 	// config stopped the program before it declared anything.
-	return &Result{Project: config.Namespace, Stack: opt.Stack, Resources: rec.Resources(), Placeholders: placeholders}, err
+	return &Result{Project: config.Namespace, Stack: opt.Stack, Root: opt.Root, Resources: rec.Resources(), Placeholders: placeholders}, err
 }
 
 // StackConfig is the raw config a stack's program sees offline: the stack
@@ -62,6 +71,12 @@ func StackConfig(opt Options) (map[string]string, []string, error) {
 	for _, k := range config.SecretKeys {
 		if _, ok := values[k]; !ok {
 			values[k] = Placeholder
+			placeholders = append(placeholders, k)
+		}
+	}
+	for _, k := range ImageKeys {
+		if _, ok := values[k]; !ok {
+			values[k] = PlaceholderDigest
 			placeholders = append(placeholders, k)
 		}
 	}

@@ -36,13 +36,39 @@ type FileResource struct {
 func (r *Result) File() File {
 	f := File{Project: r.Project, Stack: r.Stack, Resources: []FileResource{}}
 	for _, res := range r.Resources {
-		inputs, _ := Plain(resource.NewObjectProperty(res.Inputs)).(map[string]any)
+		inputs, _ := relative(Plain(resource.NewObjectProperty(res.Inputs)), r.Root).(map[string]any)
 		if inputs == nil {
 			inputs = map[string]any{}
 		}
 		f.Resources = append(f.Resources, FileResource{URN: res.URN, Type: res.Type, Name: res.Name, Parent: res.Parent, Inputs: inputs})
 	}
 	return f
+}
+
+// relative rewrites absolute paths under root (build artifacts resolved from
+// ctx.RootDirectory()) as paths relative to it, so that a plan does not
+// depend on where the repository is checked out.
+func relative(v any, root string) any {
+	if root == "" {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		for _, prefix := range []string{"archive:", ""} {
+			if strings.HasPrefix(x, prefix+root+"/") {
+				return prefix + strings.TrimPrefix(x, prefix+root+"/")
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = relative(x[i], root)
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = relative(x[k], root)
+		}
+	}
+	return v
 }
 
 // Plain turns a property value into plain JSON-able Go values.
@@ -89,7 +115,11 @@ func Plain(v resource.PropertyValue) any {
 	case v.IsAsset():
 		return v.AssetValue().Hash
 	case v.IsArchive():
-		return v.ArchiveValue().Hash
+		a := v.ArchiveValue()
+		if a.Path != "" { // a file archive: its path says which build artifact
+			return "archive:" + a.Path
+		}
+		return a.Hash
 	}
 	return fmt.Sprint(v)
 }

@@ -5,6 +5,8 @@
 package stack
 
 import (
+	"path/filepath"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -13,7 +15,11 @@ import (
 	"github.com/hookline/hookline/infra/config"
 	"github.com/hookline/hookline/infra/database"
 	"github.com/hookline/hookline/infra/network"
+	"github.com/hookline/hookline/infra/receiver"
+	"github.com/hookline/hookline/infra/registry"
 	"github.com/hookline/hookline/infra/security"
+	"github.com/hookline/hookline/infra/service"
+	"github.com/hookline/hookline/infra/sources"
 )
 
 // Program is the Pulumi program (pulumi.Run(stack.Program)).
@@ -43,6 +49,11 @@ type Platform struct {
 	Database  *database.Database
 	Cache     *cache.Redis
 	Broker    *broker.RabbitMQ
+
+	Sources   *sources.Document    // the webhook sources document secret
+	Registry  *registry.Repository // the processor image repository
+	Processor *service.Processor   // ECS Fargate
+	Receiver  *receiver.Function   // Lambda
 }
 
 // Build declares the platform of a validated config.
@@ -153,12 +164,85 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		return nil, err
 	}
 
+	if err := workloads(ctx, p, with); err != nil {
+		return nil, err
+	}
+
 	// Next parts slot in here, in the order of the picture:
-	//   workloads (issue 5): processor service + receiver Lambda, taking
-	//     p.Network.ComputeSubnetIDs, p.Security.ID(security.Processor|Receiver),
-	//     p.Broker.SecretArns, p.Database.MasterSecretArn, p.Cache.AuthSecretArn;
-	//   edge: API Gateway custom domain + Cloudflare, in front of the receiver.
+	//   edge: API Gateway custom domain + Cloudflare, in front of
+	//     p.Receiver.InvokeArn; it exports webhookUrl (see Export).
 	return p, nil
+}
+
+// workloads declares what runs on the platform: the sources document both
+// read, the image repository, the processor on ECS and the receiver Lambda.
+func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
+	cfg := p.Config
+	name := cfg.Name()
+	var err error
+
+	if p.Sources, err = sources.New(ctx, name+"-sources", sources.Args{
+		Document: pulumi.ToSecret(pulumi.String(cfg.Secrets.WebhookSources)).(pulumi.StringOutput),
+	}, with); err != nil {
+		return err
+	}
+	if p.Registry, err = registry.New(ctx, name+"-images", registry.Args{
+		RepositoryName:    cfg.Project + "-" + cfg.Stack + "/processor",
+		KeepImages:        100,
+		UntaggedAfterDays: 7,
+	}, with); err != nil {
+		return err
+	}
+
+	amqpURL := pulumi.Sprintf("amqp://%s:%d/%s", p.Broker.Host, p.Broker.Port, cfg.Broker.Vhost)
+	computeSubnets := p.Network.ComputeSubnetIDs
+	pc := cfg.Processor
+	if p.Processor, err = service.New(ctx, name+"-processor", service.Args{
+		Region:             cfg.Region,
+		CPU:                pc.CPU,
+		MemoryMiB:          pc.MemoryMiB,
+		MinTasks:           pc.MinTasks,
+		Prefetch:           pc.Prefetch,
+		Concurrency:        pc.Concurrency,
+		StopTimeoutSeconds: pc.StopTimeoutSeconds,
+		ShutdownTimeout:    pc.ShutdownTimeout(),
+		LogGroupName:       "/hookline/" + name + "/processor",
+		LogRetentionDays:   pc.LogRetentionDays,
+		RepositoryURL:      p.Registry.URL,
+		RepositoryArn:      p.Registry.Arn,
+		ImageDigest:        cfg.Images.Processor,
+		MigrationDigest:    cfg.Images.Migration,
+		SubnetIDs:          computeSubnets,
+		SecurityGroupID:    p.Security.ID(security.Processor),
+		RabbitMQURL:        amqpURL,
+		RedisURL:           pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
+		MySQLDSN:           pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
+		BrokerSecretArn:    p.Broker.SecretArns["processor"],
+		DatabaseSecretArn:  p.Database.MasterSecretArn,
+		CacheSecretArn:     p.Cache.AuthSecretArn,
+		SourcesSecretArn:   p.Sources.SecretArn,
+		KeyArns:            []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn, p.Sources.KeyArn},
+	}, with); err != nil {
+		return err
+	}
+
+	rc := cfg.Receiver
+	p.Receiver, err = receiver.New(ctx, name+"-receiver", receiver.Args{
+		Region:              cfg.Region,
+		ZipFile:             filepath.Join(ctx.RootDirectory(), receiver.ZipPath),
+		MemoryMiB:           rc.MemoryMiB,
+		ReservedConcurrency: rc.ReservedConcurrency,
+		TimeoutSeconds:      rc.TimeoutSeconds,
+		LogGroupName:        "/hookline/" + name + "/receiver",
+		LogRetentionDays:    rc.LogRetentionDays,
+		SubnetIDs:           computeSubnets,
+		SecurityGroupID:     p.Security.ID(security.Receiver),
+		RabbitMQURL:         amqpURL,
+		BrokerSecretArn:     p.Broker.SecretArns["receiver"],
+		SourcesSecretArn:    p.Sources.SecretArn,
+		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
+	}, with)
+	return err
 }
 
 // NewProvider is the explicit AWS provider every resource uses: the stack's
@@ -191,6 +275,22 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	for user, arn := range p.Broker.SecretArns {
 		ctx.Export("rabbitmq"+capitalize(user)+"SecretArn", arn)
 	}
+
+	// What a user needs (README, "Stack outputs").
+	ctx.Export("brokerEndpoint", pulumi.Sprintf("amqp://%s:%d/%s", p.Broker.Host, p.Broker.Port, p.Config.Broker.Vhost))
+	ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", p.Database.Address, security.MySQL))
+	ctx.Export("webhookSourcesSecretArn", p.Sources.SecretArn)
+	ctx.Export("ecrRepositoryUrl", p.Registry.URL)
+	ctx.Export("ecrRepositoryName", p.Registry.Name)
+	ctx.Export("ecsClusterName", p.Processor.ClusterName)
+	ctx.Export("processorServiceName", p.Processor.ServiceName)
+	ctx.Export("processorLogGroup", p.Processor.LogGroupName)
+	ctx.Export("migrationTaskDefinitionArn", p.Processor.MigrationTaskArn)
+	ctx.Export("migrationContainerName", pulumi.String(p.Processor.Migration))
+	ctx.Export("receiverFunctionName", p.Receiver.Name)
+	ctx.Export("receiverLogGroup", p.Receiver.LogGroupName)
+	// webhookUrl: exported by the edge part (API Gateway custom domain
+	// behind Cloudflare) once it exists; nothing routes to the receiver yet.
 }
 
 func capitalize(s string) string {

@@ -393,8 +393,13 @@ func TestFlowLogsAndEndpoints(t *testing.T) {
 		if len(vpcs) != 1 || len(logs) != 1 || logs[0].Str("vpcId") != vpcs[0].ID() || logs[0].Str("trafficType") != "ALL" {
 			t.Fatalf("want one flow log of ALL traffic on the one VPC")
 		}
-		groups := r.OfType("aws:cloudwatch/logGroup:LogGroup")
-		if len(groups) != 1 || groups[0].Int("retentionInDays") != wantRetention[v.name] {
+		var flowGroup *plan.Resource
+		for _, g := range r.OfType("aws:cloudwatch/logGroup:LogGroup") {
+			if "arn:aws:cloudwatch:us-east-1:123456789012:"+g.Name == logs[0].Str("logDestination") {
+				flowGroup = &g
+			}
+		}
+		if flowGroup == nil || flowGroup.Int("retentionInDays") != wantRetention[v.name] {
 			t.Errorf("flow log group retention: want %d days", wantRetention[v.name])
 		}
 		sgEndpoints := ""

@@ -77,7 +77,7 @@ func run(stackName, out string, diff bool, args []string) error {
 		return err
 	}
 	if len(result.Placeholders) > 0 {
-		fmt.Printf("  note: secrets not in clear in Pulumi.%s.yaml took offline placeholders (shown as [secret]): %s\n",
+		fmt.Printf("  note: secrets not in clear and image digests not yet recorded in Pulumi.%s.yaml took offline placeholders (secrets shown as [secret]): %s\n",
 			stackName, strings.Join(result.Placeholders, ", "))
 	}
 	fmt.Println("wrote", out)

@@ -1,0 +1,355 @@
+// Package service declares the processor on ECS Fargate: a cluster with
+// Container Insights, the task execution role (pull the image, write logs,
+// read the processor's secrets) and the task role (no AWS access yet), the
+// task definition (arm64, non-root, read-only root filesystem, secrets only
+// through `secrets`, health check, stopTimeout), the migration task
+// definition `processor migrate` that `make deploy` runs before the service
+// moves, and the service in the compute tier without public IPs, with a
+// circuit breaker that rolls back and desiredCount left to autoscaling.
+package service
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/policy"
+)
+
+// Container contract (DESIGN.md, processor): where ko puts the binary, the
+// user of the distroless nonroot base, and the HTTP port of the probes.
+const (
+	Binary        = "/ko-app/processor" // ko: /ko-app/<last element of the import path>
+	User          = "65532:65532"       // distroless "nonroot"
+	HTTPPort      = 9090
+	ContainerName = "processor"
+	MigrateName   = "migrate"
+)
+
+// Args is what a stack decides about its processor.
+type Args struct {
+	Region             string
+	CPU                int // Fargate CPU units
+	MemoryMiB          int
+	MinTasks           int // desired count at creation; autoscaling owns it afterwards
+	Prefetch           int
+	Concurrency        int
+	StopTimeoutSeconds int // ECS stopTimeout
+	ShutdownTimeout    int // SHUTDOWN_TIMEOUT, seconds (under StopTimeoutSeconds)
+	LogGroupName       string
+	LogRetentionDays   int
+
+	RepositoryURL   pulumi.StringInput // ECR repository the image digests live in
+	RepositoryArn   pulumi.StringInput
+	ImageDigest     string // sha256:…; empty: no service yet
+	MigrationDigest string // sha256:…; empty: no migration task yet
+
+	SubnetIDs       pulumi.StringArrayInput // compute tier
+	SecurityGroupID pulumi.IDInput          // the processor role
+
+	// Endpoints, without credentials.
+	RabbitMQURL pulumi.StringInput // amqp://host:5672/vhost
+	RedisURL    pulumi.StringInput // rediss://host:6379
+	MySQLDSN    pulumi.StringInput // tcp(host:3306)/db?tls=true
+
+	// Secrets the processor reads, and the keys that encrypt them.
+	BrokerSecretArn   pulumi.StringInput // JSON {"username","password",…}
+	DatabaseSecretArn pulumi.StringInput // RDS-managed, JSON {"username","password"}
+	CacheSecretArn    pulumi.StringInput // JSON {"auth_token","url"}
+	SourcesSecretArn  pulumi.StringInput // the sources document
+	KeyArns           []pulumi.StringInput
+}
+
+// Processor is the ECS service component.
+type Processor struct {
+	pulumi.ResourceState
+
+	ClusterName              pulumi.StringOutput
+	ClusterArn               pulumi.StringOutput
+	ServiceName              pulumi.StringOutput // empty until the first image
+	TaskDefinitionArn        pulumi.StringOutput // empty until the first image
+	MigrationTaskArn         pulumi.StringOutput // task definition ARN; empty until the first image
+	LogGroupName             pulumi.StringOutput
+	ExecutionRoleArn         pulumi.StringOutput
+	TaskRoleArn              pulumi.StringOutput
+	SecurityGroupID          pulumi.IDOutput
+	SubnetIDs                pulumi.StringArrayOutput
+	ContainerName, Migration string
+}
+
+// Secret is one variable ECS injects from Secrets Manager.
+type Secret struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+
+// KV is one plain environment variable.
+type KV struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SecretVariables are the variables the processor's credentials arrive in,
+// each from one JSON key of its secret ("" = the whole value).
+var SecretVariables = []struct{ Name, Secret, JSONKey string }{
+	{"RABBITMQ_USERNAME", "broker", "username"},
+	{"RABBITMQ_PASSWORD", "broker", "password"},
+	{"MYSQL_USER", "database", "username"},
+	{"MYSQL_PASSWORD", "database", "password"},
+	{"REDIS_PASSWORD", "cache", "auth_token"},
+	{"WEBHOOK_SOURCES", "sources", ""},
+}
+
+// valueFrom is ECS's reference to a secret or one JSON key of it.
+func valueFrom(arn, jsonKey string) string {
+	if jsonKey == "" {
+		return arn
+	}
+	return arn + ":" + jsonKey + "::"
+}
+
+// New declares the processor.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Processor, error) {
+	p := &Processor{ContainerName: ContainerName, Migration: MigrateName}
+	if err := ctx.RegisterComponentResource("hookline:service:Processor", name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(p)
+
+	logs, err := cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(args.LogGroupName),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := ecs.NewCluster(ctx, name, &ecs.ClusterArgs{
+		Settings: ecs.ClusterSettingArray{
+			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled")},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// Execution role: what ECS itself does before the container starts.
+	execRole, err := iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("hookline processor task execution: pull the image, write logs, inject its secrets (%s)", name),
+		AssumeRolePolicy: pulumi.String(policy.AssumeRole("ecs-tasks.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	inputs := []any{args.RepositoryArn, logs.Arn, args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn}
+	for _, k := range args.KeyArns {
+		inputs = append(inputs, k)
+	}
+	execPolicy, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
+		Role: execRole.ID(),
+		Policy: pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+			s := policy.Strings(v)
+			return policy.Document(
+				// GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+				policy.Statement{Sid: "RegistryLogin", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
+				policy.Statement{Sid: "PullOwnImage", Action: []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, Resource: []string{s[0]}},
+				policy.WriteLogs(s[1]),
+				policy.ReadSecrets(s[2:6]),
+				policy.DecryptViaSecretsManager(args.Region, s[6:]),
+			)
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Task role: what the processor's code may call on AWS. Nothing yet:
+	// its secrets arrive as variables. The autoscaling issue's metrics
+	// publisher adds its one permission here.
+	taskRole, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("hookline processor tasks: no AWS API access (%s)", name),
+		AssumeRolePolicy: pulumi.String(policy.AssumeRole("ecs-tasks.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	p.ClusterName, p.ClusterArn = cluster.Name, cluster.Arn
+	p.LogGroupName = logs.Name
+	p.ExecutionRoleArn, p.TaskRoleArn = execRole.Arn, taskRole.Arn
+	p.SecurityGroupID = args.SecurityGroupID.ToIDOutput()
+	p.SubnetIDs = args.SubnetIDs.ToStringArrayOutput()
+	p.ServiceName = pulumi.String("").ToStringOutput()
+	p.TaskDefinitionArn = pulumi.String("").ToStringOutput()
+	p.MigrationTaskArn = pulumi.String("").ToStringOutput()
+
+	taskDef := func(suffix, digest string, migrate bool) (*ecs.TaskDefinition, error) {
+		defs := pulumi.All(args.RepositoryURL, logs.Name, args.RabbitMQURL, args.RedisURL, args.MySQLDSN,
+			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn).ApplyT(
+			func(v []any) (string, error) {
+				s := policy.Strings(v)
+				return ContainerDefinitions(Container{
+					Image: s[0] + "@" + digest, LogGroup: s[1], Region: args.Region,
+					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
+					SecretArns:         map[string]string{"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8]},
+					Prefetch:           args.Prefetch,
+					Concurrency:        args.Concurrency,
+					StopTimeoutSeconds: args.StopTimeoutSeconds,
+					ShutdownTimeout:    args.ShutdownTimeout,
+					Migrate:            migrate,
+				})
+			}).(pulumi.StringOutput)
+		td := &ecs.TaskDefinitionArgs{
+			Family:                  pulumi.String(name + suffix),
+			RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
+			NetworkMode:             pulumi.String("awsvpc"),
+			Cpu:                     pulumi.String(strconv.Itoa(args.CPU)),
+			Memory:                  pulumi.String(strconv.Itoa(args.MemoryMiB)),
+			RuntimePlatform: &ecs.TaskDefinitionRuntimePlatformArgs{
+				OperatingSystemFamily: pulumi.String("LINUX"),
+				CpuArchitecture:       pulumi.String("ARM64"),
+			},
+			ExecutionRoleArn:     execRole.Arn,
+			TaskRoleArn:          taskRole.Arn,
+			ContainerDefinitions: defs,
+			// Keep earlier revisions ACTIVE: the circuit breaker rolls back to one.
+			SkipDestroy: pulumi.Bool(true),
+		}
+		return ecs.NewTaskDefinition(ctx, name+suffix, td, parent, pulumi.DependsOn([]pulumi.Resource{execPolicy}))
+	}
+
+	if args.MigrationDigest != "" {
+		mig, err := taskDef("-migrate", args.MigrationDigest, true)
+		if err != nil {
+			return nil, err
+		}
+		p.MigrationTaskArn = mig.Arn
+	}
+	if args.ImageDigest != "" {
+		td, err := taskDef("", args.ImageDigest, false)
+		if err != nil {
+			return nil, err
+		}
+		svc, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
+			Cluster:         cluster.Arn,
+			TaskDefinition:  td.Arn,
+			DesiredCount:    pulumi.Int(args.MinTasks),
+			LaunchType:      pulumi.String("FARGATE"),
+			PlatformVersion: pulumi.String("LATEST"),
+			NetworkConfiguration: &ecs.ServiceNetworkConfigurationArgs{
+				Subnets:        args.SubnetIDs,
+				SecurityGroups: pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
+				AssignPublicIp: pulumi.Bool(false),
+			},
+			DeploymentCircuitBreaker: &ecs.ServiceDeploymentCircuitBreakerArgs{
+				Enable:   pulumi.Bool(true),
+				Rollback: pulumi.Bool(true),
+			},
+			// New tasks start before old ones stop: never below the running
+			// count (prod's minimum of 2 included) during a deploy.
+			DeploymentMinimumHealthyPercent: pulumi.Int(100),
+			DeploymentMaximumPercent:        pulumi.Int(200),
+			EnableEcsManagedTags:            pulumi.Bool(true),
+			PropagateTags:                   pulumi.String("SERVICE"),
+			EnableExecuteCommand:            pulumi.Bool(false),
+			// `pulumi up` returns only once the new tasks are healthy, and
+			// fails when the circuit breaker rolls back.
+			WaitForSteadyState: pulumi.Bool(true),
+		}, parent, pulumi.IgnoreChanges([]string{"desiredCount"}))
+		if err != nil {
+			return nil, err
+		}
+		p.ServiceName = svc.Name
+		p.TaskDefinitionArn = td.Arn
+	}
+
+	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"clusterName":       p.ClusterName,
+		"serviceName":       p.ServiceName,
+		"logGroupName":      p.LogGroupName,
+		"migrationTaskArn":  p.MigrationTaskArn,
+		"taskDefinitionArn": p.TaskDefinitionArn,
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Container is what one container definition is made of.
+type Container struct {
+	Image, LogGroup, Region         string
+	RabbitMQURL, RedisURL, MySQLDSN string
+	SecretArns                      map[string]string // broker, database, cache, sources
+	Prefetch, Concurrency           int
+	StopTimeoutSeconds              int
+	ShutdownTimeout                 int
+	Migrate                         bool // `processor migrate`: database settings only, no probes
+}
+
+// ContainerDefinitions renders the task definition's one container.
+func ContainerDefinitions(c Container) (string, error) {
+	name := ContainerName
+	env := []KV{
+		{"MYSQL_DSN", c.MySQLDSN},
+		{"SHUTDOWN_TIMEOUT", fmt.Sprintf("%ds", c.ShutdownTimeout)},
+	}
+	var secrets []Secret
+	for _, s := range SecretVariables {
+		if c.Migrate && s.Secret != "database" {
+			continue
+		}
+		arn, ok := c.SecretArns[s.Secret]
+		if !ok || arn == "" {
+			return "", fmt.Errorf("service: no %s secret for %s", s.Secret, s.Name)
+		}
+		secrets = append(secrets, Secret{Name: s.Name, ValueFrom: valueFrom(arn, s.JSONKey)})
+	}
+	def := map[string]any{
+		"image":                  c.Image,
+		"essential":              true,
+		"user":                   User,
+		"privileged":             false,
+		"readonlyRootFilesystem": true,
+		"stopTimeout":            c.StopTimeoutSeconds,
+		"linuxParameters":        map[string]any{"initProcessEnabled": true},
+	}
+	if c.Migrate {
+		name = MigrateName
+		def["command"] = []string{"migrate"}
+	} else {
+		env = append(env,
+			KV{"RABBITMQ_URL", c.RabbitMQURL},
+			KV{"REDIS_URL", c.RedisURL},
+			KV{"HTTP_ADDR", fmt.Sprintf(":%d", HTTPPort)},
+			KV{"PREFETCH", strconv.Itoa(c.Prefetch)},
+			KV{"CONCURRENCY", strconv.Itoa(c.Concurrency)},
+		)
+		def["command"] = []string{"run"}
+		def["portMappings"] = []map[string]any{{"containerPort": HTTPPort, "protocol": "tcp", "name": "http"}}
+		def["healthCheck"] = map[string]any{
+			"command":     []string{"CMD", Binary, "healthcheck"},
+			"interval":    15,
+			"timeout":     5,
+			"retries":     3,
+			"startPeriod": 60,
+		}
+	}
+	def["name"] = name
+	def["environment"] = env
+	def["secrets"] = secrets
+	def["logConfiguration"] = map[string]any{
+		"logDriver": "awslogs",
+		"options": map[string]string{
+			"awslogs-group":         c.LogGroup,
+			"awslogs-region":        c.Region,
+			"awslogs-stream-prefix": name,
+			"mode":                  "non-blocking",
+			"max-buffer-size":       "25m",
+		},
+	}
+	b, err := json.Marshal([]any{def})
+	return string(b), err
+}

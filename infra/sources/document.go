@@ -1,0 +1,59 @@
+// Package sources declares the webhook sources document (DESIGN.md: sources,
+// hosts, schemes, signing secrets, callbacks) as a Secrets Manager secret
+// under its own customer-managed key. The value comes from the operator's
+// `pulumi config set --secret hookline:webhookSources`; the receiver reads it
+// by ARN at cold start and ECS injects it into the processor as
+// WEBHOOK_SOURCES.
+package sources
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/encryption"
+)
+
+// Args is what a stack decides about its sources document.
+type Args struct {
+	Document pulumi.StringInput // a secret: the YAML or JSON document
+}
+
+// Document is the sources document component.
+type Document struct {
+	pulumi.ResourceState
+
+	SecretArn pulumi.StringOutput
+	KeyArn    pulumi.StringOutput
+}
+
+// New declares the secret, its key and its value.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Document, error) {
+	d := &Document{}
+	if err := ctx.RegisterComponentResource("hookline:sources:Document", name, d, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(d)
+	key, err := encryption.NewKey(ctx, name, "hookline webhook sources document and its signing secrets ("+name+")", parent)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
+		Description: pulumi.String("hookline webhook sources document (DESIGN.md): read by the receiver and the processor"),
+		KmsKeyId:    key.Arn,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: pulumi.ToSecret(args.Document).(pulumi.StringOutput),
+	}, parent); err != nil {
+		return nil, err
+	}
+	d.SecretArn = secret.Arn
+	d.KeyArn = key.Arn
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{"secretArn": d.SecretArn}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
