@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -139,50 +140,59 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// session is one AMQP connection: a consuming channel and a confirm-mode
-// publishing channel (retries and dead letters).
+// session is two AMQP connections: one consuming, one publishing retries
+// and dead letters with confirms. Separate connections, as RabbitMQ
+// recommends: when a resource alarm blocks publishers, the consuming
+// connection keeps receiving and acking.
 type session struct {
-	conn       *amqp.Connection
-	ch, pub    *amqp.Channel
-	deliveries <-chan amqp.Delivery
-	closed     chan *amqp.Error // connection closed
-	chClosed   chan *amqp.Error
-	pubClosed  chan *amqp.Error
-	blocked    chan amqp.Blocking
-	tag        string
+	conn, pubConn *amqp.Connection
+	ch, pub       *amqp.Channel
+	deliveries    <-chan amqp.Delivery
+	pubClosed     chan *amqp.Error
+	blocked       chan amqp.Blocking
+	isBlocked     atomic.Bool // the broker blocked the publishing connection (resource alarm)
+	tag           string
 }
 
 func (s *session) close() {
+	if s.pubConn != nil {
+		_ = s.pubConn.Close()
+	}
 	_ = s.conn.Close()
 }
 
 func (c *Consumer) dial() (_ *session, err error) {
-	conn, err := amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "hookline-processor"}})
+	dial := func(name string) (*amqp.Connection, error) {
+		return amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": name}})
+	}
+	conn, err := dial("hookline-processor-consume")
 	if err != nil {
 		return nil, err
 	}
+	s := &session{conn: conn, tag: fmt.Sprintf("processor-%d", rand.Int64())}
 	defer func() {
 		if err != nil {
-			_ = conn.Close()
+			s.close()
 		}
 	}()
-	s := &session{conn: conn, tag: fmt.Sprintf("processor-%d", rand.Int64())}
-	// Notification channels are buffered and drained (amqp091-go deadlocks otherwise).
-	s.closed = conn.NotifyClose(make(chan *amqp.Error, 1))
-	s.blocked = conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	if s.pubConn, err = dial("hookline-processor-publish"); err != nil {
+		return nil, err
+	}
+	// Notification channels are buffered and drained (amqp091-go
+	// deadlocks otherwise); a close is sent once, so one slot is enough.
+	s.blocked = s.pubConn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	if s.ch, err = conn.Channel(); err != nil {
 		return nil, err
 	}
 	if err = topology.Declare(s.ch); err != nil {
 		return nil, err
 	}
-	if s.pub, err = conn.Channel(); err != nil {
+	if s.pub, err = s.pubConn.Channel(); err != nil {
 		return nil, err
 	}
 	if err = s.pub.Confirm(false); err != nil {
 		return nil, err
 	}
-	s.chClosed = s.ch.NotifyClose(make(chan *amqp.Error, 1))
 	s.pubClosed = s.pub.NotifyClose(make(chan *amqp.Error, 1))
 	// Per-consumer prefetch: quorum queues refuse global QoS.
 	if err = s.ch.Qos(c.o.Prefetch, 0, false); err != nil {
@@ -237,9 +247,10 @@ func (c *Consumer) serve(ctx context.Context, s *session) (lost bool) {
 			// Without the publishing channel nothing can be parked or
 			// dead-lettered: start over with a new connection.
 			c.Log.Warn("rabbitmq publishing channel closed")
-			_ = s.conn.Close()
+			s.close()
 			s.pubClosed = nil
 		case b := <-s.blocked:
+			s.isBlocked.Store(b.Active)
 			if b.Active {
 				c.Log.Warn("rabbitmq blocked the connection (resource alarm)", "reason", b.Reason)
 			}
@@ -607,6 +618,16 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 	// original then stays unacked too, and dedupe absorbs the extra copy.
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	// A blocked connection would hang the write (amqp091-go #111): wait
+	// for the alarm to clear instead, within the publish timeout.
+	for s.isBlocked.Load() {
+		select {
+		case <-ctx.Done():
+			c.Log.Warn("publish: connection blocked by the broker", "exchange", exchange, "key", key)
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, p)
 	if err != nil {
 		c.Log.Warn("publish", "exchange", exchange, "key", key, "err", err)
