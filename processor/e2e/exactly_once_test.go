@@ -70,7 +70,7 @@ func TestExactlyOnceProcessKilled(t *testing.T) {
 	cmd.Env = append(os.Environ(), childEnv+"=1",
 		"RABBITMQ_URL="+cfg.RabbitMQURL, "REDIS_URL="+cfg.RedisURL, "MYSQL_DSN="+cfg.MySQLDSN,
 		"WEBHOOK_SOURCES_FILE="+cfg.SourcesFile, "HTTP_ADDR=127.0.0.1:0", "LOCK_PREFIX="+cfg.LockPrefix,
-		"LOCK_TTL=3s", "BATCH_SIZE=20", "CONCURRENCY=2", "LOG_LEVEL=warn")
+		"LOCK_TTL=3s", "BATCH_SIZE=5", "CONCURRENCY=2", "LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}
 	require.NoError(t, cmd.Start())
 	killed := false
