@@ -41,7 +41,7 @@ const (
 	DefaultMaxAttempts     = 5
 	DefaultShutdownTimeout = 25 * time.Second // under ECS's default 30 s stopTimeout
 	DefaultLockTTL         = 30 * time.Second
-	DefaultLockWait        = 2 * time.Second
+	DefaultLockWait        = 500 * time.Millisecond
 	DefaultLockPrefix      = "hookline:lock:"
 	DefaultCallbackTimeout = 10 * time.Second
 	DefaultCallbackRetries = 5

@@ -51,10 +51,16 @@ func TestExactlyOnceWorkerKilledMidBatch(t *testing.T) {
 	a.stop(t)
 	require.Less(t, e.events(), len(unique), "A must not have finished")
 
-	// Processor B: the default handler; it finishes the work.
-	e.start(e.config(addrs{}), nil)
+	// Processors B and C together (the same entities' events now reach
+	// two processes, so they contend for entity locks): they finish.
+	cfg := e.config(addrs{})
+	cfg.BatchSize = 10
+	b := e.start(cfg, nil)
+	c := e.start(cfg, nil)
 	e.waitDrained(unique, 2*time.Minute)
 	e.requireExactlyOnce(unique)
+	t.Logf("lock contention parked %v + %v deliveries (never dead-lettered)",
+		labelValue(t, b, "retried_total", "lock"), labelValue(t, c, "retried_total", "lock"))
 }
 
 // TestExactlyOnceProcessKilled kills a whole processor process (SIGKILL: no

@@ -59,50 +59,84 @@ func TestDependencyCutDuringTraffic(t *testing.T) {
 }
 
 // TestStaleWorkerCannotOverwrite: worker A holds an old event of entity X in
-// a slow handler; its lock is lost (as after a Redis failover or a pause
-// longer than the TTL); worker B applies a newer event of X. When A finally
-// commits, the fence keeps B's newer state.
+// a slow handler; its lock is lost — deleted (as after a Redis failover) or
+// expired (A cut off from Redis, so its refreshes fail, for longer than the
+// TTL); worker B applies a newer event of X. When A finally commits, the
+// fence keeps B's newer state.
 func TestStaleWorkerCannotOverwrite(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
-	entered, release := make(chan struct{}), make(chan struct{})
-	regA := handler.NewRegistry()
-	regA.Register(handler.Any, handler.Any, handler.Func(func(ctx context.Context, tx handler.Tx, ev *handler.Event) error {
-		if ev.ID == "old" {
-			close(entered)
-			<-release
-		}
-		return handler.Default.Handle(ctx, tx, ev)
-	}))
-	cfgA := e.config(addrs{})
-	cfgA.Prefetch, cfgA.Concurrency = 1, 1 // A holds only the old event
-	a := e.start(cfgA, regA)
-	e.publish(event{id: "old", entity: "X", at: base})
-	select {
-	case <-entered:
-	case <-time.After(time.Minute):
-		t.Fatal("A never started the old event")
+	for _, how := range []string{"deleted", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOpts{})
+			entered, release := make(chan struct{}), make(chan struct{})
+			regA := handler.NewRegistry()
+			regA.Register(handler.Any, handler.Any, handler.Func(func(ctx context.Context, tx handler.Tx, ev *handler.Event) error {
+				if ev.ID == "old" {
+					close(entered)
+					<-release
+				}
+				return handler.Default.Handle(ctx, tx, ev)
+			}))
+			proxy := testenv.NewProxy(t, testenv.RedisAddr())
+			cfgA := e.config(addrs{redis: proxy.Addr()})
+			cfgA.Prefetch, cfgA.Concurrency = 1, 1 // A holds only the old event
+			cfgA.LockTTL = 2 * time.Second
+			a := e.start(cfgA, regA)
+			e.publish(event{id: "old", entity: "X", at: base})
+			select {
+			case <-entered:
+			case <-time.After(time.Minute):
+				t.Fatal("A never started the old event")
+			}
+
+			rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
+			defer rdb.Close()
+			key := e.lockPrefix + "shop:X"
+			switch how {
+			case "deleted":
+				n, err := rdb.Del(context.Background(), key).Result()
+				require.NoError(t, err)
+				require.Equal(t, int64(1), n, "A held the lock")
+			case "expired":
+				proxy.Cut()
+				require.Eventually(t, func() bool { return rdb.Exists(context.Background(), key).Val() == 0 },
+					time.Minute, 50*time.Millisecond, "A's lock expires once A cannot refresh it")
+			}
+
+			e.start(e.config(addrs{}), nil)
+			e.publish(event{id: "new", entity: "X", at: base.Add(time.Second)})
+			require.Eventually(t, func() bool {
+				return e.count("SELECT COUNT(*) FROM webhook_entities WHERE entity_key = 'X' AND last_event_id = 'new'") == 1
+			}, time.Minute, 20*time.Millisecond, "B applied the newer event")
+
+			close(release)
+			require.Eventually(t, func() bool { return e.events() == 2 && e.settled() }, time.Minute, 20*time.Millisecond)
+			require.Eventually(t, func() bool { return metricValue(t, a, "stale_entity_writes_total") == 1 },
+				time.Minute, 20*time.Millisecond, "A's write was fenced out")
+			require.Equal(t, 1, e.count("SELECT COUNT(*) FROM webhook_entities WHERE entity_key = 'X' AND last_event_id = 'new' AND version = 1"),
+				"the entity still holds the newer state, written once")
+		})
 	}
+}
 
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
-	defer rdb.Close()
-	n, err := rdb.Del(context.Background(), e.lockPrefix+"shop:X").Result()
+// labelValue reads one labelled counter of p.
+func labelValue(t *testing.T, p *proc, suffix, label string) float64 {
+	mfs, err := p.metrics.Registry.Gather()
 	require.NoError(t, err)
-	require.Equal(t, int64(1), n, "A held the lock")
-
-	e.start(e.config(addrs{}), nil)
-	e.publish(event{id: "new", entity: "X", at: base.Add(time.Second)})
-	require.Eventually(t, func() bool {
-		return e.count("SELECT COUNT(*) FROM webhook_entities WHERE entity_key = 'X' AND last_event_id = 'new'") == 1
-	}, time.Minute, 20*time.Millisecond, "B applied the newer event")
-
-	close(release)
-	require.Eventually(t, func() bool { return e.events() == 2 && e.settled() }, time.Minute, 20*time.Millisecond)
-	require.Eventually(t, func() bool {
-		return metricValue(t, a, "stale_entity_writes_total") == 1
-	}, time.Minute, 20*time.Millisecond, "A's write was fenced out")
-	require.Equal(t, 1, e.count("SELECT COUNT(*) FROM webhook_entities WHERE entity_key = 'X' AND last_event_id = 'new' AND version = 1"),
-		"the entity still holds the newer state, written once")
+	for _, mf := range mfs {
+		if !strings.HasSuffix(mf.GetName(), suffix) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // metricValue reads one unlabelled counter or gauge of p by name suffix.
