@@ -74,6 +74,12 @@ func TestShippedStacksParse(t *testing.T) {
 			if c.Database.MultiAZ != tc.prodLimits || c.Database.DeletionProtection != tc.prodLimits || (c.Cache.Replicas > 0) != tc.prodLimits {
 				t.Errorf("durability knobs %+v / %+v do not match the %s stack table", c.Database, c.Cache, tc.stack)
 			}
+			if want := map[string][2]int{"dev": {1, 3}, "prod": {2, 20}}[tc.stack]; c.Processor.MinTasks != want[0] || c.Processor.MaxTasks != want[1] {
+				t.Errorf("processor tasks %d–%d; want %d–%d (DESIGN.md's stack table)", c.Processor.MinTasks, c.Processor.MaxTasks, want[0], want[1])
+			}
+			if c.Processor.ShutdownTimeout() != c.Processor.StopTimeoutSeconds-config.ShutdownGraceSeconds || c.Processor.ShutdownTimeout() < 10 {
+				t.Errorf("SHUTDOWN_TIMEOUT %d s for stopTimeout %d s", c.Processor.ShutdownTimeout(), c.Processor.StopTimeoutSeconds)
+			}
 			if c.Database.Engine != "mariadb" || c.Database.EngineVersion != "10.11" {
 				t.Errorf("engine %s %s; want mariadb 10.11 by default", c.Database.Engine, c.Database.EngineVersion)
 			}
@@ -169,6 +175,19 @@ func TestValidationErrors(t *testing.T) {
 			delete(v, "hookline:brokerErlangCookie")
 		}, "hookline:brokerErlangCookie:", "required secret is missing"},
 		{"missing owner", "dev", omit("hookline:owner"), "hookline:owner:", "missing"},
+		{"Fargate CPU size", "dev", field("hookline:processor", "cpu", 300), "hookline:processor.cpu:", "256, 512"},
+		{"memory that does not fit the CPU", "prod", field("hookline:processor", "memoryMiB", 1024), "hookline:processor.memoryMiB:", "2048 to 8192"},
+		{"prod with one task", "prod", field("hookline:processor", "minTasks", 1), "hookline:processor.minTasks:", "2 to 100"},
+		{"max below min", "dev", field("hookline:processor", "maxTasks", 0), "hookline:processor.maxTasks:", "minTasks"},
+		{"prefetch over the quorum cap", "dev", field("hookline:processor", "prefetch", 5000), "hookline:processor.prefetch:", "2000"},
+		{"stop timeout over Fargate's", "dev", field("hookline:processor", "stopTimeoutSeconds", 300), "hookline:processor.stopTimeoutSeconds:", "10 to 120"},
+		{"processor log retention", "dev", field("hookline:processor", "logRetentionDays", 2), "hookline:processor.logRetentionDays:", "accepts 1, 3"},
+		{"receiver reserved 0", "dev", field("hookline:receiver", "reservedConcurrency", 0), "hookline:receiver.reservedConcurrency:", "-1"},
+		{"receiver over API Gateway's timeout", "dev", field("hookline:receiver", "timeoutSeconds", 30), "hookline:receiver.timeoutSeconds:", "3 to 29"},
+		{"receiver memory", "prod", field("hookline:receiver", "memoryMiB", 64), "hookline:receiver.memoryMiB:", "128 to 10240"},
+		{"missing sources document", "dev", omit("hookline:webhookSources"), "hookline:webhookSources:", "required secret is missing"},
+		{"image tag instead of digest", "dev", raw("hookline:processorImageDigest", "latest"), "hookline:processorImageDigest:", "sha256:<64 hex digits>"},
+		{"short migration digest", "prod", raw("hookline:migrationImageDigest", "sha256:abc"), "hookline:migrationImageDigest:", "sha256:<64 hex digits>"},
 		{"bad region", "dev", raw("aws:region", "moon-1"), "aws:region:", "us-east-1"},
 		{"unknown profile", "dev", raw("hookline:profile", "staging"), "hookline:profile:", "dev or prod"},
 	} {

@@ -476,7 +476,8 @@ func TestComponentsParentEverything(t *testing.T) {
 		for _, ty := range components {
 			types[ty] = true
 		}
-		for _, want := range []string{"hookline:network:Vpc", "hookline:security:Groups", "hookline:database:Database", "hookline:cache:Redis", "hookline:broker:RabbitMQ"} {
+		for _, want := range []string{"hookline:network:Vpc", "hookline:security:Groups", "hookline:database:Database", "hookline:cache:Redis", "hookline:broker:RabbitMQ",
+			"hookline:sources:Document", "hookline:registry:Repository", "hookline:service:Processor", "hookline:receiver:Function"} {
 			if !types[want] {
 				t.Errorf("no %s component", want)
 			}
