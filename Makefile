@@ -34,6 +34,18 @@ plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource count
 plan-diff: ## resources added/removed/changed against git REF (default HEAD): STACK=dev REF=main
 	@GO=$(GO) bash scripts/plan-diff.sh $(STACK) $(or $(REF),HEAD)
 
+preview: build ## real Pulumi preview of STACK (CLI + AWS credentials)
+	pulumi preview --stack $(STACK)
+
+up: build ## real pulumi up of STACK with the image digests recorded in Pulumi.<stack>.yaml
+	pulumi up --stack $(STACK)
+
+image: ## processor image with ko (arm64, distroless nonroot, SBOM) pushed to STACK's ECR repository; prints its digest
+	@GO=$(GO) bash scripts/image.sh $(STACK)
+
+deploy: ## build, image, migrate, pulumi up: one command, also on an empty account (STACK=dev|prod)
+	@GO=$(GO) bash scripts/deploy.sh $(STACK)
+
 local: services ## run the pipeline locally and send a signed demo webhook
 	@bash scripts/local.sh
 
