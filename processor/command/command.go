@@ -32,7 +32,7 @@ import (
 
 const usage = `usage: processor [run | migrate | dlq list | dlq replay (--all | --id ID) | healthcheck]
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
-WEBHOOK_SOURCES_FILE, HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
+WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
 CALLBACK_TIMEOUT, CALLBACK_RETRIES, LOG_LEVEL`
 
@@ -159,7 +159,13 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	if o.Health == nil {
 		o.Health = &health.State{}
 	}
-	srcs, err := sources.LoadFile(cfg.SourcesFile)
+	var srcs *sources.Set
+	var err error
+	if cfg.SourcesFile != "" {
+		srcs, err = sources.LoadFile(cfg.SourcesFile)
+	} else {
+		srcs, err = sources.Parse([]byte(cfg.SourcesDoc))
+	}
 	if err != nil {
 		return err
 	}

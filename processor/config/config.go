@@ -18,6 +18,7 @@ type Config struct {
 	RedisURL        string        // REDIS_URL (redis:// or rediss://)
 	MySQLDSN        string        // MYSQL_DSN (go-sql-driver format)
 	SourcesFile     string        // WEBHOOK_SOURCES_FILE
+	SourcesDoc      string        // WEBHOOK_SOURCES: the document itself (ECS injects secrets as variables, not files)
 	HTTPAddr        string        // HTTP_ADDR, default :9090
 	Prefetch        int           // PREFETCH: per-consumer unacked deliveries (quorum queues cap it at 2000)
 	Concurrency     int           // CONCURRENCY: workers; deliveries are sharded to them by entity
@@ -107,7 +108,11 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	str("RABBITMQ_URL", &c.RabbitMQURL, need.RabbitMQ)
 	str("REDIS_URL", &c.RedisURL, need.Redis)
 	str("MYSQL_DSN", &c.MySQLDSN, need.MySQL)
-	str("WEBHOOK_SOURCES_FILE", &c.SourcesFile, need.Sources)
+	str("WEBHOOK_SOURCES_FILE", &c.SourcesFile, false)
+	c.SourcesDoc = getenv("WEBHOOK_SOURCES")
+	if need.Sources && c.SourcesFile == "" && strings.TrimSpace(c.SourcesDoc) == "" {
+		errs = append(errs, errors.New("WEBHOOK_SOURCES_FILE: required (or the document itself in WEBHOOK_SOURCES)"))
+	}
 	str("HTTP_ADDR", &c.HTTPAddr, false)
 	str("LOCK_PREFIX", &c.LockPrefix, false)
 	str("LOG_LEVEL", &c.LogLevel, false)

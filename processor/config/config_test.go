@@ -34,6 +34,9 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, 10*time.Second, c.LockTTL)
 			}},
 		{"missing", map[string]string{}, "RABBITMQ_URL: required", nil},
+		{"inline sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES": "sources: []"}, "",
+			func(t *testing.T, c config.Config) { require.Equal(t, "sources: []", c.SourcesDoc) }},
+		{"no sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d"}, "WEBHOOK_SOURCES_FILE: required", nil},
 		{"bad prefetch", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "PREFETCH": "5000"}, "PREFETCH", nil},
 		{"bad redis", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "http://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f"}, "REDIS_URL", nil},
 	} {
