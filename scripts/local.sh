@@ -25,13 +25,17 @@ mariadb -uroot -h127.0.0.1 -e "CREATE DATABASE IF NOT EXISTS \`$DB\`"
 build/local/processor migrate
 
 pids=()
+stopping=
 cleanup() {
-  trap - INT TERM EXIT
+  [[ -z $stopping ]] || return 0
+  stopping=1
   log "stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C is the normal way out: stop both services gracefully and exit 0.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 HTTP_ADDR=$PROCESSOR_ADDR build/local/processor run > >(sed 's/^/[processor] /') 2>&1 &
 pids+=($!)
