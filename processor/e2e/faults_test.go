@@ -16,16 +16,21 @@ import (
 
 // TestDependencyCutDuringTraffic cuts each dependency (through a TCP proxy)
 // while events flow, then restores it: nothing is lost, nothing is
-// dead-lettered, and processing resumes by itself.
+// dead-lettered, and processing resumes by itself. "blackhole" keeps the
+// connections open but swallows the service's replies (a hung server); the
+// processor's read timeouts turn that into an outage it rides out.
 func TestDependencyCutDuringTraffic(t *testing.T) {
 	t.Parallel()
-	for _, dep := range []string{health.RabbitMQ, health.Redis, health.MySQL} {
-		t.Run(dep, func(t *testing.T) {
+	for _, tc := range []struct{ dep, fault string }{
+		{health.RabbitMQ, "cut"}, {health.Redis, "cut"}, {health.MySQL, "cut"},
+		{health.Redis, "blackhole"}, {health.MySQL, "blackhole"},
+	} {
+		t.Run(tc.dep+"_"+tc.fault, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOpts{})
 			var a addrs
 			var proxy *testenv.Proxy
-			switch dep {
+			switch tc.dep {
 			case health.RabbitMQ:
 				proxy = testenv.NewProxy(t, testenv.RabbitMQAddr())
 				a.rabbitmq = proxy.Addr()
@@ -36,18 +41,30 @@ func TestDependencyCutDuringTraffic(t *testing.T) {
 				proxy = testenv.NewProxy(t, testenv.MySQLAddr())
 				a.mysql = proxy.Addr()
 			}
-			p := e.start(e.config(a), nil)
-			unique, all := workload("cut-"+dep, 1500, 30)
+			cfg := e.config(a)
+			if tc.dep == health.MySQL {
+				cfg.MySQLDSN += "&readTimeout=3s&writeTimeout=3s" // a hung server surfaces in seconds, not the default 30
+			}
+			p := e.start(cfg, nil)
+			unique, all := workload("cut-"+tc.dep+tc.fault, 1500, 30)
 			third := len(all) / 3
 
 			e.publish(all[:third]...)
 			require.Eventually(t, func() bool { return e.events() >= 100 }, time.Minute, 20*time.Millisecond)
-			proxy.Cut()
+			if tc.fault == "cut" {
+				proxy.Cut()
+			} else {
+				proxy.Blackhole()
+			}
 			e.publish(all[third : 2*third]...) // traffic during the outage
-			require.Eventually(t, func() bool { return !p.health.OK(dep) }, time.Minute, 20*time.Millisecond,
+			require.Eventually(t, func() bool { return !p.health.OK(tc.dep) }, time.Minute, 20*time.Millisecond,
 				"the outage shows in /health/ready")
 			time.Sleep(2 * time.Second) // let the outage last a while (pacing, not an assertion)
-			proxy.Restore()
+			if tc.fault == "cut" {
+				proxy.Restore()
+			} else {
+				proxy.Heal()
+			}
 			e.publish(all[2*third:]...)
 
 			e.waitDrained(unique, 3*time.Minute)
