@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return dlqCommand(ctx, cfg, args, stdout)
+		return dlqCommand(ctx, cfg, args, stdout, stderr)
 	case "healthcheck":
 		cfg, err := config.FromEnv(getenv, config.Need{})
 		if err != nil {
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
-func dlqCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func dlqCommand(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("dlq: want list or replay\n" + usage)
 	}
@@ -103,7 +103,7 @@ func dlqCommand(ctx context.Context, cfg config.Config, args []string, stdout io
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "dlq: %d dead letter(s)\n", n)
+		fmt.Fprintf(stderr, "dlq: %d dead letter(s)\n", n)
 		return nil
 	case "replay":
 		fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
