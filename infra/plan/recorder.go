@@ -126,7 +126,7 @@ func computed(typ, name string) map[string]string {
 		return map[string]string{"address": name + ".rds.amazonaws.com"}
 	case "aws:kms/key:Key":
 		return map[string]string{"keyId": name + "-key-id"}
-	case "aws:cloudwatch/logGroup:LogGroup":
+	case "aws:cloudwatch/logGroup:LogGroup", "aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "aws:lambda/function:Function":
 		return map[string]string{"name": name}
 	case "aws:iam/role:Role", "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
 		"aws:elasticache/subnetGroup:SubnetGroup":

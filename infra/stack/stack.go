@@ -13,6 +13,7 @@ import (
 	"github.com/hookline/hookline/infra/broker"
 	"github.com/hookline/hookline/infra/cache"
 	"github.com/hookline/hookline/infra/config"
+	"github.com/hookline/hookline/infra/dashboard"
 	"github.com/hookline/hookline/infra/database"
 	"github.com/hookline/hookline/infra/network"
 	"github.com/hookline/hookline/infra/receiver"
@@ -54,6 +55,7 @@ type Platform struct {
 	Registry  *registry.Repository // the processor image repository
 	Processor *service.Processor   // ECS Fargate
 	Receiver  *receiver.Function   // Lambda
+	Dashboard *dashboard.Dashboard // CloudWatch
 }
 
 // Build declares the platform of a validated config.
@@ -242,6 +244,20 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SourcesSecretArn:    p.Sources.SecretArn,
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
 	}, with)
+	if err != nil {
+		return err
+	}
+
+	p.Dashboard, err = dashboard.New(ctx, name, dashboard.Args{
+		Region:            cfg.Region,
+		ClusterName:       p.Processor.ClusterName,
+		ServiceName:       p.Processor.ServiceName,
+		FunctionName:      p.Receiver.Name,
+		DatabaseArn:       p.Database.InstanceArn,
+		BrokerInstanceIDs: p.Broker.InstanceIDs,
+		ProcessorLogGroup: p.Processor.LogGroupName,
+		ReceiverLogGroup:  p.Receiver.LogGroupName,
+	}, with)
 	return err
 }
 
@@ -289,6 +305,7 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	ctx.Export("migrationContainerName", pulumi.String(p.Processor.Migration))
 	ctx.Export("receiverFunctionName", p.Receiver.Name)
 	ctx.Export("receiverLogGroup", p.Receiver.LogGroupName)
+	ctx.Export("dashboardUrl", p.Dashboard.URL)
 	// webhookUrl: exported by the edge part (API Gateway custom domain
 	// behind Cloudflare) once it exists; nothing routes to the receiver yet.
 }

@@ -477,7 +477,7 @@ func TestComponentsParentEverything(t *testing.T) {
 			types[ty] = true
 		}
 		for _, want := range []string{"hookline:network:Vpc", "hookline:security:Groups", "hookline:database:Database", "hookline:cache:Redis", "hookline:broker:RabbitMQ",
-			"hookline:sources:Document", "hookline:registry:Repository", "hookline:service:Processor", "hookline:receiver:Function"} {
+			"hookline:sources:Document", "hookline:registry:Repository", "hookline:service:Processor", "hookline:receiver:Function", "hookline:dashboard:Dashboard"} {
 			if !types[want] {
 				t.Errorf("no %s component", want)
 			}

@@ -495,3 +495,53 @@ func TestWorkloadsBeforeTheFirstImage(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The dashboard shows the receiver, the processor service, every broker
+// node and the database of its own stack.
+func TestDashboard(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		ds := r.OfType("aws:cloudwatch/dashboard:Dashboard")
+		if len(ds) != 1 {
+			t.Fatalf("%d dashboards; want 1", len(ds))
+		}
+		var body struct {
+			Widgets []struct {
+				Type       string
+				Properties struct {
+					Metrics [][]any
+					Query   string
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(ds[0].Str("dashboardBody")), &body); err != nil {
+			t.Fatal(err)
+		}
+		dims := map[string]bool{}
+		queries := ""
+		for _, w := range body.Widgets {
+			queries += w.Properties.Query
+			for _, m := range w.Properties.Metrics {
+				for i := 2; i+1 < len(m); i += 2 {
+					k, _ := m[i].(string)
+					val, _ := m[i+1].(string)
+					dims[k+"="+val] = true
+				}
+			}
+		}
+		n := "hookline-" + v.stack
+		want := []string{"FunctionName=" + n + "-receiver", "ClusterName=" + n + "-processor", "ServiceName=" + n + "-processor", "DBInstanceIdentifier=" + n + "-database"}
+		for _, i := range r.OfType("aws:ec2/instance:Instance") {
+			want = append(want, "InstanceId="+i.ID())
+		}
+		for _, d := range want {
+			if !dims[d] {
+				t.Errorf("dashboard shows no metric of %s", d)
+			}
+		}
+		for _, g := range []string{"/hookline/" + n + "/processor", "/hookline/" + n + "/receiver"} {
+			if !strings.Contains(queries, g) {
+				t.Errorf("dashboard log query does not read %s", g)
+			}
+		}
+	})
+}
