@@ -174,6 +174,13 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 		return err
 	}
 	defer st.Close()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := st.CheckSchema(sctx); errors.Is(err, store.ErrNoSchema) {
+		// Not fatal: a migration may be running; until it lands every
+		// batch waits in the retry queues like in a database outage.
+		o.Log.Error("database schema missing: deliveries will wait until `processor migrate` has run", "err", err)
+	}
+	cancel()
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)

@@ -182,6 +182,20 @@ func escapeIdent(s string) string {
 	return string(out)
 }
 
+// ErrNoSchema means the tables are missing: `processor migrate` has not run.
+var ErrNoSchema = errors.New("webhook tables missing: run `processor migrate`")
+
+// CheckSchema reports ErrNoSchema when the tables are missing (and any
+// connection error as is).
+func (s *Store) CheckSchema(ctx context.Context) error {
+	_, err := s.DB.ExecContext(ctx, "SELECT 1 FROM webhook_events, webhook_entities LIMIT 0")
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 {
+		return ErrNoSchema
+	}
+	return err
+}
+
 // Error classes, for the consumer's retry policy.
 
 // IsUnavailable reports whether err means the database could not be reached

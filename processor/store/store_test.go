@@ -108,3 +108,15 @@ func TestEntityKeyColumn(t *testing.T) {
 	require.LessOrEqual(t, len(store.EntityKeyColumn(long)), store.MaxEntityKeyLen)
 	require.Equal(t, store.EntityKeyColumn(long), store.EntityKeyColumn(long))
 }
+
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.MySQLDSN("", testenv.MySQL(t))
+	s, err := store.Open(dsn, 2)
+	require.NoError(t, err)
+	defer s.Close()
+	require.ErrorIs(t, s.CheckSchema(context.Background()), store.ErrNoSchema)
+	_, err = store.Migrate(context.Background(), dsn)
+	require.NoError(t, err)
+	require.NoError(t, s.CheckSchema(context.Background()))
+}
