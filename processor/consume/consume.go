@@ -491,8 +491,9 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		}
 		if store.IsPermanent(err) {
 			if len(items) > 1 { // find the culprit: one transaction per event
-				for _, it := range items {
+				for i, it := range items {
 					if f := c.apply(ctx, s, []*item{it}); f != "" {
+						c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
 						return f
 					}
 				}
