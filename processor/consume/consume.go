@@ -327,6 +327,15 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 		it.invalid, it.reason, it.lockName = fmt.Sprintf("%v: message_id longer than %d bytes", envelope.ErrInvalid, store.MaxEventIDLen), "invalid", env.ID[:16]
 		return it
 	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{envelope.HeaderEventType, env.EventType, 128}, {envelope.HeaderRequestID, env.RequestID, 255}, {"content_type", env.ContentType, 255}} {
+		if len(f.v) > f.max { // the column would refuse it on every attempt
+			it.invalid, it.reason, it.lockName = fmt.Sprintf("%v: %s longer than %d bytes", envelope.ErrInvalid, f.name, f.max), "invalid", env.ID
+			return it
+		}
+	}
 	src, ok := c.Sources.Lookup(env.Source)
 	if !ok {
 		it.invalid, it.reason, it.lockName = fmt.Sprintf("unknown source %q", env.Source), "unknown_source", env.ID

@@ -52,15 +52,17 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 		Headers: amqp.Table{envelope.HeaderSource: "shop", envelope.HeaderEventType: "order.updated"}})
 	stranger := envelope.Envelope{ID: "stranger-1", Source: "nobody", EventType: "x", ReceivedAt: base, Body: []byte(`{}`)}
 	e.publishRaw(stranger.RoutingKey(), stranger.Publishing())
+	long := envelope.Envelope{ID: "long-type", Source: "shop", EventType: strings.Repeat("t", 200), ReceivedAt: base, Body: []byte(`{}`)}
+	e.publishRaw("shop.long", long.Publishing())
 
-	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 3 && e.settled() }, 2*time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 4 && e.settled() }, 2*time.Minute, 100*time.Millisecond)
 	require.Equal(t, int64(3), poisonCalls.Load(), "MAX_ATTEMPTS attempts, then the DLQ")
 	require.Equal(t, len(good), e.events(), "the good events are stored, the poison one is not")
 
 	var out bytes.Buffer
 	n, err := dlq.List(context.Background(), testenv.AMQPURL("", e.vhost), &out)
 	require.NoError(t, err)
-	require.Equal(t, 3, n)
+	require.Equal(t, 4, n)
 	reasons := map[string]string{}
 	dec := json.NewDecoder(&out)
 	for dec.More() {
@@ -71,7 +73,8 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	require.Contains(t, reasons["poison-1"], "handler failed 3 times: cannot parse order")
 	require.Contains(t, reasons["no-time"], "x-received-at")
 	require.Contains(t, reasons["stranger-1"], `unknown source "nobody"`)
-	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 3 }, 30*time.Second, 50*time.Millisecond,
+	require.Contains(t, reasons["long-type"], "x-event-type longer than 128 bytes")
+	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 4 }, 30*time.Second, 50*time.Millisecond,
 		"listing leaves the dead letters in place")
 
 	failing.Store(false)
@@ -83,7 +86,7 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	},
 		time.Minute, 100*time.Millisecond)
 	require.Equal(t, int64(1), poisonOK.Load(), "processed once after the replay")
-	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 2 }, 30*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 3 }, 30*time.Second, 50*time.Millisecond,
 		"the others stay dead")
 
 	_, err = dlq.Replay(context.Background(), testenv.AMQPURL("", e.vhost), false, "poison-1")
