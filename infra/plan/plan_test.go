@@ -3,6 +3,7 @@ package plan_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -98,5 +99,46 @@ func TestInvokesAreRefused(t *testing.T) {
 	rec := &plan.Recorder{Project: "hookline", Stack: "dev", Region: "us-east-1"}
 	if _, err := rec.Call(pulumi.MockCallArgs{Token: "aws:index/getAvailabilityZones:getAvailabilityZones"}); err == nil {
 		t.Error("an invoke was answered; the offline plan must refuse invokes that need the cloud")
+	}
+}
+
+// A file archive resolved from the project root prints relative to it, so a
+// plan does not depend on where the repository is checked out.
+func TestArchivePathsRelativeToRoot(t *testing.T) {
+	code := resource.NewArchiveProperty(&resource.Archive{Path: "/src/hookline/build/lambda/bootstrap.zip"})
+	r := &plan.Result{Project: "hookline", Stack: "dev", Root: "/src/hookline", Resources: []plan.Resource{{
+		URN: "urn:pulumi:dev::hookline::aws:lambda/function:Function::f", Type: "aws:lambda/function:Function", Name: "f",
+		Inputs: resource.PropertyMap{"code": code, "handler": resource.NewStringProperty("/src/hookline-other/x")},
+	}}}
+	in := r.File().Resources[0].Inputs
+	if in["code"] != "archive:build/lambda/bootstrap.zip" {
+		t.Errorf("code %v; want archive:build/lambda/bootstrap.zip", in["code"])
+	}
+	if in["handler"] != "/src/hookline-other/x" {
+		t.Errorf("a path outside the root changed: %v", in["handler"])
+	}
+}
+
+// Offline, a stack without a recorded image digest plans with the zero
+// digest (and says so); a recorded one is kept.
+func TestImageDigestPlaceholder(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(root+"/Pulumi.dev.yaml", []byte("config:\n  aws:region: us-east-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	values, placeholders, err := plan.StackConfig(plan.Options{Root: root, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if values["hookline:processorImageDigest"] != plan.PlaceholderDigest || !strings.Contains(strings.Join(placeholders, " "), "hookline:processorImageDigest") {
+		t.Errorf("digest %q, placeholders %v; want the zero digest, noted", values["hookline:processorImageDigest"], placeholders)
+	}
+	recorded := "sha256:" + strings.Repeat("1", 64)
+	if err := os.WriteFile(root+"/Pulumi.prod.yaml", []byte("config:\n  aws:region: us-east-1\n  hookline:processorImageDigest: "+recorded+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	values, _, err = plan.StackConfig(plan.Options{Root: root, Stack: "prod"})
+	if err != nil || values["hookline:processorImageDigest"] != recorded {
+		t.Errorf("recorded digest replaced: %q (%v)", values["hookline:processorImageDigest"], err)
 	}
 }

@@ -11,6 +11,7 @@ package service
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -337,6 +338,9 @@ func ContainerDefinitions(c Container) (string, error) {
 			"startPeriod": 60,
 		}
 	}
+	// Sorted by name, as ECS returns them: no spurious diff on the next up.
+	sort.Slice(env, func(i, j int) bool { return env[i].Name < env[j].Name })
+	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
 	def["name"] = name
 	def["environment"] = env
 	def["secrets"] = secrets
