@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
@@ -156,9 +158,15 @@ func benchInserts(b *testing.B) float64 {
 	dsn := testenv.MySQLDSN("", testenv.MySQL(b))
 	_, err := store.Migrate(context.Background(), dsn)
 	require.NoError(b, err)
-	st, err := store.Open(dsn, benchInserter)
+	// Plain autocommitted connections with the processor's driver settings.
+	mc, err := store.Config(dsn)
 	require.NoError(b, err)
-	defer st.Close()
+	connector, err := mysql.NewConnector(mc)
+	require.NoError(b, err)
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(benchInserter)
+	db.SetMaxIdleConns(benchInserter)
+	defer db.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, benchInserter)
 	now := time.Now().UTC()
@@ -169,7 +177,7 @@ func benchInserts(b *testing.B) float64 {
 			defer wg.Done()
 			for i := w; i < benchEvents; i += benchInserter {
 				env, body := benchEvent(i, benchEntities, now)
-				if _, err := st.DB.Exec("INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+				if _, err := db.Exec("INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES (?,?,?,?,?,?,?,?,?)",
 					env.Source, env.ID, env.EventType, fmt.Sprintf("ent-%05d", i%benchEntities), env.RequestID, env.ContentType, body, now, time.Now().UTC()); err != nil {
 					errs <- err
 					return
