@@ -4,12 +4,18 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Config is everything the processor reads from its environment.
@@ -128,6 +134,9 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: must start with redis:// or rediss://"))
 	}
+	if err := c.mergeCredentials(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -137,4 +146,77 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 		return c, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+// mysqlTLSName is the go-sql-driver TLS configuration registered for
+// MYSQL_CA.
+const mysqlTLSName = "hookline-mysql-ca"
+
+// mergeCredentials puts credentials that arrive in variables of their own
+// (ECS injects each secret's JSON key as one variable, so the URLs in the
+// task definition carry none) into the connection settings:
+// RABBITMQ_USERNAME/RABBITMQ_PASSWORD into RABBITMQ_URL, MYSQL_USER/
+// MYSQL_PASSWORD into MYSQL_DSN, REDIS_PASSWORD (and REDIS_USERNAME) into
+// REDIS_URL. A variable that is set wins over what the URL holds. MYSQL_CA
+// (PEM, or the path of a PEM file; e.g. the RDS CA bundle, which is not in
+// public trust stores) makes the DSN's TLS verify against it.
+func (c *Config) mergeCredentials(getenv func(string) string) error {
+	var errs []error
+	if user, pass := getenv("RABBITMQ_USERNAME"), getenv("RABBITMQ_PASSWORD"); c.RabbitMQURL != "" && (user != "" || pass != "") {
+		u, err := url.Parse(c.RabbitMQURL)
+		if err != nil {
+			errs = append(errs, errors.New("RABBITMQ_URL: not a URL"))
+		} else {
+			u.User = url.UserPassword(user, pass)
+			c.RabbitMQURL = u.String()
+		}
+	}
+	if user, pass := getenv("REDIS_USERNAME"), getenv("REDIS_PASSWORD"); c.RedisURL != "" && (user != "" || pass != "") {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil {
+			errs = append(errs, errors.New("REDIS_URL: not a URL"))
+		} else {
+			u.User = url.UserPassword(user, pass)
+			c.RedisURL = u.String()
+		}
+	}
+	user, pass, ca := getenv("MYSQL_USER"), getenv("MYSQL_PASSWORD"), strings.TrimSpace(getenv("MYSQL_CA"))
+	if c.MySQLDSN != "" && (user != "" || pass != "" || ca != "") {
+		cfg, err := mysql.ParseDSN(c.MySQLDSN)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MYSQL_DSN: %v", err))
+		} else {
+			if user != "" || pass != "" {
+				cfg.User, cfg.Passwd = user, pass
+			}
+			if ca != "" {
+				if err := registerCA(ca, cfg.Addr); err != nil {
+					errs = append(errs, fmt.Errorf("MYSQL_CA: %w", err))
+				}
+				cfg.TLSConfig = mysqlTLSName
+			}
+			c.MySQLDSN = cfg.FormatDSN()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func registerCA(ca, addr string) error {
+	pemBytes := []byte(ca)
+	if !strings.HasPrefix(ca, "-----BEGIN") {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return err
+		}
+		pemBytes = b
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return errors.New("no PEM certificate in it")
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	return mysql.RegisterTLSConfig(mysqlTLSName, &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})
 }

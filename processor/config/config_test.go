@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookline/hookline/processor/config"
@@ -34,6 +35,24 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, 10*time.Second, c.LockTTL)
 			}},
 		{"missing", map[string]string{}, "RABBITMQ_URL: required", nil},
+		{"credentials in their own variables (ECS)", map[string]string{
+			"RABBITMQ_URL": "amqps://broker.internal:5671/hookline", "RABBITMQ_USERNAME": "processor", "RABBITMQ_PASSWORD": "p@ss/word",
+			"REDIS_URL": "rediss://cache.internal:6379", "REDIS_PASSWORD": "tok!en",
+			"MYSQL_DSN": "tcp(db.internal:3306)/hookline?tls=true", "MYSQL_USER": "admin", "MYSQL_PASSWORD": "s3cr:et@",
+			"WEBHOOK_SOURCES": "sources: []"}, "",
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "amqps://processor:p%40ss%2Fword@broker.internal:5671/hookline", c.RabbitMQURL)
+				require.Equal(t, "rediss://:tok%21en@cache.internal:6379", c.RedisURL)
+				cfg, err := mysql.ParseDSN(c.MySQLDSN)
+				require.NoError(t, err)
+				require.Equal(t, "admin", cfg.User)
+				require.Equal(t, "s3cr:et@", cfg.Passwd)
+				require.Equal(t, "db.internal:3306", cfg.Addr)
+				require.Equal(t, "hookline", cfg.DBName)
+				require.Equal(t, "true", cfg.TLSConfig)
+			}},
+		{"bad MYSQL_CA", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "tcp(h:3306)/d", "WEBHOOK_SOURCES": "x",
+			"MYSQL_CA": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"}, "MYSQL_CA", nil},
 		{"inline sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES": "sources: []"}, "",
 			func(t *testing.T, c config.Config) { require.Equal(t, "sources: []", c.SourcesDoc) }},
 		{"no sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d"}, "WEBHOOK_SOURCES_FILE: required", nil},

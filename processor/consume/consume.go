@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/processor/callback"
 	"github.com/hookline/hookline/processor/handler"
 	"github.com/hookline/hookline/processor/health"
@@ -545,8 +546,14 @@ func (c *Consumer) callback(it *item, now time.Time) {
 	if c.Callbacks == nil || it.src.CallbackURL == "" || len(it.src.Secrets) == 0 {
 		return
 	}
+	// The source's callback_secret (a Standard Webhooks secret) when set;
+	// else its first inbound secret, as a Standard Webhooks key.
+	scheme, secret := it.src.Scheme, it.src.Secrets[0]
+	if it.src.CallbackSecret != "" {
+		scheme, secret = webhooksig.Standard, it.src.CallbackSecret
+	}
 	c.Callbacks.Enqueue(callback.Job{
-		URL: it.src.CallbackURL, Scheme: it.src.Scheme, Secret: it.src.Secrets[0],
+		URL: it.src.CallbackURL, Scheme: scheme, Secret: secret,
 		Source: it.ev.Source, EventID: it.ev.ID, EventType: it.ev.EventType, EntityKey: it.ev.EntityKey,
 		ReceivedAt: it.ev.ReceivedAt, ProcessedAt: now,
 	})

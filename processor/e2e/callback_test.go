@@ -22,7 +22,7 @@ func TestCallbackAfterCommit(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]int{}
 	var e *env
-	verifier, err := webhooksig.New(webhooksig.Standard, []string{secret}, 0)
+	verifier, err := webhooksig.New(webhooksig.Standard, []string{callbackSecret}, 0)
 	require.NoError(t, err)
 	var bad []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +46,7 @@ func TestCallbackAfterCommit(t *testing.T) {
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == len(unique) }, time.Minute, 20*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	require.Empty(t, bad, "every callback verifies with the source's secret")
+	require.Empty(t, bad, "every callback verifies with the source's callback_secret")
 	for _, ev := range unique {
 		require.Equal(t, 1, got[ev.id], ev.id)
 	}

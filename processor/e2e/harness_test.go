@@ -39,7 +39,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+const (
+	secret         = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	callbackSecret = "whsec_C2FtcGxlIGNhbGxiYWNrIHNlY3JldCAxMjM0NTY="
+)
+
+// callbackSecretLine gives the source a callback_secret when it has a
+// callback_url (sources refuse one without the other).
+func callbackSecretLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return "\n    callback_secret: " + callbackSecret
+}
 
 // env is one test's slice of the services.
 type env struct {
@@ -70,12 +82,12 @@ func newEnv(t testing.TB, o envOpts) *env {
     scheme: standard
     secrets: [%q]
     entity_key: /entity
-    callback_url: %q
+    callback_url: %q%s
   - name: plain
     hosts: [localhost]
     scheme: github
     secrets: ["a-github-secret-that-is-long-enough"]
-`, secret, o.callbackURL)
+`, secret, o.callbackURL, callbackSecretLine(o.callbackURL))
 	e.sourcesFile = filepath.Join(t.TempDir(), "sources.yaml")
 	require.NoError(t, os.WriteFile(e.sourcesFile, []byte(doc), 0o600))
 	e.db_, err = sql.Open("mysql", testenv.MySQLDSN("", e.db))
