@@ -266,6 +266,17 @@ func benchLatency(b *testing.B, rate float64) (p50, p99 time.Duration, n int) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if os.Getenv("BENCH_DEBUG") != "" { // tail by second of the run
+		for sec := range int(latencyWindow.Seconds()) {
+			lo, hi := int(rate)*sec, min(int(rate)*(sec+1), len(lats))
+			if lo >= hi {
+				break
+			}
+			part := slices.Clone(lats[lo:hi])
+			slices.Sort(part)
+			fmt.Printf("second %d: p50 %v p99 %v max %v\n", sec, part[len(part)/2], part[len(part)*99/100], part[len(part)-1])
+		}
+	}
 	slices.Sort(lats)
 	return lats[len(lats)/2], lats[len(lats)*99/100], len(lats)
 }
