@@ -30,7 +30,9 @@ type Event struct {
 }
 
 // Tx is the transaction a handler runs in. Writes through it commit or roll
-// back together with the event row.
+// back together with the event row. Always pass values as arguments
+// (placeholders), never build them into the SQL text: the connection allows
+// multi-statement queries (the processor uses them to save round trips).
 type Tx interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

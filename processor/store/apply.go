@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -115,23 +116,27 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 	if len(todo) == 0 {
 		return 0, nil, nil
 	}
-	// READ COMMITTED is the session's level (set at connect, see Open):
-	// asking for it here would cost a round trip per transaction.
-	tx, err := s.DB.BeginTx(ctx, nil)
+	// One pooled connection carries the transaction, opened and ended by
+	// statements of ours so that opening it shares a round trip with the
+	// inserts (READ COMMITTED is the session's level, set at connect).
+	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			rollback(ctx, conn)
 		}
+		conn.Close()
 	}()
+	begin := []stmt{{q: "START TRANSACTION"}}
 	fresh := todo
 	if checkFirst {
-		existing, err := existingEvents(ctx, tx, evs, todo)
+		existing, err := existingEvents(ctx, conn, begin, evs, todo)
 		if err != nil {
 			return 0, nil, err
 		}
+		begin = nil
 		fresh = nil
 		for _, i := range todo {
 			if existing[[2]string{evs[i].Source, evs[i].ID}] {
@@ -142,10 +147,18 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 		}
 	}
 	now := time.Now().UTC()
-	if err := insertEvents(ctx, tx, evs, fresh, now); err != nil {
+	w := &txWriter{Conn: conn, writes: map[[2]string]*entityWrite{}, current: map[[2]string]entityVersion{}, read: map[[2]string]bool{}}
+	// Round trip: [START TRANSACTION;] INSERT the events; lock and read the
+	// rows of the entities they name (the default handler writes those).
+	stmts := append(begin, insertStatements(evs, fresh, now)...)
+	keys := entityKeys(evs, fresh)
+	stmts = append(stmts, lockStatements(keys)...)
+	if err := w.run(ctx, stmts); err != nil {
 		return 0, nil, err // a duplicate key here sends Apply to the checkFirst path
 	}
-	w := &txWriter{Tx: tx, writes: map[[2]string]*entityWrite{}}
+	for _, k := range keys {
+		w.read[k] = true
+	}
 	for _, i := range fresh {
 		ev := evs[i]
 		if herr := pick(ev).Handle(ctx, w, ev); herr != nil {
@@ -158,15 +171,123 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 	if stale, err = w.flush(ctx, now); err != nil {
 		return 0, nil, err
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return 0, nil, fmt.Errorf("commit: %w", err)
 	}
 	// A duplicate found in the database is not "stored now": report it.
 	return stale, dups, nil
 }
 
-// existingEvents returns which (source, event_id) of the batch are stored.
-func existingEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx []int) (map[[2]string]bool, error) {
+// rollback ends conn's transaction; a connection that cannot roll back is
+// discarded, never returned to the pool mid-transaction.
+func rollback(ctx context.Context, conn *sql.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+// stmt is one statement with its arguments.
+type stmt struct {
+	q    string
+	args []any
+	size int // bytes of large arguments, for grouping
+}
+
+// run sends stmts in as few round trips as fit maxBytesPerInsert each
+// (multi-statement queries) and reads every result set that has columns as
+// entity rows (source, entity_key, last_received_at, last_event_id).
+func (w *txWriter) run(ctx context.Context, stmts []stmt) error {
+	for len(stmts) > 0 {
+		n, size := 0, 0
+		for n < len(stmts) && (n == 0 || size+stmts[n].size <= maxBytesPerInsert) {
+			size += stmts[n].size
+			n++
+		}
+		var q strings.Builder
+		var args []any
+		for i, st := range stmts[:n] {
+			if i > 0 {
+				q.WriteString("; ")
+			}
+			q.WriteString(st.q)
+			args = append(args, st.args...)
+		}
+		if err := w.query(ctx, q.String(), args); err != nil {
+			return err
+		}
+		stmts = stmts[n:]
+	}
+	return nil
+}
+
+func (w *txWriter) query(ctx context.Context, q string, args []any) error {
+	rows, err := w.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	defer rows.Close()
+	for {
+		for rows.Next() {
+			var s, k, id string
+			var at time.Time
+			if err := rows.Scan(&s, &k, &at, &id); err != nil {
+				return fmt.Errorf("read entities: %w", err)
+			}
+			w.current[[2]string{s, k}] = entityVersion{at, id}
+		}
+		if !rows.NextResultSet() {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return nil
+}
+
+// entityKeys lists the (source, entity_key) of events, sorted (one lock
+// order for every transaction), without empties and repeats.
+func entityKeys(evs []*handler.Event, idx []int) [][2]string {
+	seen := map[[2]string]bool{}
+	var keys [][2]string
+	for _, i := range idx {
+		k := [2]string{evs[i].Source, evs[i].EntityKey}
+		if k[1] != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
+	return keys
+}
+
+// lockStatements reads and locks the entity rows of keys (FOR UPDATE):
+// until commit nobody else changes them, so the fence decided in Go holds.
+func lockStatements(keys [][2]string) []stmt {
+	var out []stmt
+	for start := 0; start < len(keys); start += maxRowsPerInsert {
+		chunk := keys[start:min(start+maxRowsPerInsert, len(keys))]
+		var q strings.Builder
+		var args []any
+		q.WriteString("SELECT source, entity_key, last_received_at, last_event_id FROM webhook_entities WHERE (source, entity_key) IN (")
+		for i, k := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?)")
+			args = append(args, k[0], k[1])
+		}
+		q.WriteString(") FOR UPDATE")
+		out = append(out, stmt{q: q.String(), args: args})
+	}
+	return out
+}
+
+// existingEvents returns which (source, event_id) of the batch are stored,
+// sending the statements in before first.
+func existingEvents(ctx context.Context, conn *sql.Conn, before []stmt, evs []*handler.Event, idx []int) (map[[2]string]bool, error) {
 	bySource := map[string][]string{}
 	var order []string
 	for _, i := range idx {
@@ -178,6 +299,11 @@ func existingEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx [
 	}
 	var q strings.Builder
 	var args []any
+	for _, st := range before {
+		q.WriteString(st.q)
+		q.WriteString("; ")
+		args = append(args, st.args...)
+	}
 	q.WriteString("SELECT source, event_id FROM webhook_events WHERE ")
 	for n, s := range order {
 		if n > 0 {
@@ -194,7 +320,7 @@ func existingEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx [
 		}
 		q.WriteString("))")
 	}
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	rows, err := conn.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("dedupe: %w", err)
 	}
@@ -213,8 +339,10 @@ func existingEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx [
 	return out, nil
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx []int, now time.Time) error {
+// insertStatements are the INSERTs of the events idx, in chunks.
+func insertStatements(evs []*handler.Event, idx []int, now time.Time) []stmt {
 	const head = "INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES "
+	var out []stmt
 	for len(idx) > 0 {
 		var q strings.Builder
 		q.WriteString(head)
@@ -234,18 +362,24 @@ func insertEvents(ctx context.Context, tx *sql.Tx, evs []*handler.Event, idx []i
 			size += len(ev.Body)
 			n++
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		}
+		out = append(out, stmt{q: q.String(), args: args, size: size})
 		idx = idx[n:]
 	}
-	return nil
+	return out
 }
 
 // txWriter is the handler.Tx of one batch.
 type txWriter struct {
-	*sql.Tx
-	writes map[[2]string]*entityWrite
+	*sql.Conn
+	writes  map[[2]string]*entityWrite
+	current map[[2]string]entityVersion // locked rows as read
+	read    map[[2]string]bool          // keys read and locked so far
+}
+
+// entityVersion is what the fence compares: the newest applied event.
+type entityVersion struct {
+	at time.Time
+	id string
 }
 
 type entityWrite struct {
@@ -276,8 +410,8 @@ func (w *txWriter) SetEntityState(ev *handler.Event, state []byte) {
 	w.writes[k] = &entityWrite{source: ev.Source, key: ev.EntityKey, eventID: ev.ID, eventType: ev.EventType, at: at, state: state}
 }
 
-// flush applies the batch's entity writes. Rows that exist are locked (FOR
-// UPDATE) and compared in Go; the upsert repeats the fence in SQL, and its
+// flush applies the batch's entity writes. Rows that exist were locked (FOR
+// UPDATE, with the inserts) and are compared in Go; the upsert repeats the fence in SQL, and its
 // RowsAffected must equal what the comparison predicted (1 per insert, 2 per
 // update): anything else means another transaction got in between, and the
 // batch is redone.
@@ -292,46 +426,24 @@ func (w *txWriter) flush(ctx context.Context, now time.Time) (stale int, err err
 	slices.SortFunc(ws, func(a, b *entityWrite) int { // one lock order for every transaction
 		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.key, b.key))
 	})
-	type cur struct {
-		at time.Time
-		id string
+	// Rows not locked with the inserts (a handler wrote an entity other
+	// than its event's): lock and read them now.
+	var missing [][2]string
+	for _, x := range ws {
+		if k := [2]string{x.source, x.key}; !w.read[k] {
+			missing = append(missing, k)
+			w.read[k] = true
+		}
 	}
-	current := map[[2]string]cur{}
-	for start := 0; start < len(ws); start += maxRowsPerInsert {
-		chunk := ws[start:min(start+maxRowsPerInsert, len(ws))]
-		var q strings.Builder
-		var args []any
-		q.WriteString("SELECT source, entity_key, last_received_at, last_event_id FROM webhook_entities WHERE (source, entity_key) IN (")
-		for i, x := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?)")
-			args = append(args, x.source, x.key)
-		}
-		q.WriteString(") FOR UPDATE")
-		rows, err := w.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return 0, fmt.Errorf("read entities: %w", err)
-		}
-		for rows.Next() {
-			var s, k, id string
-			var at time.Time
-			if err := rows.Scan(&s, &k, &at, &id); err != nil {
-				rows.Close()
-				return 0, fmt.Errorf("read entities: %w", err)
-			}
-			current[[2]string{s, k}] = cur{at, id}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("read entities: %w", err)
+	if len(missing) > 0 {
+		if err := w.run(ctx, lockStatements(missing)); err != nil {
+			return 0, err
 		}
 	}
 	var apply []*entityWrite
 	var want int64
 	for _, x := range ws {
-		c, ok := current[[2]string{x.source, x.key}]
+		c, ok := w.current[[2]string{x.source, x.key}]
 		switch {
 		case !ok:
 			want++

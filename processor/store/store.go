@@ -64,6 +64,10 @@ func Open(dsn string, maxConns int) (*Store, error) {
 		return nil, err
 	}
 
+	// A batch opens its transaction, inserts its events and locks its
+	// entity rows in one round trip (a multi-statement query); arguments
+	// are still escaped by the driver, never pasted into SQL.
+	cfg.MultiStatements = true
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)

@@ -120,3 +120,32 @@ func TestCheckSchema(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.CheckSchema(context.Background()))
 }
+
+func TestHandlerWritesAnotherEntity(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	// A handler that also keeps a per-source summary entity: its row is
+	// locked and fenced like the event's own.
+	pick := func(*handler.Event) handler.Handler {
+		return handler.Func(func(ctx context.Context, tx handler.Tx, e *handler.Event) error {
+			if err := handler.Default.Handle(ctx, tx, e); err != nil {
+				return err
+			}
+			summary := *e
+			summary.EntityKey = "summary"
+			tx.SetEntityState(&summary, []byte(`{"last":"`+e.ID+`"}`))
+			return nil
+		})
+	}
+	res, err := s.Apply(context.Background(), []*handler.Event{ev("a", "A", time.Second), ev("b", "B", 2*time.Second)}, pick)
+	require.NoError(t, err)
+	require.Equal(t, []store.Outcome{store.Stored, store.Stored}, res.Outcomes)
+	id, ver := state(t, s, "summary")
+	require.Equal(t, "b", id)
+	require.Equal(t, 1, ver)
+	res, err = s.Apply(context.Background(), []*handler.Event{ev("c", "C", 0)}, pick)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Stale, "an older event does not move the summary back")
+	id, _ = state(t, s, "summary")
+	require.Equal(t, "b", id)
+}
