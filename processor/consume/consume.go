@@ -372,6 +372,12 @@ func headerInt(h amqp.Table, name string) int {
 // work runs batches from one shard until it is closed.
 func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 	batch := make([]*item, 0, c.o.BatchSize)
+	var held *lock.Set // the last batch's locks, not yet released
+	defer func() {
+		if held != nil {
+			_ = held.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	for {
 		it, ok := <-in
 		if !ok {
@@ -390,16 +396,32 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 				break fill
 			}
 		}
-		if dep := c.process(ctx, s, batch); dep != "" {
+		var dep string
+		held, dep = c.process(ctx, s, batch, held)
+		if held != nil && len(in) == 0 {
+			// Idle: hand the locks back now. Busy: the next batch's
+			// lock round trip releases them.
+			_ = held.Release(context.WithoutCancel(ctx))
+			held = nil
+		}
+		if dep != "" {
 			c.waitFor(ctx, dep)
 		}
 	}
 }
 
 // process handles one batch; it returns the dependency that failed, if any.
-func (c *Consumer) process(ctx context.Context, s *session, batch []*item) (failed string) {
+// prev holds the previous batch's locks (released in this batch's lock round
+// trip, or here); after a committed batch its own locks are returned still
+// held (held), for the caller to release.
+func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev *lock.Set) (held *lock.Set, failed string) {
+	defer func() {
+		if prev != nil {
+			_ = prev.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	if ctx.Err() != nil {
-		return "" // abandoned: unacked, they return to the queue
+		return nil, "" // abandoned: unacked, they return to the queue
 	}
 	var valid []*item
 	for _, it := range batch {
@@ -410,37 +432,42 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item) (fail
 		valid = append(valid, it)
 	}
 	if len(valid) == 0 || ctx.Err() != nil {
-		return ""
+		return nil, ""
 	}
 	start := time.Now()
 	set, err := c.Locker.NewSet()
 	if err != nil {
 		c.parkAll(ctx, s, valid, "outage")
-		return ""
+		return nil, ""
 	}
-	defer func() { _ = set.Release(context.WithoutCancel(ctx)) }()
+	defer func() {
+		if held == nil {
+			_ = set.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	names := distinct(valid)
-	busy, err := set.Try(ctx, names)
+	busy, err := set.TryAfter(ctx, prev, names)
+	prev = nil // released by TryAfter (or left to expire if Redis failed)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ""
+			return nil, ""
 		}
 		c.Health.Set(health.Redis, false)
 		c.Log.Warn("redis unavailable: parking batch for a delayed retry", "err", err, "n", len(valid))
 		c.parkAll(ctx, s, valid, "outage")
-		return health.Redis
+		return nil, health.Redis
 	}
 	c.Health.Set(health.Redis, true)
 	for wait := 5 * time.Millisecond; len(busy) > 0 && time.Since(start)+wait <= c.o.LockWait; wait = min(wait*2, 200*time.Millisecond) {
 		select {
 		case <-ctx.Done():
-			return ""
+			return nil, ""
 		case <-time.After(wait):
 		}
 		if busy, err = set.Try(ctx, busy); err != nil {
 			c.Health.Set(health.Redis, false)
 			c.parkAll(ctx, s, valid, "outage")
-			return health.Redis
+			return nil, health.Redis
 		}
 	}
 	if len(busy) > 0 {
@@ -458,7 +485,7 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item) (fail
 		}
 		valid = got
 		if len(valid) == 0 {
-			return ""
+			return nil, ""
 		}
 	}
 	lockWait := time.Since(start)
@@ -468,10 +495,11 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item) (fail
 	})
 	failed = c.apply(ctx, s, valid)
 	stop()
-	if failed == "" {
-		c.Metrics.Batch(len(valid), time.Since(start), lockWait)
+	if failed != "" {
+		return nil, failed
 	}
-	return failed
+	c.Metrics.Batch(len(valid), time.Since(start), lockWait)
+	return set, ""
 }
 
 func distinct(items []*item) []string {

@@ -65,11 +65,27 @@ func (l *Locker) NewSet() (*Set, error) {
 // the names another holder has (busy). An error means Redis did not answer;
 // the set then holds nothing new.
 func (s *Set) Try(ctx context.Context, names []string) (busy []string, err error) {
-	if len(names) == 0 {
+	return s.TryAfter(ctx, nil, names)
+}
+
+// TryAfter is Try that first releases prev's locks in the same round trip:
+// a worker hands back its previous batch's locks as it takes the next
+// batch's (releases run first, so a key in both is simply taken again).
+func (s *Set) TryAfter(ctx context.Context, prev *Set, names []string) (busy []string, err error) {
+	var prevKeys []string
+	if prev != nil {
+		prev.mu.Lock()
+		prevKeys, prev.keys = prev.keys, nil
+		prev.mu.Unlock()
+	}
+	if len(names) == 0 && len(prevKeys) == 0 {
 		return nil, nil
 	}
 	ttl := s.l.ttl
 	pipe := s.l.rdb.Pipeline()
+	for _, k := range prevKeys {
+		pipe.Eval(ctx, luaRelease, []string{k}, prev.token)
+	}
 	cmds := make([]*redis.BoolCmd, len(names))
 	for i, n := range names {
 		cmds[i] = pipe.SetNX(ctx, s.l.prefix+n, s.token, ttl)
@@ -78,6 +94,9 @@ func (s *Set) Try(ctx context.Context, names []string) (busy []string, err error
 		// Some keys may have been set before the failure; they expire
 		// with the TTL (releasing them needs the same Redis).
 		s.releaseKeys(context.WithoutCancel(ctx), prefixed(s.l.prefix, names))
+		if prev != nil {
+			prev.releaseKeys(context.WithoutCancel(ctx), prevKeys)
+		}
 		return nil, fmt.Errorf("redis lock: %w", err)
 	}
 	s.mu.Lock()

@@ -65,3 +65,31 @@ func TestRedisDownIsAnError(t *testing.T) {
 	require.Error(t, err)
 	require.Zero(t, s.Len())
 }
+
+func TestTryAfterHandsBackThePreviousLocks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
+	defer rdb.Close()
+	l := lock.New(rdb, testenv.Redis(t), 5*time.Second)
+	first, err := l.NewSet()
+	require.NoError(t, err)
+	busy, err := first.Try(ctx, []string{"a", "b"})
+	require.NoError(t, err)
+	require.Empty(t, busy)
+
+	next, err := l.NewSet()
+	require.NoError(t, err)
+	busy, err = next.TryAfter(ctx, first, []string{"b", "c"})
+	require.NoError(t, err)
+	require.Empty(t, busy, "b was released first in the same round trip")
+	require.Zero(t, first.Len())
+
+	other, err := l.NewSet()
+	require.NoError(t, err)
+	busy, err = other.Try(ctx, []string{"a", "b", "c"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "c"}, busy, "a is free again, b and c belong to next")
+	require.NoError(t, next.Release(ctx))
+	require.NoError(t, other.Release(ctx))
+}
