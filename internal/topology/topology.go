@@ -26,6 +26,12 @@ const (
 // republish and so do not count.
 const DeliveryLimit = 20
 
+// deadDeliveryLimit is set on DeadQueue so that 4.x's default of 20 cannot
+// drop a dead letter (the dead queue has no dead-letter exchange of its own)
+// after an operator inspected it a few times: before 4.3 every requeue of a
+// basic.get counts.
+const deadDeliveryLimit = 1_000_000
+
 // RetryDelays are the delayed-retry tiers, shortest first. A message waiting
 // for its n-th retry goes to the tier RetryQueue(n) picks.
 var RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
@@ -72,7 +78,7 @@ func Declare(ch *amqp.Channel) error {
 			"x-dead-letter-strategy": "at-least-once",
 			"x-overflow":             "reject-publish",
 		})},
-		{DeadQueue, quorum(nil)},
+		{DeadQueue, quorum(amqp.Table{"x-delivery-limit": int64(deadDeliveryLimit)})},
 	}
 	for _, d := range RetryDelays {
 		queues = append(queues, struct {

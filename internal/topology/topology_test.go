@@ -1,6 +1,9 @@
 package topology_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -89,4 +92,43 @@ func TestRetryQueueTiers(t *testing.T) {
 	require.Equal(t, "webhooks.retry.1", topology.RetryQueue(1))
 	require.Equal(t, "webhooks.retry.5", topology.RetryQueue(2))
 	require.Equal(t, "webhooks.retry.600", topology.RetryQueue(99))
+}
+
+// TestQueueArguments reads the declared arguments back from the management
+// API: every queue is quorum with at-least-once dead-lettering where it
+// dead-letters, and both delivery limits are explicit (4.x defaults to 20,
+// which would silently drop dead letters after a few inspections).
+func TestQueueArguments(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t)
+	require.NoError(t, topology.Declare(channel(t, vhost)))
+	args := func(queue string) map[string]any {
+		resp, err := http.Get(testenv.RabbitMQMgmt() + "/api/queues/" + url.PathEscape(vhost) + "/" + url.PathEscape(queue))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, queue)
+		var q struct {
+			Arguments map[string]any `json:"arguments"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&q))
+		return q.Arguments
+	}
+	in := args(topology.Queue)
+	require.Equal(t, "quorum", in["x-queue-type"])
+	require.EqualValues(t, topology.DeliveryLimit, in["x-delivery-limit"])
+	require.Equal(t, topology.DeadLetters, in["x-dead-letter-exchange"])
+	require.Equal(t, "at-least-once", in["x-dead-letter-strategy"])
+	require.Equal(t, "reject-publish", in["x-overflow"])
+
+	dead := args(topology.DeadQueue)
+	require.Equal(t, "quorum", dead["x-queue-type"])
+	require.EqualValues(t, 1_000_000, dead["x-delivery-limit"])
+
+	for _, d := range topology.RetryDelays {
+		r := args(topology.RetryQueueFor(d))
+		require.Equal(t, "quorum", r["x-queue-type"])
+		require.EqualValues(t, d.Milliseconds(), r["x-message-ttl"])
+		require.Equal(t, topology.Exchange, r["x-dead-letter-exchange"])
+		require.Equal(t, "at-least-once", r["x-dead-letter-strategy"])
+	}
 }
