@@ -204,6 +204,9 @@ func (s *Source) validate() error {
 			return fmt.Errorf("callback_url: %w", err)
 		}
 	}
+	if s.CallbackURL != "" && s.CallbackSecret == "" {
+		return errors.New("callback_secret: required with callback_url (a Standard Webhooks whsec_ secret of its own)")
+	}
 	if s.CallbackSecret != "" {
 		if s.CallbackURL == "" {
 			return errors.New("callback_secret: set without callback_url")

@@ -28,6 +28,7 @@ sources:
     tolerance: 2m
     max_body_bytes: 1024
     callback_url: https://billing.example.com/hookline
+    callback_secret: whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg==
 `
 
 func TestParseGood(t *testing.T) {
@@ -93,6 +94,7 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"bad pointer", base("    entity_key: repository\n"), []string{`"gh"`, "entity_key:"}},
 		{"bad pointer escape", base("    entity_key: /a~2\n"), []string{`"gh"`, "entity_key:"}},
 		{"http callback", base("    callback_url: http://example.com/x\n"), []string{`"gh"`, "callback_url:"}},
+		{"callback url without secret", base("    callback_url: https://x.example/cb\n"), []string{`"gh"`, "callback_secret: required"}},
 		{"relative callback", base("    callback_url: /x\n"), []string{`"gh"`, "callback_url:"}},
 		{"callback secret without url", base("    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), []string{`"gh"`, "callback_secret: set without"}},
 		{"callback secret not whsec", base("    callback_url: https://x.example/cb\n    callback_secret: 'not base64!'\n"), []string{`"gh"`, "callback_secret:"}},
@@ -113,7 +115,7 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 }
 
 func TestHTTPCallbackToLoopbackAllowed(t *testing.T) {
-	_, err := sources.Parse([]byte("sources:\n  - name: a\n    hosts: [localhost]\n    scheme: github\n    secrets: [s]\n    callback_url: http://127.0.0.1:9999/cb\n"))
+	_, err := sources.Parse([]byte("sources:\n  - name: a\n    hosts: [localhost]\n    scheme: github\n    secrets: [s]\n    callback_url: http://127.0.0.1:9999/cb\n    callback_secret: whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg==\n"))
 	require.NoError(t, err)
 }
 

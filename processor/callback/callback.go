@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,8 +29,7 @@ import (
 // Job is one callback to send.
 type Job struct {
 	URL         string
-	Scheme      string // the source's scheme: decides how its secret becomes a key
-	Secret      string // the source's first secret
+	Secret      string // the source's callback_secret (Standard Webhooks, whsec_…)
 	Source      string
 	EventID     string
 	EventType   string
@@ -146,22 +144,6 @@ func MessageID(source, eventID string) string {
 	return "msg_" + hex.EncodeToString(h[:16])
 }
 
-// SigningSecret turns a source's secret into a Standard Webhooks secret: as is
-// for standard sources; otherwise "whsec_"+base64(the secret's bytes), or of
-// its SHA-256 when the secret is outside the 24-64 bytes Standard Webhooks
-// keys must have.
-func SigningSecret(scheme, secret string) string {
-	if scheme == webhooksig.Standard {
-		return secret
-	}
-	key := []byte(secret)
-	if len(key) < 24 || len(key) > 64 {
-		sum := sha256.Sum256(key)
-		key = sum[:]
-	}
-	return "whsec_" + base64.StdEncoding.EncodeToString(key)
-}
-
 // Request builds the signed request for j at time now.
 func Request(ctx context.Context, j Job, now time.Time) (*http.Request, error) {
 	body, err := json.Marshal(Payload{Type: "webhook.processed", Timestamp: now.UTC(), Data: Data{
@@ -171,7 +153,7 @@ func Request(ctx context.Context, j Job, now time.Time) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := webhooksig.Sign(webhooksig.Standard, SigningSecret(j.Scheme, j.Secret), MessageID(j.Source, j.EventID), now, body)
+	h, err := webhooksig.Sign(webhooksig.Standard, j.Secret, MessageID(j.Source, j.EventID), now, body)
 	if err != nil {
 		return nil, fmt.Errorf("sign callback: %w", err)
 	}

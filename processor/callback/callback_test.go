@@ -18,21 +18,6 @@ import (
 	"github.com/hookline/hookline/processor/metrics"
 )
 
-func TestSigningSecret(t *testing.T) {
-	std := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	for _, tc := range []struct{ scheme, secret string }{
-		{webhooksig.Standard, std},
-		{webhooksig.GitHub, "a-github-secret-of-24-plus-bytes"},
-		{webhooksig.Stripe, "short"},               // under 24 bytes: SHA-256 of it
-		{"hmac-sha256", string(make([]byte, 100))}, // over 64 bytes: SHA-256 of it
-	} {
-		s := callback.SigningSecret(tc.scheme, tc.secret)
-		_, err := webhooksig.New(webhooksig.Standard, []string{s}, 0)
-		require.NoError(t, err, "%s: a valid Standard Webhooks secret", tc.scheme)
-	}
-	require.Equal(t, std, callback.SigningSecret(webhooksig.Standard, std))
-}
-
 type recorder struct {
 	mu     sync.Mutex
 	reqs   []*http.Request
@@ -76,13 +61,13 @@ func TestDeliveryRetriesSignsAndStopsOn410(t *testing.T) {
 			done := make(chan struct{})
 			go func() { s.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
-			secret := "a-github-secret-of-24-plus-bytes"
-			s.Enqueue(callback.Job{URL: srv.URL, Scheme: webhooksig.GitHub, Secret: secret, Source: "gh", EventID: "e.1",
+			secret := "whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg=="
+			s.Enqueue(callback.Job{URL: srv.URL, Secret: secret, Source: "gh", EventID: "e.1",
 				EventType: "push", EntityKey: "o/r", ReceivedAt: time.Now(), ProcessedAt: time.Now()})
 			require.Eventually(t, func() bool { return counter(t, m, tc.result) == 1 }, 30*time.Second, 5*time.Millisecond)
 			require.Equal(t, tc.want, rec.n())
 
-			v, err := webhooksig.New(webhooksig.Standard, []string{callback.SigningSecret(webhooksig.GitHub, secret)}, 0)
+			v, err := webhooksig.New(webhooksig.Standard, []string{secret}, 0)
 			require.NoError(t, err)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
@@ -119,7 +104,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	s.Enqueue(callback.Job{URL: srv.URL, Scheme: webhooksig.Standard, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Source: "s", EventID: "1"})
+	s.Enqueue(callback.Job{URL: srv.URL, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Source: "s", EventID: "1"})
 	require.Eventually(t, func() bool { return counter(t, m, "ok") == 1 }, 30*time.Second, 5*time.Millisecond)
 	require.Equal(t, int64(2), calls.Load())
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/internal/topology"
-	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/processor/callback"
 	"github.com/hookline/hookline/processor/handler"
 	"github.com/hookline/hookline/processor/health"
@@ -571,17 +570,14 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 }
 
 func (c *Consumer) callback(it *item, now time.Time) {
-	if c.Callbacks == nil || it.src.CallbackURL == "" || len(it.src.Secrets) == 0 {
+	if c.Callbacks == nil || it.src.CallbackURL == "" {
 		return
 	}
-	// The source's callback_secret (a Standard Webhooks secret) when set;
-	// else its first inbound secret, as a Standard Webhooks key.
-	scheme, secret := it.src.Scheme, it.src.Secrets[0]
-	if it.src.CallbackSecret != "" {
-		scheme, secret = webhooksig.Standard, it.src.CallbackSecret
-	}
+	// Signed with the source's own callback_secret (sources requires one with
+	// callback_url): never an inbound secret, so a callback cannot be
+	// replayed into the receiver as a valid webhook.
 	c.Callbacks.Enqueue(callback.Job{
-		URL: it.src.CallbackURL, Scheme: scheme, Secret: secret,
+		URL: it.src.CallbackURL, Secret: it.src.CallbackSecret,
 		Source: it.ev.Source, EventID: it.ev.ID, EventType: it.ev.EventType, EntityKey: it.ev.EntityKey,
 		ReceivedAt: it.ev.ReceivedAt, ProcessedAt: now,
 	})
