@@ -11,13 +11,20 @@
 # with nothing changed pushes nothing and yields the same digest.
 #
 # Usage: scripts/image.sh STACK
-# Tools (override for tests): GO, PULUMI, AWS; HOOKLINE_BUILD_DIR (build/).
+# Tools (override for tests): GO, PULUMI, AWS, CURL; HOOKLINE_BUILD_DIR
+# (build/), HOOKLINE_KODATA (processor/kodata, which ko ships as /var/run/ko).
+#
+# The image carries the RDS CA bundle (fetched fresh for each build) at
+# /var/run/ko/rds-ca-bundle.pem: RDS certificates do not chain to the base
+# image's public roots, and the task definition's MYSQL_CA points there.
 set -euo pipefail
 
 stack="${1:?usage: image.sh STACK}"
 go="${GO:-go}"
 pulumi="${PULUMI:-pulumi}"
 aws="${AWS:-aws}"
+curl="${CURL:-curl}"
+rds_ca_url="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 ko_version="v0.18.1"
 ko="github.com/google/ko@${ko_version}"
 base_image="gcr.io/distroless/static-debian12:nonroot"
@@ -25,6 +32,7 @@ base_image="gcr.io/distroless/static-debian12:nonroot"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 build_dir="${HOOKLINE_BUILD_DIR:-$root/build}"
+kodata="${HOOKLINE_KODATA:-$root/processor/kodata}"
 say() { echo "image[$stack]: $*" >&2; }
 
 repo_url="$("$pulumi" stack output ecrRepositoryUrl --stack "$stack" 2>/dev/null || true)"
@@ -53,6 +61,13 @@ if [[ "$digest" == sha256:* ]]; then
 	say "$repo_url:$tag is already pushed ($digest); not rebuilding"
 else
 	say "building $repo_url:$tag with ko $ko_version (linux/arm64, $base_image)"
+	mkdir -p "$kodata"
+	"$curl" -fsSL --proto '=https' --tlsv1.2 -o "$kodata/rds-ca-bundle.pem.new" "$rds_ca_url"
+	if ! grep -q -- "-----BEGIN CERTIFICATE-----" "$kodata/rds-ca-bundle.pem.new"; then
+		say "the RDS CA bundle from $rds_ca_url is not PEM; not building an image that could not verify the database"
+		exit 1
+	fi
+	mv "$kodata/rds-ca-bundle.pem.new" "$kodata/rds-ca-bundle.pem"
 	"$aws" ecr get-login-password --region "$region" |
 		"$go" run "$ko" login "$registry" --username AWS --password-stdin >&2
 	refs="$(mktemp)"

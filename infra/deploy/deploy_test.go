@@ -70,6 +70,15 @@ const fakeMake = `#!/usr/bin/env bash
 echo "make $*" >>"$FAKE_STATE/calls.log"
 `
 
+// fake curl: writes a PEM to -o.
+const fakeCurl = `#!/usr/bin/env bash
+echo "curl $*" >>"$FAKE_STATE/calls.log"
+while [[ $# -gt 0 ]]; do
+	if [[ "$1" == -o ]]; then printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' >"$2"; fi
+	shift
+done
+`
+
 // fake go: ko login reads the password from stdin; ko build writes the
 // pushed reference to --image-refs.
 const fakeGo = `#!/usr/bin/env bash
@@ -106,7 +115,7 @@ func run(t *testing.T, state map[string]string, env ...string) ([]string, string
 			t.Fatal(err)
 		}
 	}
-	for name, body := range map[string]string{"pulumi": fakePulumi, "aws": fakeAWS, "make": fakeMake, "go": fakeGo} {
+	for name, body := range map[string]string{"pulumi": fakePulumi, "aws": fakeAWS, "make": fakeMake, "go": fakeGo, "curl": fakeCurl} {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +138,8 @@ func run(t *testing.T, state map[string]string, env ...string) ([]string, string
 	cmd.Env = append(os.Environ(),
 		"PATH="+bin+":"+os.Getenv("PATH"),
 		"PULUMI="+filepath.Join(bin, "pulumi"), "AWS="+filepath.Join(bin, "aws"),
-		"MAKE="+filepath.Join(bin, "make"), "GO="+filepath.Join(bin, "go"),
+		"MAKE="+filepath.Join(bin, "make"), "GO="+filepath.Join(bin, "go"), "CURL="+filepath.Join(bin, "curl"),
+		"HOOKLINE_KODATA="+filepath.Join(dir, "kodata"),
 		"FAKE_STATE="+stateDir, "HOOKLINE_BUILD_DIR="+filepath.Join(dir, "build"),
 	)
 	cmd.Env = append(cmd.Env, env...)
@@ -234,9 +244,14 @@ func TestDeployCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ko, login, runTask, exitCode string
+	var ko, login, runTask, exitCode, curl string
 	for _, c := range strings.Split(log, "\n") {
 		switch {
+		case strings.HasPrefix(c, "curl "):
+			if ko != "" {
+				t.Errorf("the RDS CA bundle was fetched after ko build")
+			}
+			curl = c
 		case strings.HasPrefix(c, "go run") && strings.Contains(c, " build "):
 			ko = c
 		case strings.HasPrefix(c, "go run") && strings.Contains(c, " login "):
@@ -258,6 +273,11 @@ func TestDeployCommands(t *testing.T) {
 	}
 	if !regexp.MustCompile(`ko@v\d+\.\d+\.\d+ `).MatchString(ko) {
 		t.Errorf("ko is not pinned to an exact version: %q", ko)
+	}
+	for _, want := range []string{"-fsSL", "--proto =https", "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem", "/kodata/rds-ca-bundle.pem"} {
+		if !strings.Contains(curl, want) {
+			t.Errorf("RDS CA bundle fetch %q lacks %q", curl, want)
+		}
 	}
 	if !strings.Contains(login, "login 123456789012.dkr.ecr.us-east-1.amazonaws.com --username AWS --password-stdin") {
 		t.Errorf("ko login %q", login)

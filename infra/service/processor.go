@@ -290,10 +290,17 @@ type Container struct {
 	Migrate                         bool // `processor migrate`: database settings only, no probes
 }
 
+// DatabaseCA is where the image carries the RDS CA bundle: scripts/image.sh
+// puts it in processor/kodata, which ko ships under /var/run/ko. RDS
+// certificates do not chain to the public roots of the distroless base, so
+// the processor verifies the database's TLS against this bundle.
+const DatabaseCA = "/var/run/ko/rds-ca-bundle.pem"
+
 // ContainerDefinitions renders the task definition's one container.
 func ContainerDefinitions(c Container) (string, error) {
 	name := ContainerName
 	env := []KV{
+		{"MYSQL_CA", DatabaseCA},
 		{"MYSQL_DSN", c.MySQLDSN},
 		{"SHUTDOWN_TIMEOUT", fmt.Sprintf("%ds", c.ShutdownTimeout)},
 	}

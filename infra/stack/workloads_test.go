@@ -148,10 +148,10 @@ func TestProcessorTaskDefinition(t *testing.T) {
 		}{
 			{svc, "processor", "run",
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD", "WEBHOOK_SOURCES"},
-				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_DSN", "PREFETCH", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT"}, true},
+				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "PREFETCH", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT"}, true},
 			{migrate, "migrate", "migrate",
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER"},
-				[]string{"MYSQL_DSN", "SHUTDOWN_TIMEOUT"}, false},
+				[]string{"MYSQL_CA", "MYSQL_DSN", "SHUTDOWN_TIMEOUT"}, false},
 		} {
 			td := tc.td
 			t.Run(tc.container, func(t *testing.T) {
@@ -224,6 +224,11 @@ func TestProcessorTaskDefinition(t *testing.T) {
 				}
 				if dsn := envValue(c, "MYSQL_DSN"); !strings.Contains(dsn, "tls=") {
 					t.Errorf("MYSQL_DSN %q does not ask for TLS (the parameter group requires it)", dsn)
+				}
+				// RDS certificates chain to the RDS CA, not to public roots:
+				// the processor must verify against the bundle the image carries.
+				if ca := envValue(c, "MYSQL_CA"); ca != "/var/run/ko/rds-ca-bundle.pem" {
+					t.Errorf("MYSQL_CA=%q; want the RDS bundle ko ships at /var/run/ko/rds-ca-bundle.pem", ca)
 				}
 				// Health check: the processor's own subcommand, in ko's path.
 				if tc.healthCheck {
