@@ -23,14 +23,17 @@ const (
 	HeaderAttempt = "x-attempt"
 	// HeaderDeadReason says why the processor dead-lettered a message.
 	HeaderDeadReason = "x-dead-reason"
+	// HeaderParked counts how often the processor parked a message for an
+	// outage or lock contention (not an attempt: it never leads to the DLQ).
+	HeaderParked = "x-parked"
 )
 
 // UnknownEventType is used when the scheme gives no event type.
 const UnknownEventType = "unknown"
 
-// maxEventType keeps <source>.<event type> well inside AMQP's 255-byte
+// MaxEventType keeps <source>.<event type> well inside AMQP's 255-byte
 // routing key.
-const maxEventType = 128
+const MaxEventType = 128
 
 // Envelope is one accepted webhook.
 type Envelope struct {
@@ -63,8 +66,8 @@ func CleanEventType(s string) string {
 	if s == "" {
 		return UnknownEventType
 	}
-	if len(s) > maxEventType {
-		s = s[:maxEventType]
+	if len(s) > MaxEventType {
+		s = s[:MaxEventType]
 	}
 	return strings.Map(func(r rune) rune {
 		switch {
@@ -138,4 +141,46 @@ func FromDelivery(d amqp.Delivery) (Envelope, error) {
 		return e, fmt.Errorf("%w: header %s is %T, want an integer", ErrInvalid, HeaderAttempt, n)
 	}
 	return e, nil
+}
+
+// HeaderInt reads an integer header leniently: 0 when absent or not an
+// integer (AMQP tables carry integers as int32 or int64).
+func HeaderInt(h amqp.Table, name string) int {
+	switch n := h[name].(type) {
+	case int64:
+		return int(n)
+	case int32:
+		return int(n)
+	case int:
+		return n
+	}
+	return 0
+}
+
+// brokerHeaders are what RabbitMQ adds on redelivery and dead-lettering; a
+// message published again must not carry them.
+var brokerHeaders = []string{
+	"x-delivery-count", "x-death",
+	"x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+	"x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
+}
+
+// Republish turns a delivery back into a persistent message, byte for byte,
+// without the broker's redelivery and death headers and without drop.
+func Republish(d amqp.Delivery, drop ...string) amqp.Publishing {
+	h := make(amqp.Table, len(d.Headers)+2)
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	for _, k := range brokerHeaders {
+		delete(h, k)
+	}
+	for _, k := range drop {
+		delete(h, k)
+	}
+	return amqp.Publishing{
+		Headers: h, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
+		DeliveryMode: amqp.Persistent, MessageId: d.MessageId, Timestamp: d.Timestamp,
+		CorrelationId: d.CorrelationId, Type: d.Type, AppId: d.AppId, Body: d.Body,
+	}
 }

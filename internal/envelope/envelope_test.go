@@ -67,3 +67,28 @@ func TestFromDeliveryRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestRepublishDropsBrokerAndNamedHeaders(t *testing.T) {
+	d := amqp.Delivery{
+		MessageId: "m", ContentType: "application/json", Body: []byte("body"), CorrelationId: "c",
+		Headers: amqp.Table{
+			envelope.HeaderSource: "s", envelope.HeaderAttempt: int32(3), envelope.HeaderDeadReason: "why",
+			"x-delivery-count": int64(2), "x-death": []any{}, "x-first-death-reason": "rejected", "x-last-death-queue": "q",
+		},
+	}
+	p := envelope.Republish(d, envelope.HeaderDeadReason)
+	require.Equal(t, amqp.Table{envelope.HeaderSource: "s", envelope.HeaderAttempt: int32(3)}, p.Headers)
+	require.Equal(t, amqp.Persistent, p.DeliveryMode)
+	require.Equal(t, []byte("body"), p.Body)
+	require.Equal(t, "m", p.MessageId)
+	require.Equal(t, "c", p.CorrelationId)
+	require.Len(t, d.Headers, 7, "the delivery's own headers are left alone")
+}
+
+func TestHeaderInt(t *testing.T) {
+	h := amqp.Table{"a": int32(4), "b": int64(5), "c": "6"}
+	require.Equal(t, 4, envelope.HeaderInt(h, "a"))
+	require.Equal(t, 5, envelope.HeaderInt(h, "b"))
+	require.Equal(t, 0, envelope.HeaderInt(h, "c"))
+	require.Equal(t, 0, envelope.HeaderInt(h, "missing"))
+}

@@ -31,10 +31,6 @@ import (
 	"github.com/hookline/hookline/processor/store"
 )
 
-// HeaderParked counts how often a message was parked for an outage or lock
-// contention; it picks the retry tier and never counts as an attempt.
-const HeaderParked = "x-parked"
-
 // Park tiers: outages back off to the 30 s tier, contention to the 5 s tier.
 const (
 	maxOutageTier     = 3
@@ -317,7 +313,7 @@ type item struct {
 
 // prepare reads the envelope and finds the source and entity.
 func (c *Consumer) prepare(d amqp.Delivery) *item {
-	it := &item{d: d, parked: headerInt(d.Headers, HeaderParked)}
+	it := &item{d: d, parked: envelope.HeaderInt(d.Headers, envelope.HeaderParked)}
 	env, err := envelope.FromDelivery(d)
 	if err != nil {
 		it.invalid, it.reason, it.lockName = err.Error(), "invalid", d.MessageId
@@ -330,7 +326,7 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 	for _, f := range []struct {
 		name, v string
 		max     int
-	}{{envelope.HeaderEventType, env.EventType, 128}, {envelope.HeaderRequestID, env.RequestID, 255}, {"content_type", env.ContentType, 255}} {
+	}{{envelope.HeaderEventType, env.EventType, envelope.MaxEventType}, {envelope.HeaderRequestID, env.RequestID, 255}, {"content_type", env.ContentType, 255}} {
 		if len(f.v) > f.max { // the column would refuse it on every attempt
 			it.invalid, it.reason, it.lockName = fmt.Sprintf("%v: %s longer than %d bytes", envelope.ErrInvalid, f.name, f.max), "invalid", env.ID
 			return it
@@ -354,18 +350,6 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 		it.lockName = env.Source + "#event:" + env.ID
 	}
 	return it
-}
-
-func headerInt(h amqp.Table, name string) int {
-	switch n := h[name].(type) {
-	case int64:
-		return int(n)
-	case int32:
-		return int(n)
-	case int:
-		return n
-	}
-	return 0
 }
 
 // work runs batches from one shard until it is closed.
@@ -592,7 +576,7 @@ func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) 
 		return
 	}
 	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "event_id", it.ev.ID, "attempt", attempt, "err", err)
-	pub := republish(it.d)
+	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
 	if c.publish(ctx, s, "", topology.RetryQueue(attempt), pub) {
 		c.Metrics.Retried("handler")
@@ -611,8 +595,8 @@ func (c *Consumer) parkAll(ctx context.Context, s *session, items []*item, reaso
 // park sends a copy to the tier's retry queue without counting an attempt,
 // then acks the original.
 func (c *Consumer) park(ctx context.Context, s *session, it *item, reason string, tier int) {
-	pub := republish(it.d)
-	pub.Headers[HeaderParked] = int64(it.parked + 1)
+	pub := envelope.Republish(it.d)
+	pub.Headers[envelope.HeaderParked] = int64(it.parked + 1)
 	if c.publish(ctx, s, "", topology.RetryQueue(tier), pub) {
 		c.Metrics.Retried(reason)
 		c.ack(it)
@@ -624,7 +608,7 @@ func (c *Consumer) park(ctx context.Context, s *session, it *item, reason string
 // deadLetter publishes a copy with the reason to the dead-letter exchange,
 // then acks the original.
 func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, reason string) {
-	pub := republish(it.d)
+	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderDeadReason] = reason
 	if c.publish(ctx, s, topology.DeadLetters, it.d.RoutingKey, pub) {
 		c.Log.Warn("dead-lettered", "message_id", it.d.MessageId, "reason", reason)
@@ -632,24 +616,6 @@ func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, 
 		c.ack(it)
 	} else {
 		c.giveBack(it)
-	}
-}
-
-// republish copies a delivery as a new message, minus broker-added headers.
-func republish(d amqp.Delivery) amqp.Publishing {
-	h := make(amqp.Table, len(d.Headers)+2)
-	for k, v := range d.Headers {
-		switch k {
-		case "x-delivery-count", "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-			"x-last-death-exchange", "x-last-death-queue", "x-last-death-reason":
-			continue
-		}
-		h[k] = v
-	}
-	return amqp.Publishing{
-		Headers: h, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
-		DeliveryMode: amqp.Persistent, MessageId: d.MessageId, Timestamp: d.Timestamp,
-		CorrelationId: d.CorrelationId, Type: d.Type, AppId: d.AppId, Body: d.Body,
 	}
 }
 

@@ -16,10 +16,6 @@ import (
 	"github.com/hookline/hookline/internal/topology"
 )
 
-// HeaderParked mirrors consume.HeaderParked (kept here to avoid importing
-// the pipeline).
-const headerParked = "x-parked"
-
 // Message is one dead letter as `dlq list` prints it (one JSON object a line).
 type Message struct {
 	ID         string `json:"id"`
@@ -37,12 +33,7 @@ func describe(d amqp.Delivery) Message {
 	m.Source, _ = d.Headers[envelope.HeaderSource].(string)
 	m.EventType, _ = d.Headers[envelope.HeaderEventType].(string)
 	m.ReceivedAt, _ = d.Headers[envelope.HeaderReceivedAt].(string)
-	switch n := d.Headers[envelope.HeaderAttempt].(type) {
-	case int64:
-		m.Attempt = n
-	case int32:
-		m.Attempt = int64(n)
-	}
+	m.Attempt = int64(envelope.HeaderInt(d.Headers, envelope.HeaderAttempt))
 	m.Reason, _ = d.Headers[envelope.HeaderDeadReason].(string)
 	if m.Reason == "" { // dead-lettered by the broker (delivery limit)
 		if r, ok := d.Headers["x-first-death-reason"].(string); ok {
@@ -162,18 +153,8 @@ func Replay(ctx context.Context, url string, all bool, id string) (int, error) {
 			et, _ := d.Headers[envelope.HeaderEventType].(string)
 			key = src + "." + envelope.CleanEventType(et)
 		}
-		h := amqp.Table{}
-		for k, v := range d.Headers {
-			switch k {
-			case envelope.HeaderDeadReason, envelope.HeaderAttempt, headerParked, "x-delivery-count", "x-death",
-				"x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-				"x-last-death-exchange", "x-last-death-queue", "x-last-death-reason":
-				continue
-			}
-			h[k] = v
-		}
-		p := amqp.Publishing{Headers: h, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
-			DeliveryMode: amqp.Persistent, MessageId: d.MessageId, Timestamp: d.Timestamp, Body: d.Body}
+		// A fresh start: no reason, no attempts, no parking history.
+		p := envelope.Republish(d, envelope.HeaderDeadReason, envelope.HeaderAttempt, envelope.HeaderParked)
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		dc, err := pub.PublishWithDeferredConfirmWithContext(cctx, topology.Exchange, key, false, false, p)
