@@ -81,6 +81,7 @@ type Set struct {
 	OriginSecret string
 	byName       map[string]*Source
 	names        []string
+	maxBody      int64
 }
 
 // Lookup finds a source by name (the last path segment of /webhooks/<name>).
@@ -88,6 +89,10 @@ func (s *Set) Lookup(name string) (*Source, bool) {
 	src, ok := s.byName[name]
 	return src, ok
 }
+
+// MaxBodyBytes is the largest max_body_bytes of any source: no request
+// body larger than this can be accepted whatever its path.
+func (s *Set) MaxBodyBytes() int64 { return s.maxBody }
 
 // Names lists the sources in document order.
 func (s *Set) Names() []string { return append([]string(nil), s.names...) }
@@ -153,6 +158,7 @@ func Parse(b []byte) (*Set, error) {
 		}
 		set.byName[src.Name] = src
 		set.names = append(set.names, src.Name)
+		set.maxBody = max(set.maxBody, src.MaxBodyBytes)
 	}
 	return set, nil
 }

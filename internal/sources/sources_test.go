@@ -36,6 +36,7 @@ func TestParseGood(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"github", "billing"}, set.Names())
 	require.Equal(t, "0123456789abcdef0123456789abcdef", set.OriginSecret)
+	require.Equal(t, int64(sources.DefaultMaxBodyBytes), set.MaxBodyBytes(), "the larger of 256 KiB (default) and 1024")
 
 	gh, ok := set.Lookup("github")
 	require.True(t, ok)

@@ -32,7 +32,7 @@ func (h *Handler) HandleAPIGateway(ctx context.Context, ev events.APIGatewayV2HT
 func (h *Handler) requestFromEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, int) {
 	body := []byte(ev.Body)
 	if ev.IsBase64Encoded {
-		if int64(base64.StdEncoding.DecodedLen(len(ev.Body))) > h.maxBodyBytes()+3 {
+		if int64(base64.StdEncoding.DecodedLen(len(ev.Body))) > h.sources.MaxBodyBytes()+3 {
 			return nil, http.StatusRequestEntityTooLarge
 		}
 		dec, err := base64.StdEncoding.DecodeString(ev.Body)
@@ -64,16 +64,6 @@ func (h *Handler) requestFromEvent(ctx context.Context, ev events.APIGatewayV2HT
 	r.Header.Del("Host")
 	r.ContentLength = int64(len(body))
 	return r, 0
-}
-
-func (h *Handler) maxBodyBytes() int64 {
-	var m int64
-	for _, n := range h.sources.Names() {
-		if s, ok := h.sources.Lookup(n); ok && s.MaxBodyBytes > m {
-			m = s.MaxBodyBytes
-		}
-	}
-	return m
 }
 
 func jsonResponse(status int, body string) events.APIGatewayV2HTTPResponse {
