@@ -103,16 +103,24 @@ func benchEvent(i, entities int, at time.Time) (envelope.Envelope, []byte) {
 		RequestID: "req-" + ev.id, ContentType: "application/json", Body: b}, b
 }
 
-// preload publishes n 1 KiB events with confirms, pipelined.
-func preload(b *testing.B, url string, n int) {
+// confirmChannel is a confirm-mode channel on a new connection with the
+// topology declared; closeConn ends the connection.
+func confirmChannel(b *testing.B, url string) (ch *amqp.Channel, closeConn func()) {
 	b.Helper()
 	conn, err := amqp.Dial(url)
 	require.NoError(b, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
+	ch, err = conn.Channel()
 	require.NoError(b, err)
 	require.NoError(b, topology.Declare(ch))
 	require.NoError(b, ch.Confirm(false))
+	return ch, func() { conn.Close() }
+}
+
+// preload publishes n 1 KiB events with confirms, pipelined.
+func preload(b *testing.B, url string, n int) {
+	b.Helper()
+	ch, closeConn := confirmChannel(b, url)
+	defer closeConn()
 	now := time.Now().UTC()
 	for start := 0; start < n; start += 1000 {
 		var dcs []*amqp.DeferredConfirmation
@@ -288,13 +296,8 @@ const latencyWindow = 10 * time.Second
 // publish time (as the receiver does), and returns how many it sent.
 func pace(b *testing.B, url string, rate float64) int {
 	b.Helper()
-	conn, err := amqp.Dial(url)
-	require.NoError(b, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
-	require.NoError(b, err)
-	require.NoError(b, topology.Declare(ch))
-	require.NoError(b, ch.Confirm(false))
+	ch, closeConn := confirmChannel(b, url)
+	defer closeConn()
 	total := int(rate * latencyWindow.Seconds())
 	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, total))
 	t := time.NewTicker(5 * time.Millisecond)
