@@ -337,8 +337,18 @@ func (s *session) watch(log *slog.Logger) {
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
+		// Keep the return buffers from filling when nobody asks: one
+		// ticker for the session, not one timer per channel.
+		drain := time.NewTicker(time.Second)
+		defer drain.Stop()
 		for {
 			select {
+			case <-drain.C:
+				for _, pc := range s.chans {
+					pc.mu.Lock()
+					pc.drainLocked()
+					pc.mu.Unlock()
+				}
 			case b := <-blocked:
 				s.blocked.Store(b.Active)
 				log.Warn("broker flow control", "blocked", b.Active, "reason", b.Reason)
@@ -358,22 +368,13 @@ func (s *session) watch(log *slog.Logger) {
 		s.done.Add(1)
 		go func() {
 			defer s.done.Done()
-			for {
-				select {
-				case err := <-chClosed:
-					if err != nil {
-						log.Warn("broker channel closed", "error", err)
-					}
-					s.markDead()
-					return
-				case <-s.dead:
-					return
-				case <-time.After(time.Second):
-					// Keep the return buffer from filling when nobody asks.
-					pc.mu.Lock()
-					pc.drainLocked()
-					pc.mu.Unlock()
+			select {
+			case err := <-chClosed:
+				if err != nil {
+					log.Warn("broker channel closed", "error", err)
 				}
+				s.markDead()
+			case <-s.dead:
 			}
 		}()
 	}
