@@ -90,6 +90,8 @@ func (s *Store) Apply(ctx context.Context, evs []*handler.Event, pick func(*hand
 			res.Outcomes[he.Index], res.Errs[he.Index] = Failed, he.Err
 			todo = slices.DeleteFunc(todo, func(i int) bool { return i == he.Index })
 			continue
+		case err != nil && isConflict(err) && conflicts >= maxConflictRetry && !isLockWait(err):
+			return res, fmt.Errorf("%w (%d attempts): %w", ErrConflictRetries, conflicts+1, err)
 		case err != nil && isConflict(err) && conflicts < maxConflictRetry:
 			conflicts++
 			select {

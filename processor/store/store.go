@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"time"
 
@@ -117,6 +118,12 @@ func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
 // embedded migration not yet applied (goose, versioned, recorded in
 // goose_db_version). It returns the versions it applied.
 func Migrate(ctx context.Context, dsn string) ([]int64, error) {
+	return MigrateTo(ctx, dsn, math.MaxInt64)
+}
+
+// MigrateTo is Migrate up to and including version (tests of a migration
+// start from the schema before it).
+func MigrateTo(ctx context.Context, dsn string, version int64) ([]int64, error) {
 	cfg, err := Config(dsn)
 	if err != nil {
 		return nil, err
@@ -142,7 +149,7 @@ func Migrate(ctx context.Context, dsn string) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	res, err := p.Up(ctx)
+	res, err := p.UpTo(ctx, version)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -202,26 +209,70 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 
 // Error classes, for the consumer's retry policy.
 
-// IsUnavailable reports whether err means the database could not be reached
-// or the connection broke (an outage: retry without consuming attempts).
-func IsUnavailable(err error) bool {
-	if err == nil {
-		return false
+// Kind is how a store error should be retried.
+type Kind int
+
+const (
+	// Transient: the database could not be reached, the connection broke,
+	// the server is failing over, read-only, out of connections, or refuses
+	// the credentials or a grant (a rotation or a migration in progress).
+	// Nothing about the message is wrong: retry, without limit in time.
+	Transient Kind = iota
+	// Deterministic: the data itself is refused (too long, out of range, a
+	// bad string, a constraint violation), or the batch kept colliding with
+	// itself until the conflict retries ran out (ErrConflictRetries).
+	// Retrying the same message the same way fails the same way: count the
+	// attempt and dead-letter after a bound.
+	Deterministic
+)
+
+func (k Kind) String() string {
+	if k == Deterministic {
+		return "deterministic"
 	}
-	var ne net.Error
+	return "transient"
+}
+
+// ErrConflictRetries means Apply redid a batch maxConflictRetry times and
+// every time its writes collided (a duplicate key its dedupe lookup did not
+// see, entity rows that changed under their lock): the batch's own data
+// makes it collide, so it is Deterministic. Deadlocks and lock-wait timeouts
+// that outlast the retries are returned as they are (Transient).
+var ErrConflictRetries = errors.New("store: conflicts persisted after retries")
+
+// Classify tells the consumer how to retry err (nil is Transient; test err
+// first). Unknown server errors are Transient: the message is not known to be
+// at fault, and a wrong Deterministic would dead-letter good data.
+func Classify(err error) Kind {
+	if errors.Is(err, ErrConflictRetries) {
+		return Deterministic
+	}
 	var me *mysql.MySQLError
-	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone),
-		errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
-		return true
-	case errors.As(err, &me):
+	if errors.As(err, &me) {
 		switch me.Number {
-		case 1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 1927, 1290, 1836: // too many conns, shutdown, lock wait, deadlock, gone away, killed, read-only
-			return true
+		case 1048, 1264, 1265, 1292, 1364, 1366, 1406, // null, out of range, truncated, bad date, no default, bad string, too long
+			1062, 1451, 1452, 1690, // duplicate key, foreign key (parent, child), value out of range in an expression
+			3819, 4025: // CHECK constraint (MySQL, MariaDB)
+			return Deterministic
 		}
-		return false
 	}
-	return !IsPermanent(err)
+	return Transient
+}
+
+// IsDeterministic reports whether err is Deterministic.
+func IsDeterministic(err error) bool { return err != nil && Classify(err) == Deterministic }
+
+// IsTransient reports whether err is Transient (an outage: retry).
+func IsTransient(err error) bool { return err != nil && Classify(err) == Transient }
+
+// IsPermanent is IsDeterministic (the consumer's older name for it).
+func IsPermanent(err error) bool { return IsDeterministic(err) }
+
+// IsAuth reports whether err is the server refusing the credentials (1045):
+// with rotating passwords the connector re-reads its password on it.
+func IsAuth(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1045
 }
 
 // isConnection reports whether err is about the connection, not the query.
@@ -234,20 +285,7 @@ func isConnection(err error) bool {
 		return true
 	case errors.As(err, &me):
 		switch me.Number {
-		case 1040, 1053, 2002, 2003, 2006, 2013, 1927:
-			return true
-		}
-	}
-	return false
-}
-
-// IsPermanent reports whether err is a data error that retrying cannot fix
-// (a value too long, a bad string): it counts as a failed attempt.
-func IsPermanent(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1048, 1264, 1265, 1292, 1364, 1366, 1406: // null, out of range, truncated, bad date, no default, bad string, too long
+		case 1040, 1045, 1053, 2002, 2003, 2006, 2013, 1927:
 			return true
 		}
 	}
@@ -259,6 +297,8 @@ func isDuplicateKey(err error) bool {
 	return errors.As(err, &me) && me.Number == 1062
 }
 
+// isConflict reports a collision Apply retries: a concurrent writer got in
+// first (duplicate key, entity rows changed) or the server broke a lock cycle.
 func isConflict(err error) bool {
 	var me *mysql.MySQLError
 	if errors.Is(err, errFenceRace) {
@@ -271,4 +311,11 @@ func isConflict(err error) bool {
 		}
 	}
 	return false
+}
+
+// isLockWait reports the server-side lock errors, which stay Transient when
+// retries run out.
+func isLockWait(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
