@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,21 +93,24 @@ func TestLambdaModeBinary(t *testing.T) {
 	body := `{"repository":{"full_name":"o/r"}}`
 	hdr, err := webhooksig.Sign(webhooksig.GitHub, "s", "delivery-1", time.Now(), []byte(body))
 	require.NoError(t, err)
-	event := func(id string, signed bool) events.APIGatewayV2HTTPRequest {
+	// A 300-byte delivery id and Content-Type: AMQP short strings hold 255.
+	longID := strings.Repeat("d", 300)
+	hdrLong, err := webhooksig.Sign(webhooksig.GitHub, "s", longID, time.Now(), []byte(body))
+	require.NoError(t, err)
+	hdrLong.Set("Content-Type", "application/json; x="+strings.Repeat("p", 280))
+	event := func(id string, h http.Header) events.APIGatewayV2HTTPRequest {
 		ev := events.APIGatewayV2HTTPRequest{RawPath: "/webhooks/gh", Body: body, Headers: map[string]string{"host": "h.example.com"}}
 		ev.RequestContext.HTTP.Method = http.MethodPost
 		ev.RequestContext.RequestID = id
-		if signed {
-			for k := range hdr {
-				ev.Headers[k] = hdr.Get(k)
-			}
+		for k := range h {
+			ev.Headers[k] = h.Get(k)
 		}
 		return ev
 	}
 	for _, c := range []struct {
 		ev     events.APIGatewayV2HTTPRequest
 		status int
-	}{{event("a", true), 202}, {event("b", false), 401}} {
+	}{{event("a", hdr), 202}, {event("b", nil), 401}, {event("c", hdrLong), 202}} {
 		rt.events <- c.ev
 		select {
 		case resp := <-rt.responses:
@@ -126,7 +132,8 @@ func TestLambdaModeBinary(t *testing.T) {
 		if !ok {
 			break
 		}
-		got = append(got, fmt.Sprintf("%s %s", d.MessageId, d.Body))
+		got = append(got, fmt.Sprintf("%s %s %s", d.MessageId, d.ContentType, d.Body))
 	}
-	require.Equal(t, []string{"delivery-1 " + body}, got)
+	sum := sha256.Sum256([]byte("gh\x00" + longID))
+	require.Equal(t, []string{"delivery-1  " + body, "sha256:" + hex.EncodeToString(sum[:]) + " application/json " + body}, got)
 }

@@ -3,13 +3,18 @@
 package envelope
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hookline/hookline/internal/webhooksig"
 )
 
 // Header names.
@@ -26,6 +31,11 @@ const (
 	// HeaderParked counts how often the processor parked a message for an
 	// outage or lock contention (not an attempt: it never leads to the DLQ).
 	HeaderParked = "x-parked"
+	// HeaderProviderID is the provider's own id for the delivery, as sent
+	// (a long string: any length the request's headers allow), whenever it
+	// differs from the message id: an over-long id, or one the message id
+	// is not taken from.
+	HeaderProviderID = "x-provider-id"
 )
 
 // UnknownEventType is used when the scheme gives no event type.
@@ -37,7 +47,8 @@ const MaxEventType = 128
 
 // Envelope is one accepted webhook.
 type Envelope struct {
-	ID          string // provider delivery id or a UUIDv7
+	ID          string // the event id (EventID): the message id and the dedupe key
+	ProviderID  string // the provider's id as sent when it is not ID; "" otherwise
 	Source      string
 	EventType   string
 	ReceivedAt  time.Time
@@ -47,16 +58,97 @@ type Envelope struct {
 	Attempt     int // retries so far (processor-owned)
 }
 
-// New builds an envelope for a freshly received webhook, filling in what the
-// provider did not give: a UUIDv7 id and the "unknown" event type.
-func New(source, id, eventType, requestID, contentType string, body []byte, now time.Time) Envelope {
-	if id == "" {
-		id = uuid.Must(uuid.NewV7()).String()
+// New builds the envelope of a verified webhook. Every field that becomes an
+// AMQP short string is bounded here: the id by EventID, the event type by
+// CleanEventType, the content type by CleanContentType (the source name is
+// at most 63 bytes by the sources document's rules).
+func New(source string, d webhooksig.Delivery, requestID, contentType string, body []byte, now time.Time) Envelope {
+	e := Envelope{
+		ID: EventID(source, d), Source: source, EventType: CleanEventType(d.EventType),
+		ReceivedAt: now.UTC(), RequestID: requestID, ContentType: CleanContentType(contentType), Body: body,
 	}
-	return Envelope{
-		ID: id, Source: source, EventType: CleanEventType(eventType),
-		ReceivedAt: now.UTC(), RequestID: requestID, ContentType: contentType, Body: body,
+	if d.ID != e.ID {
+		e.ProviderID = d.ID
 	}
+	return e
+}
+
+// MaxShortString is AMQP 0-9-1's limit for a short string (message_id,
+// content_type, type, header names, routing keys), in bytes.
+const MaxShortString = 255
+
+// hashedIDPrefix marks an event id made from a provider id that does not
+// fit a short string.
+const hashedIDPrefix = "sha256:"
+
+// EventID is the one function that makes an event id (DESIGN.md, "message"):
+// the message_id and the processor's dedupe key, stored as
+// webhook_events.event_id. It is deterministic, so a provider's redelivery
+// of the same event gets the same id:
+//
+//   - the provider's id as sent when it is a clean short string (at most 255
+//     bytes of valid UTF-8 without control characters): what the column and
+//     every log line can carry unchanged;
+//   - "sha256:" + hex(SHA-256(source, 0x00, id)) when it is not: 71 bytes,
+//     the original kept in the x-provider-id header;
+//   - a UUIDv7 when the provider gave no id.
+func EventID(source string, d webhooksig.Delivery) string {
+	switch {
+	case d.ID == "":
+		return uuid.Must(uuid.NewV7()).String()
+	case cleanShort(d.ID):
+		return d.ID
+	}
+	return hashedIDPrefix + digest(source, d.ID)
+}
+
+// digest is hex(SHA-256(source, 0x00, v)): the NUL keeps ("ab","c") and
+// ("a","bc") apart.
+func digest(source string, v string) string {
+	h := sha256.New()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(v))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// cleanShort reports whether s fits a short string and can be stored and
+// logged as is: at most 255 bytes, valid UTF-8, no control characters.
+func cleanShort(s string) bool {
+	if len(s) > MaxShortString || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+// CleanContentType bounds the sender's (unsigned) Content-Type, which is
+// informational only (the body is kept byte for byte): a value of at most
+// 255 printable ASCII bytes is kept as sent; otherwise its media type alone
+// (before any ';') if that is a clean short string, else nothing.
+func CleanContentType(s string) string {
+	if len(s) <= MaxShortString && printableASCII(s) {
+		return s
+	}
+	mt, _, _ := strings.Cut(s, ";")
+	mt = strings.TrimSpace(mt)
+	if len(mt) <= MaxShortString && printableASCII(mt) {
+		return mt
+	}
+	return ""
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // CleanEventType makes an untrusted event type safe as a routing-key segment
@@ -91,6 +183,9 @@ func (e Envelope) Publishing() amqp.Publishing {
 	}
 	if e.Attempt > 0 {
 		h[HeaderAttempt] = int64(e.Attempt)
+	}
+	if e.ProviderID != "" {
+		h[HeaderProviderID] = e.ProviderID
 	}
 	return amqp.Publishing{
 		Headers:      h,
@@ -128,6 +223,7 @@ func FromDelivery(d amqp.Delivery) (Envelope, error) {
 		return e, err
 	}
 	e.RequestID, _ = d.Headers[HeaderRequestID].(string)
+	e.ProviderID, _ = d.Headers[HeaderProviderID].(string)
 	if e.ReceivedAt, err = time.Parse(time.RFC3339Nano, received); err != nil {
 		return e, fmt.Errorf("%w: header %s: %v", ErrInvalid, HeaderReceivedAt, err)
 	}
@@ -183,4 +279,55 @@ func Republish(d amqp.Delivery, drop ...string) amqp.Publishing {
 		DeliveryMode: amqp.Persistent, MessageId: d.MessageId, Timestamp: d.Timestamp,
 		CorrelationId: d.CorrelationId, Type: d.Type, AppId: d.AppId, Body: d.Body,
 	}
+}
+
+// ErrUnencodable marks a message AMQP 0-9-1 cannot carry. It is a defect of
+// whoever built the message, never the broker's state: retrying cannot help.
+var ErrUnencodable = errors.New("message not encodable in AMQP 0-9-1")
+
+// CheckPublishing reports the first short string of a publish that exceeds
+// 255 bytes: the exchange, the routing key, the properties and header names
+// at any depth. amqp091-go finds one only while writing the frame and then
+// shuts the whole connection down, failing every publish in flight on it;
+// checking first fails this publish alone. (Header values are long strings
+// and their types are checked by amqp091-go before it writes anything.)
+func CheckPublishing(exchange, key string, p amqp.Publishing) error {
+	for _, f := range [...]struct{ name, v string }{
+		{"exchange", exchange}, {"routing key", key},
+		{"content_type", p.ContentType}, {"content_encoding", p.ContentEncoding},
+		{"correlation_id", p.CorrelationId}, {"reply_to", p.ReplyTo},
+		{"expiration", p.Expiration}, {"message_id", p.MessageId},
+		{"type", p.Type}, {"user_id", p.UserId}, {"app_id", p.AppId},
+	} {
+		if len(f.v) > MaxShortString {
+			return fmt.Errorf("%w: %s is %d bytes, over %d", ErrUnencodable, f.name, len(f.v), MaxShortString)
+		}
+	}
+	return checkTable("header", p.Headers)
+}
+
+func checkTable(where string, t amqp.Table) error {
+	for k, v := range t {
+		if len(k) > MaxShortString {
+			return fmt.Errorf("%w: %s name of %d bytes (%.32q...), over %d", ErrUnencodable, where, len(k), k, MaxShortString)
+		}
+		if err := checkField(where+" "+k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkField(where string, v any) error {
+	switch v := v.(type) {
+	case amqp.Table:
+		return checkTable(where, v)
+	case []any:
+		for _, x := range v {
+			if err := checkField(where, x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/webhooksig"
 )
 
 func TestRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
-	e := envelope.New("github", "d-1", "push", "req-1", "application/json", []byte(`{"a":1}`), now)
+	e := envelope.New("github", webhooksig.Delivery{ID: "d-1", EventType: "push"}, "req-1", "application/json", []byte(`{"a":1}`), now)
 	e.Attempt = 2
 	p := e.Publishing()
 	require.Equal(t, amqp.Persistent, p.DeliveryMode)
@@ -31,7 +32,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestNewFillsIDAndType(t *testing.T) {
-	e := envelope.New("s", "", "", "", "", nil, time.Now())
+	e := envelope.New("s", webhooksig.Delivery{}, "", "", nil, time.Now())
 	id, err := uuid.Parse(e.ID)
 	require.NoError(t, err)
 	require.Equal(t, uuid.Version(7), id.Version())
@@ -45,7 +46,7 @@ func TestCleanEventType(t *testing.T) {
 }
 
 func TestFromDeliveryRejects(t *testing.T) {
-	good := envelope.New("s", "id", "t", "r", "", nil, time.Now()).Publishing()
+	good := envelope.New("s", webhooksig.Delivery{ID: "id", EventType: "t"}, "r", "", nil, time.Now()).Publishing()
 	cases := map[string]func(d *amqp.Delivery){
 		"no id":         func(d *amqp.Delivery) { d.MessageId = "" },
 		"no source":     func(d *amqp.Delivery) { delete(d.Headers, envelope.HeaderSource) },
@@ -91,4 +92,82 @@ func TestHeaderInt(t *testing.T) {
 	require.Equal(t, 5, envelope.HeaderInt(h, "b"))
 	require.Equal(t, 0, envelope.HeaderInt(h, "c"))
 	require.Equal(t, 0, envelope.HeaderInt(h, "missing"))
+}
+
+func TestEventIDBoundsProviderIDs(t *testing.T) {
+	long := strings.Repeat("i", 300)
+	cases := []struct {
+		name, id string
+		hashed   bool
+	}{
+		{"short id as sent", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", false},
+		{"255 bytes as sent", strings.Repeat("a", 255), false},
+		{"256 bytes hashed", strings.Repeat("a", 256), true},
+		{"300 bytes hashed", long, true},
+		{"multi-byte UTF-8 within 255 bytes as sent", strings.Repeat("é", 127), false},
+		{"multi-byte UTF-8 over 255 bytes hashed", strings.Repeat("é", 128), true},
+		{"invalid UTF-8 hashed", "evt_\xff\xfe", true},
+		{"control character hashed", "evt\x01", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := webhooksig.Delivery{ID: c.id}
+			id := envelope.EventID("src", d)
+			require.Equal(t, id, envelope.EventID("src", d), "deterministic: a redelivery dedupes")
+			require.LessOrEqual(t, len(id), envelope.MaxShortString)
+			if !c.hashed {
+				require.Equal(t, c.id, id)
+				return
+			}
+			require.Regexp(t, `^sha256:[0-9a-f]{64}$`, id)
+			require.NotEqual(t, id, envelope.EventID("other", d), "the source is part of the digest")
+			e := envelope.New("src", d, "r", "", nil, time.Now())
+			require.Equal(t, id, e.ID)
+			require.Equal(t, c.id, e.Publishing().Headers[envelope.HeaderProviderID], "original kept as a long string")
+		})
+	}
+	require.NotEqual(t, envelope.EventID("s", webhooksig.Delivery{ID: long}), envelope.EventID("s", webhooksig.Delivery{ID: long + "x"}))
+	e := envelope.New("src", webhooksig.Delivery{ID: "short"}, "r", "", nil, time.Now())
+	require.NotContains(t, e.Publishing().Headers, envelope.HeaderProviderID, "no copy when the message id is the provider's id")
+}
+
+func TestCleanContentType(t *testing.T) {
+	params := "application/json; charset=utf-8; x=" + strings.Repeat("p", 300)
+	for in, want := range map[string]string{
+		"":                                "",
+		"application/json":                "application/json",
+		"application/json; charset=utf-8": "application/json; charset=utf-8",
+		params:                            "application/json",
+		strings.Repeat("t", 300):          "",
+		"text/plain; charset=\xff":        "text/plain",
+		"\xff/x":                          "",
+	} {
+		got := envelope.CleanContentType(in)
+		require.Equal(t, want, got, "%.40q", in)
+		require.LessOrEqual(t, len(got), envelope.MaxShortString)
+	}
+}
+
+func TestCheckPublishing(t *testing.T) {
+	long := strings.Repeat("k", 256)
+	ok := envelope.New("s", webhooksig.Delivery{ID: strings.Repeat("i", 300)}, "r", strings.Repeat("c", 300), nil, time.Now())
+	require.NoError(t, envelope.CheckPublishing("webhooks", ok.RoutingKey(), ok.Publishing()), "New bounds every short string")
+	require.NoError(t, envelope.CheckPublishing("webhooks", strings.Repeat("k", 255), amqp.Publishing{Headers: amqp.Table{"h": long}}), "255 bytes and long header values are fine")
+	for name, c := range map[string]struct {
+		exchange, key string
+		p             amqp.Publishing
+	}{
+		"exchange":          {exchange: long},
+		"routing key":       {key: long},
+		"message_id":        {p: amqp.Publishing{MessageId: long}},
+		"content_type":      {p: amqp.Publishing{ContentType: long}},
+		"type":              {p: amqp.Publishing{Type: long}},
+		"app_id":            {p: amqp.Publishing{AppId: long}},
+		"header name":       {p: amqp.Publishing{Headers: amqp.Table{long: "v"}}},
+		"nested table name": {p: amqp.Publishing{Headers: amqp.Table{"x": amqp.Table{long: int64(1)}}}},
+		"table in array":    {p: amqp.Publishing{Headers: amqp.Table{"x": []any{"a", amqp.Table{long: "v"}}}}},
+	} {
+		err := envelope.CheckPublishing(c.exchange, c.key, c.p)
+		require.ErrorIs(t, err, envelope.ErrUnencodable, name)
+	}
 }

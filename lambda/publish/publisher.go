@@ -20,6 +20,8 @@ import (
 )
 
 // Errors a caller turns into 503 + Retry-After. Each wraps ErrUnavailable.
+// (A message AMQP cannot encode fails with envelope.ErrUnencodable instead:
+// not the broker's fault, and retrying cannot help.)
 var (
 	ErrUnavailable = errors.New("broker unavailable")
 	ErrBlocked     = fmt.Errorf("%w: connection blocked by a broker resource alarm", ErrUnavailable)
@@ -142,6 +144,12 @@ func (p *Publisher) Publish(ctx context.Context, e envelope.Envelope) error {
 func (p *Publisher) publishOn(ctx context.Context, s *session, key, requestID string, msg amqp.Publishing) error {
 	if s.blocked.Load() {
 		return ErrBlocked
+	}
+	// A short string over 255 bytes would make amqp091 shut the whole
+	// connection down while encoding, failing every publish on it: refuse
+	// this one message instead.
+	if err := envelope.CheckPublishing(topology.Exchange, key, msg); err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
 	pc := s.chans[p.next.Add(1)%uint64(len(s.chans))]
 	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, key, true, false, msg)

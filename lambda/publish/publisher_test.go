@@ -17,6 +17,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/lambda/publish"
 )
 
@@ -32,7 +33,7 @@ func newPublisher(t *testing.T, addr, vhost string, cfg publish.Config) *publish
 }
 
 func msg(i int) envelope.Envelope {
-	return envelope.New("src", fmt.Sprintf("id-%06d", i), "t", fmt.Sprintf("req-%06d", i), "", []byte(fmt.Sprintf("body-%d", i)), time.Now())
+	return envelope.New("src", webhooksig.Delivery{ID: fmt.Sprintf("id-%06d", i), EventType: "t"}, fmt.Sprintf("req-%06d", i), "", []byte(fmt.Sprintf("body-%d", i)), time.Now())
 }
 
 // queued returns the message ids in the inbound queue (draining it).

@@ -36,6 +36,7 @@ import (
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/lambda/publish"
 	"github.com/hookline/hookline/lambda/receiver"
 )
@@ -235,7 +236,7 @@ func bareBroker(b *testing.B, vhost string) stats {
 	return closedLoop(benchSenders, func() error {
 		ch := <-chans
 		defer func() { chans <- ch }()
-		e := envelope.New("gh", "", "push", fmt.Sprint(n.Add(1)), "", benchBody, time.Now())
+		e := envelope.New("gh", webhooksig.Delivery{EventType: "push"}, fmt.Sprint(n.Add(1)), "", benchBody, time.Now())
 		dc, err := ch.PublishWithDeferredConfirm(topology.Exchange, e.RoutingKey(), true, false, e.Publishing())
 		if err != nil {
 			return err

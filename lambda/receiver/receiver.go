@@ -196,8 +196,13 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 	if err != nil {
 		return reject(http.StatusUnauthorized, publicSigError(err), err.Error())
 	}
-	e := envelope.New(src.Name, d.ID, d.EventType, rid, r.Header.Get("Content-Type"), body, h.now())
+	e := envelope.New(src.Name, d, rid, r.Header.Get("Content-Type"), body, h.now())
 	if err := h.pub.Publish(r.Context(), e); err != nil {
+		if errors.Is(err, envelope.ErrUnencodable) {
+			// envelope.New bounds every field, so this is a defect here,
+			// not the sender's: no Retry-After, nothing to retry.
+			return reject(http.StatusInternalServerError, "internal error", err.Error())
+		}
 		return reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
 	}
 	return result{status: http.StatusAccepted, id: e.ID, bytes: len(body)}
