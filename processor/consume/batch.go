@@ -1,0 +1,284 @@
+package consume
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/processor/callback"
+	"github.com/hookline/hookline/processor/handler"
+	"github.com/hookline/hookline/processor/health"
+	"github.com/hookline/hookline/processor/lock"
+	"github.com/hookline/hookline/processor/store"
+)
+
+// item is one delivery on its way through a worker.
+type item struct {
+	d        amqp.Delivery
+	ev       *handler.Event
+	src      *sources.Source
+	lockName string
+	invalid  string // non-empty: dead-letter with this reason
+	reason   string // DLQ metric label for invalid
+	parked   int
+}
+
+// prepare reads the envelope and finds the source and entity.
+func (c *Consumer) prepare(d amqp.Delivery) *item {
+	it := &item{d: d, parked: envelope.HeaderInt(d.Headers, envelope.HeaderParked)}
+	env, err := envelope.FromDelivery(d)
+	if err != nil {
+		it.invalid, it.reason, it.lockName = err.Error(), "invalid", d.MessageId
+		return it
+	}
+	if len(env.ID) > store.MaxEventIDLen {
+		it.invalid, it.reason, it.lockName = fmt.Sprintf("%v: message_id longer than %d bytes", envelope.ErrInvalid, store.MaxEventIDLen), "invalid", env.ID[:16]
+		return it
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{envelope.HeaderEventType, env.EventType, envelope.MaxEventType}, {envelope.HeaderRequestID, env.RequestID, 255}, {"content_type", env.ContentType, 255}} {
+		if len(f.v) > f.max { // the column would refuse it on every attempt
+			it.invalid, it.reason, it.lockName = fmt.Sprintf("%v: %s longer than %d bytes", envelope.ErrInvalid, f.name, f.max), "invalid", env.ID
+			return it
+		}
+	}
+	src, ok := c.Sources.Lookup(env.Source)
+	if !ok {
+		it.invalid, it.reason, it.lockName = fmt.Sprintf("unknown source %q", env.Source), "unknown_source", env.ID
+		return it
+	}
+	it.src = src
+	it.ev = &handler.Event{
+		ID: env.ID, Source: env.Source, EventType: env.EventType, ReceivedAt: env.ReceivedAt,
+		RequestID: env.RequestID, ContentType: env.ContentType, Body: env.Body, Attempt: env.Attempt,
+	}
+	if k, err := src.Entity(env.Body); err == nil {
+		it.ev.EntityKey = store.EntityKeyColumn(k)
+		it.lockName = env.Source + ":" + it.ev.EntityKey
+	} else {
+		// No entity: nothing to serialise on but the event itself.
+		it.lockName = env.Source + "#event:" + env.ID
+	}
+	return it
+}
+
+// work runs batches from one shard until it is closed.
+func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
+	batch := make([]*item, 0, c.o.BatchSize)
+	var held *lock.Set // the last batch's locks, not yet released
+	defer func() {
+		if held != nil {
+			_ = held.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	for {
+		it, ok := <-in
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], it)
+	fill:
+		for len(batch) < c.o.BatchSize {
+			select {
+			case it, ok := <-in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		var dep string
+		held, dep = c.process(ctx, s, batch, held)
+		if held != nil && len(in) == 0 {
+			// Idle: hand the locks back now. Busy: the next batch's
+			// lock round trip releases them.
+			_ = held.Release(context.WithoutCancel(ctx))
+			held = nil
+		}
+		if dep != "" {
+			c.waitFor(ctx, dep)
+		}
+	}
+}
+
+// process handles one batch; it returns the dependency that failed, if any.
+// prev holds the previous batch's locks (released in this batch's lock round
+// trip, or here); after a committed batch its own locks are returned still
+// held (held), for the caller to release.
+func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev *lock.Set) (held *lock.Set, failed string) {
+	defer func() {
+		if prev != nil {
+			_ = prev.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	if ctx.Err() != nil {
+		return nil, "" // abandoned: unacked, they return to the queue
+	}
+	var valid []*item
+	for _, it := range batch {
+		if it.invalid != "" {
+			c.deadLetter(ctx, s, it, it.reason, it.invalid)
+			continue
+		}
+		valid = append(valid, it)
+	}
+	if len(valid) == 0 || ctx.Err() != nil {
+		return nil, ""
+	}
+	start := time.Now()
+	set, err := c.Locker.NewSet()
+	if err != nil {
+		c.parkAll(ctx, s, valid, "outage")
+		return nil, ""
+	}
+	defer func() {
+		if held == nil {
+			_ = set.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	names := distinct(valid)
+	busy, err := set.TryAfter(ctx, prev, names)
+	prev = nil // released by TryAfter (or left to expire if Redis failed)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ""
+		}
+		c.Health.Set(health.Redis, false)
+		c.Log.Warn("redis unavailable: parking batch for a delayed retry", "err", err, "n", len(valid))
+		c.parkAll(ctx, s, valid, "outage")
+		return nil, health.Redis
+	}
+	c.Health.Set(health.Redis, true)
+	for wait := 5 * time.Millisecond; len(busy) > 0 && time.Since(start)+wait <= c.o.LockWait; wait = min(wait*2, 200*time.Millisecond) {
+		select {
+		case <-ctx.Done():
+			return nil, ""
+		case <-time.After(wait):
+		}
+		if busy, err = set.Try(ctx, busy); err != nil {
+			c.Health.Set(health.Redis, false)
+			c.parkAll(ctx, s, valid, "outage")
+			return nil, health.Redis
+		}
+	}
+	if len(busy) > 0 {
+		isBusy := make(map[string]bool, len(busy))
+		for _, b := range busy {
+			isBusy[b] = true
+		}
+		var got []*item
+		for _, it := range valid {
+			if isBusy[it.lockName] {
+				c.park(ctx, s, it, "lock", min(it.parked+1, maxContentionTier))
+			} else {
+				got = append(got, it)
+			}
+		}
+		valid = got
+		if len(valid) == 0 {
+			return nil, ""
+		}
+	}
+	lockWait := time.Since(start)
+	stop := set.Keep(ctx, func(n int) {
+		c.Metrics.LockLost(n)
+		c.Log.Warn("entity locks lost while work ran; the fenced write decides", "n", n)
+	})
+	failed = c.apply(ctx, s, valid)
+	stop()
+	if failed != "" {
+		return nil, failed
+	}
+	c.Metrics.Batch(len(valid), time.Since(start), lockWait)
+	return set, ""
+}
+
+func distinct(items []*item) []string {
+	seen := make(map[string]bool, len(items))
+	var out []string
+	for _, it := range items {
+		if !seen[it.lockName] {
+			seen[it.lockName] = true
+			out = append(out, it.lockName)
+		}
+	}
+	return out
+}
+
+// apply commits the batch and settles each delivery.
+func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed string) {
+	evs := make([]*handler.Event, len(items))
+	for i, it := range items {
+		evs[i] = it.ev
+	}
+	res, err := c.Store.Apply(ctx, evs, func(ev *handler.Event) handler.Handler {
+		return c.Handlers.Lookup(ev.Source, ev.EventType)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "" // shutting down or connection lost: leave unacked, they come back
+		}
+		if store.IsPermanent(err) {
+			if len(items) > 1 { // find the culprit: one transaction per event
+				for i, it := range items {
+					if f := c.apply(ctx, s, []*item{it}); f != "" {
+						c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
+						return f
+					}
+				}
+				return ""
+			}
+			c.failed(ctx, s, items[0], err)
+			return ""
+		}
+		c.Health.Set(health.MySQL, false)
+		c.Log.Warn("mysql unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
+		c.parkAll(ctx, s, items, "outage")
+		return health.MySQL
+	}
+	c.Health.Set(health.MySQL, true)
+	now := time.Now()
+	if res.Stale > 0 {
+		c.Metrics.Stale(res.Stale)
+		c.Log.Info("fenced entity writes skipped: newer state already applied", "n", res.Stale)
+	}
+	for i, it := range items {
+		switch res.Outcomes[i] {
+		case store.Stored:
+			c.ack(it)
+			c.Metrics.EndToEnd(now.Sub(it.ev.ReceivedAt))
+			if c.Committed != nil {
+				c.Committed(it.ev, now)
+			}
+			c.callback(it, now)
+		case store.Duplicate:
+			c.Metrics.Duplicate()
+			c.ack(it)
+		case store.Failed:
+			c.failed(ctx, s, it, res.Errs[i])
+		}
+	}
+	return ""
+}
+
+func (c *Consumer) callback(it *item, now time.Time) {
+	if c.Callbacks == nil || it.src.CallbackURL == "" {
+		return
+	}
+	// Signed with the source's own callback_secret (sources requires one with
+	// callback_url): never an inbound secret, so a callback cannot be
+	// replayed into the receiver as a valid webhook.
+	c.Callbacks.Enqueue(callback.Job{
+		URL: it.src.CallbackURL, Secret: it.src.CallbackSecret,
+		Source: it.ev.Source, EventID: it.ev.ID, EventType: it.ev.EventType, EntityKey: it.ev.EntityKey,
+		ReceivedAt: it.ev.ReceivedAt, ProcessedAt: now,
+	})
+}

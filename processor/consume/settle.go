@@ -1,0 +1,82 @@
+package consume
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/topology"
+)
+
+// Park tiers: outages back off to the 30 s tier, contention to the 5 s tier.
+const (
+	maxOutageTier     = 3
+	maxContentionTier = 2
+)
+
+// failed handles a handler error: a delayed retry with the attempt counted,
+// or the DLQ once MAX_ATTEMPTS attempts have failed.
+func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) {
+	attempt := it.ev.Attempt + 1
+	if attempt >= c.o.MaxAttempts {
+		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("handler failed %d times: %v", attempt, err))
+		return
+	}
+	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "event_id", it.ev.ID, "attempt", attempt, "err", err)
+	pub := envelope.Republish(it.d)
+	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
+	if c.publish(ctx, s, "", topology.RetryQueue(attempt), pub) {
+		c.Metrics.Retried("handler")
+		c.ack(it)
+	} else {
+		c.giveBack(it)
+	}
+}
+
+func (c *Consumer) parkAll(ctx context.Context, s *session, items []*item, reason string) {
+	for _, it := range items {
+		c.park(ctx, s, it, reason, min(it.parked+1, maxOutageTier))
+	}
+}
+
+// park sends a copy to the tier's retry queue without counting an attempt,
+// then acks the original.
+func (c *Consumer) park(ctx context.Context, s *session, it *item, reason string, tier int) {
+	pub := envelope.Republish(it.d)
+	pub.Headers[envelope.HeaderParked] = int64(it.parked + 1)
+	if c.publish(ctx, s, "", topology.RetryQueue(tier), pub) {
+		c.Metrics.Retried(reason)
+		c.ack(it)
+	} else {
+		c.giveBack(it)
+	}
+}
+
+// deadLetter publishes a copy with the reason to the dead-letter exchange,
+// then acks the original.
+func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, reason string) {
+	pub := envelope.Republish(it.d)
+	pub.Headers[envelope.HeaderDeadReason] = reason
+	if c.publish(ctx, s, topology.DeadLetters, it.d.RoutingKey, pub) {
+		c.Log.Warn("dead-lettered", "message_id", it.d.MessageId, "reason", reason)
+		c.Metrics.DeadLettered(label)
+		c.ack(it)
+	} else {
+		c.giveBack(it)
+	}
+}
+
+func (c *Consumer) ack(it *item) {
+	if err := it.d.Ack(false); err != nil {
+		c.Log.Debug("ack failed (channel gone; the broker redelivers and dedupe absorbs it)", "message_id", it.d.MessageId, "err", err)
+	} else {
+		c.Metrics.Acked()
+	}
+	c.Metrics.Settled()
+}
+
+// giveBack returns a delivery to the queue when it could not be parked.
+func (c *Consumer) giveBack(it *item) {
+	_ = it.d.Nack(false, true)
+	c.Metrics.Settled()
+}
