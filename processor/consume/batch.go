@@ -72,11 +72,7 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 	batch := make([]*item, 0, c.o.BatchSize)
 	var held *lock.Set // the last batch's locks, not yet released
-	defer func() {
-		if held != nil {
-			_ = held.Release(context.WithoutCancel(ctx))
-		}
-	}()
+	defer func() { release(ctx, held) }()
 	for {
 		it, ok := <-in
 		if !ok {
@@ -100,7 +96,7 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 		if held != nil && len(in) == 0 {
 			// Idle: hand the locks back now. Busy: the next batch's
 			// lock round trip releases them.
-			_ = held.Release(context.WithoutCancel(ctx))
+			release(ctx, held)
 			held = nil
 		}
 		if dep != "" {
@@ -109,20 +105,42 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 	}
 }
 
-// process handles one batch; it returns the dependency that failed, if any.
-// prev holds the previous batch's locks (released in this batch's lock round
+// process handles one batch: it dead-letters what can never be applied,
+// acquires the entity locks of the rest, keeps them refreshed while it
+// applies the batch, and returns the dependency that failed, if any. prev
+// holds the previous batch's locks (released in this batch's lock round
 // trip, or here); after a committed batch its own locks are returned still
 // held (held), for the caller to release.
 func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev *lock.Set) (held *lock.Set, failed string) {
-	defer func() {
-		if prev != nil {
-			_ = prev.Release(context.WithoutCancel(ctx))
-		}
-	}()
 	if ctx.Err() != nil {
+		release(ctx, prev)
 		return nil, "" // abandoned: unacked, they return to the queue
 	}
-	var valid []*item
+	valid := c.deadLetterInvalid(ctx, s, batch)
+	if len(valid) == 0 || ctx.Err() != nil {
+		release(ctx, prev)
+		return nil, ""
+	}
+	start := time.Now()
+	set, valid, failed := c.acquire(ctx, s, valid, prev, start)
+	if set == nil {
+		return nil, failed
+	}
+	lockWait := time.Since(start)
+	stop := c.keep(ctx, set)
+	failed = c.apply(ctx, s, valid)
+	stop()
+	if failed != "" {
+		release(ctx, set)
+		return nil, failed
+	}
+	c.Metrics.Batch(len(valid), time.Since(start), lockWait)
+	return set, ""
+}
+
+// deadLetterInvalid dead-letters the items prepare found invalid and
+// returns the others.
+func (c *Consumer) deadLetterInvalid(ctx context.Context, s *session, batch []*item) (valid []*item) {
 	for _, it := range batch {
 		if it.invalid != "" {
 			c.deadLetter(ctx, s, it, it.reason, it.invalid)
@@ -130,75 +148,95 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev 
 		}
 		valid = append(valid, it)
 	}
-	if len(valid) == 0 || ctx.Err() != nil {
-		return nil, ""
-	}
-	start := time.Now()
+	return valid
+}
+
+// acquire takes the locks of items in one Redis round trip that also hands
+// back prev's (prev is always released or left to expire: the caller no
+// longer owns it), then retries the busy ones until LockWait after start.
+// Items whose lock stays busy are parked on the contention tiers; when Redis
+// fails the whole batch is parked. It returns the held set and the items it
+// covers, or a nil set (and the dependency that failed, if any) when nothing
+// is left to apply.
+func (c *Consumer) acquire(ctx context.Context, s *session, items []*item, prev *lock.Set, start time.Time) (_ *lock.Set, got []*item, failed string) {
 	set, err := c.Locker.NewSet()
 	if err != nil {
-		c.parkAll(ctx, s, valid, "outage")
-		return nil, ""
+		c.parkAll(ctx, s, items, "outage")
+		release(ctx, prev)
+		return nil, nil, ""
 	}
+	keep := false
 	defer func() {
-		if held == nil {
-			_ = set.Release(context.WithoutCancel(ctx))
+		if !keep {
+			release(ctx, set)
 		}
 	}()
-	names := distinct(valid)
-	busy, err := set.TryAfter(ctx, prev, names)
-	prev = nil // released by TryAfter (or left to expire if Redis failed)
+	busy, err := set.TryAfter(ctx, prev, distinct(items))
+	// prev is released by TryAfter (or left to expire if Redis failed)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ""
+			return nil, nil, ""
 		}
 		c.Health.Set(health.Redis, false)
-		c.Log.Warn("redis unavailable: parking batch for a delayed retry", "err", err, "n", len(valid))
-		c.parkAll(ctx, s, valid, "outage")
-		return nil, health.Redis
+		c.Log.Warn("redis unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
+		c.parkAll(ctx, s, items, "outage")
+		return nil, nil, health.Redis
 	}
 	c.Health.Set(health.Redis, true)
 	for wait := 5 * time.Millisecond; len(busy) > 0 && time.Since(start)+wait <= c.o.LockWait; wait = min(wait*2, 200*time.Millisecond) {
 		select {
 		case <-ctx.Done():
-			return nil, ""
+			return nil, nil, ""
 		case <-time.After(wait):
 		}
 		if busy, err = set.Try(ctx, busy); err != nil {
 			c.Health.Set(health.Redis, false)
-			c.parkAll(ctx, s, valid, "outage")
-			return nil, health.Redis
+			c.parkAll(ctx, s, items, "outage")
+			return nil, nil, health.Redis
 		}
 	}
 	if len(busy) > 0 {
-		isBusy := make(map[string]bool, len(busy))
-		for _, b := range busy {
-			isBusy[b] = true
-		}
-		var got []*item
-		for _, it := range valid {
-			if isBusy[it.lockName] {
-				c.park(ctx, s, it, "lock", min(it.parked+1, maxContentionTier))
-			} else {
-				got = append(got, it)
-			}
-		}
-		valid = got
-		if len(valid) == 0 {
-			return nil, ""
+		items = c.parkBusy(ctx, s, items, busy)
+		if len(items) == 0 {
+			return nil, nil, ""
 		}
 	}
-	lockWait := time.Since(start)
-	stop := set.Keep(ctx, func(n int) {
+	keep = true
+	return set, items, ""
+}
+
+// parkBusy parks the items whose lock another holder has and returns the
+// others.
+func (c *Consumer) parkBusy(ctx context.Context, s *session, items []*item, busy []string) (got []*item) {
+	isBusy := make(map[string]bool, len(busy))
+	for _, b := range busy {
+		isBusy[b] = true
+	}
+	for _, it := range items {
+		if isBusy[it.lockName] {
+			c.park(ctx, s, it, "lock", min(it.parked+1, maxContentionTier))
+		} else {
+			got = append(got, it)
+		}
+	}
+	return got
+}
+
+// keep refreshes the set's locks until the returned stop is called; a lost
+// lock is counted and logged, and the fenced write decides.
+func (c *Consumer) keep(ctx context.Context, set *lock.Set) (stop func()) {
+	return set.Keep(ctx, func(n int) {
 		c.Metrics.LockLost(n)
 		c.Log.Warn("entity locks lost while work ran; the fenced write decides", "n", n)
 	})
-	failed = c.apply(ctx, s, valid)
-	stop()
-	if failed != "" {
-		return nil, failed
+}
+
+// release hands a lock set back; nil is nothing to release. It runs even
+// when ctx has ended, so a shutdown does not leave locks to expire.
+func release(ctx context.Context, set *lock.Set) {
+	if set != nil {
+		_ = set.Release(context.WithoutCancel(ctx))
 	}
-	c.Metrics.Batch(len(valid), time.Since(start), lockWait)
-	return set, ""
 }
 
 func distinct(items []*item) []string {

@@ -9,45 +9,71 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// workers are one session's worker goroutines as the dispatcher sees them:
+// one shard (channel) per worker, routed by lock name.
+type workers struct {
+	shards    []chan *item
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	done      chan struct{} // closed once every worker returned, after close
+	cancel    context.CancelFunc
+	idle      func() // called once every worker returned
+}
+
+// startWorkers starts one worker per shard on s.
+func (c *Consumer) startWorkers(s *session) *workers {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &workers{shards: make([]chan *item, c.o.Workers), done: make(chan struct{}), cancel: cancel, idle: c.Metrics.NoneInFlight}
+	for i := range w.shards {
+		// Never more than Prefetch deliveries are unacked, so a shard
+		// of that capacity never blocks the dispatcher.
+		w.shards[i] = make(chan *item, c.o.Prefetch)
+		w.wg.Add(1)
+		go func() { defer w.wg.Done(); c.work(ctx, s, w.shards[i]) }()
+	}
+	return w
+}
+
+// close closes the shards: each worker finishes what it holds and returns;
+// done is closed after the last one.
+func (w *workers) close() {
+	w.closeOnce.Do(func() {
+		for _, sh := range w.shards {
+			close(sh)
+		}
+		go func() { w.wg.Wait(); w.idle(); close(w.done) }()
+	})
+}
+
+// abandon cancels the workers' context: what they have not finished is
+// left unacked and returns to the queue with the connection.
+func (w *workers) abandon() { w.cancel() }
+
+// dispatch hands a delivery to the worker of its lock name.
+func (c *Consumer) dispatch(w *workers, d amqp.Delivery) {
+	c.Metrics.Consumed()
+	it := c.prepare(d)
+	c.Log.Debug("delivery", "id", d.MessageId, "lock", it.lockName, "invalid", it.invalid)
+	w.shards[shardOf(it.lockName, len(w.shards))] <- it
+}
+
 // serve dispatches deliveries to the workers until the session breaks
 // (returns true) or ctx ends and the graceful stop is done (returns false).
 func (c *Consumer) serve(ctx context.Context, s *session) (lost bool) {
-	workCtx, cancelWork := context.WithCancel(context.Background())
-	defer cancelWork()
-	shards := make([]chan *item, c.o.Workers)
-	var wg sync.WaitGroup
-	for i := range shards {
-		// Never more than Prefetch deliveries are unacked, so a shard
-		// of that capacity never blocks the dispatcher.
-		shards[i] = make(chan *item, c.o.Prefetch)
-		wg.Add(1)
-		go func() { defer wg.Done(); c.work(workCtx, s, shards[i]) }()
-	}
-	workersDone := make(chan struct{})
-	closeShards := sync.OnceFunc(func() {
-		for _, sh := range shards {
-			close(sh)
-		}
-		go func() { wg.Wait(); c.Metrics.NoneInFlight(); close(workersDone) }()
-	})
-	dispatch := func(d amqp.Delivery) {
-		c.Metrics.Consumed()
-		it := c.prepare(d)
-		c.Log.Debug("delivery", "id", d.MessageId, "lock", it.lockName, "invalid", it.invalid)
-		shards[shardOf(it.lockName, len(shards))] <- it
-	}
+	w := c.startWorkers(s)
+	defer w.abandon()
 	for {
 		select {
 		case d, ok := <-s.deliveries:
 			if !ok {
 				// The channel or connection went away; whatever the
 				// workers hold can no longer be acked.
-				cancelWork()
-				closeShards()
-				<-workersDone
+				w.abandon()
+				w.close()
+				<-w.done
 				return ctx.Err() == nil
 			}
-			dispatch(d)
+			c.dispatch(w, d)
 		case <-s.pubClosed:
 			// Without the publishing channel nothing can be parked or
 			// dead-lettered: start over with a new connection.
@@ -60,7 +86,7 @@ func (c *Consumer) serve(ctx context.Context, s *session) (lost bool) {
 				c.Log.Warn("rabbitmq blocked the connection (resource alarm)", "reason", b.Reason)
 			}
 		case <-ctx.Done():
-			c.shutdown(s, dispatch, closeShards, workersDone, cancelWork)
+			c.shutdown(s, w)
 			return false
 		}
 	}
@@ -69,12 +95,12 @@ func (c *Consumer) serve(ctx context.Context, s *session) (lost bool) {
 // shutdown stops taking deliveries, lets the workers finish what they hold
 // within ShutdownTimeout, then abandons the rest (closing the connection
 // requeues it).
-func (c *Consumer) shutdown(s *session, dispatch func(amqp.Delivery), closeShards func(), workersDone chan struct{}, cancelWork func()) {
+func (c *Consumer) shutdown(s *session, w *workers) {
 	c.Health.Stopping()
 	deadline := time.NewTimer(max(c.o.ShutdownTimeout-time.Second, c.o.ShutdownTimeout/2))
 	defer deadline.Stop()
 	c.Log.Info("shutting down: finishing in-flight deliveries", "timeout", c.o.ShutdownTimeout)
-	if err := s.ch.Cancel(s.tag, false); err != nil {
+	if err := s.ch.Cancel(s.tag, false /* noWait */); err != nil {
 		c.Log.Warn("cancel consumer", "err", err)
 	}
 	// Deliveries already on their way arrive until the library closes
@@ -86,20 +112,20 @@ drain:
 			if !ok {
 				break drain
 			}
-			dispatch(d)
+			c.dispatch(w, d)
 		case <-deadline.C:
-			cancelWork()
+			w.abandon()
 			break drain
 		}
 	}
-	closeShards()
+	w.close()
 	select {
-	case <-workersDone:
+	case <-w.done:
 		c.Log.Info("in-flight deliveries finished")
 	case <-deadline.C:
 		c.Log.Warn("shutdown timeout: abandoning unfinished deliveries (they return to the queue)")
-		cancelWork()
-		<-workersDone
+		w.abandon()
+		<-w.done
 	}
 }
 
