@@ -64,15 +64,27 @@ func (c *Consumer) dial() (_ *session, err error) {
 	if s.pub, err = s.pubConn.Channel(); err != nil {
 		return nil, err
 	}
-	if err = s.pub.Confirm(false); err != nil {
+	if err = s.pub.Confirm(false /* noWait */); err != nil {
 		return nil, err
 	}
 	s.pubClosed = s.pub.NotifyClose(make(chan *amqp.Error, 1))
 	// Per-consumer prefetch: quorum queues refuse global QoS.
-	if err = s.ch.Qos(c.o.Prefetch, 0, false); err != nil {
+	if err = s.ch.Qos(
+		c.o.Prefetch, // prefetchCount
+		0,            // prefetchSize
+		false,        // global
+	); err != nil {
 		return nil, err
 	}
-	if s.deliveries, err = s.ch.Consume(topology.Queue, s.tag, false, false, false, false, nil); err != nil {
+	if s.deliveries, err = s.ch.Consume(
+		topology.Queue,
+		s.tag, // consumer
+		false, // autoAck
+		false, // exclusive
+		false, // noLocal
+		false, // noWait
+		nil,   // args
+	); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -94,7 +106,13 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, p)
+	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx,
+		exchange,
+		key,
+		false, // mandatory
+		false, // immediate
+		p,
+	)
 	if err != nil {
 		c.Log.Warn("publish", "exchange", exchange, "key", key, "err", err)
 		return false

@@ -67,7 +67,7 @@ func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, 
 }
 
 func (c *Consumer) ack(it *item) {
-	if err := it.d.Ack(false); err != nil {
+	if err := it.d.Ack(false /* multiple */); err != nil {
 		c.Log.Debug("ack failed (channel gone; the broker redelivers and dedupe absorbs it)", "message_id", it.d.MessageId, "err", err)
 	} else {
 		c.Metrics.Acked()
@@ -77,6 +77,6 @@ func (c *Consumer) ack(it *item) {
 
 // giveBack returns a delivery to the queue when it could not be parked.
 func (c *Consumer) giveBack(it *item) {
-	_ = it.d.Nack(false, true)
+	_ = it.d.Nack(false /* multiple */, true /* requeue */)
 	c.Metrics.Settled()
 }
