@@ -43,22 +43,9 @@ func (s *Source) Entity(body []byte) (string, error) {
 	if err := dec.Decode(&v); err != nil {
 		return "", fmt.Errorf("%w: body is not JSON", ErrNoEntity)
 	}
-	for _, t := range s.pointer {
-		switch c := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = c[t]; !ok {
-				return "", ErrNoEntity
-			}
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return "", ErrNoEntity
-			}
-			v = c[i]
-		default:
-			return "", ErrNoEntity
-		}
+	v, ok := resolve(v, s.pointer)
+	if !ok {
+		return "", ErrNoEntity
 	}
 	switch x := v.(type) {
 	case string:
@@ -72,4 +59,26 @@ func (s *Source) Entity(body []byte) (string, error) {
 		return strconv.FormatBool(x), nil
 	}
 	return "", ErrNoEntity
+}
+
+// resolve follows a parsed pointer into a decoded JSON value.
+func resolve(v any, pointer []string) (any, bool) {
+	for _, t := range pointer {
+		switch c := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = c[t]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			v = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
 }

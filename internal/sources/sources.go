@@ -48,7 +48,10 @@ type Source struct {
 	RawTolerance json.RawMessage `json:"tolerance,omitempty"` // "5m" or seconds
 	MaxBodyBytes int64           `json:"max_body_bytes,omitempty"`
 	EntityKey    string          `json:"entity_key,omitempty"`
-	CallbackURL  string          `json:"callback_url,omitempty"`
+	// OrderKey is a JSON pointer to the sender's order of events (a number
+	// or an RFC 3339 time): the entity fence compares it before arrival.
+	OrderKey    string `json:"order_key,omitempty"`
+	CallbackURL string `json:"callback_url,omitempty"`
 	// CallbackSecret signs the processor's callbacks (Standard Webhooks,
 	// whsec_…). Separate from Secrets so a callback can never be replayed
 	// into this receiver as a valid inbound webhook.
@@ -57,6 +60,8 @@ type Source struct {
 	verifier webhooksig.Verifier
 	hosts    map[string]bool
 	pointer  []string // parsed EntityKey
+	// parsed OrderKey
+	orderPointer []string
 }
 
 // parseDuration reads "5m" or a number of seconds.
@@ -204,6 +209,13 @@ func (s *Source) validate() error {
 			return fmt.Errorf("entity_key: %w", err)
 		}
 		s.pointer = p
+	}
+	if s.OrderKey != "" {
+		p, err := parsePointer(s.OrderKey)
+		if err != nil {
+			return fmt.Errorf("order_key: %w", err)
+		}
+		s.orderPointer = p
 	}
 	if s.CallbackURL != "" {
 		if err := checkCallbackURL(s.CallbackURL); err != nil {

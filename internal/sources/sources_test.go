@@ -94,6 +94,9 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"negative body", base("    max_body_bytes: -1\n"), []string{`"gh"`, "max_body_bytes:"}},
 		{"bad pointer", base("    entity_key: repository\n"), []string{`"gh"`, "entity_key:"}},
 		{"bad pointer escape", base("    entity_key: /a~2\n"), []string{`"gh"`, "entity_key:"}},
+		{"order key not a pointer", base("    order_key: created\n"), []string{`"gh"`, "order_key:", `"created"`}},
+		{"order key bad escape", base("    order_key: /a~\n"), []string{`"gh"`, "order_key:"}},
+		{"order key not a string", base("    order_key: [/a]\n"), []string{"order_key"}},
 		{"http callback", base("    callback_url: http://example.com/x\n"), []string{`"gh"`, "callback_url:"}},
 		{"callback url without secret", base("    callback_url: https://x.example/cb\n"), []string{`"gh"`, "callback_secret: required"}},
 		{"relative callback", base("    callback_url: /x\n"), []string{`"gh"`, "callback_url:"}},
@@ -163,6 +166,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte(`{"sources":[{"name":"a","hosts":["h"],"scheme":"stripe","secrets":["whsec_x"]}]}`))
 	f.Add([]byte("sources:\n  - name: x\n    hosts: [a.b]\n    scheme: standard\n    secrets: [whsec_AAAA]\n    entity_key: /~0/~1\n"))
+	f.Add([]byte("sources:\n  - name: x\n    hosts: [a.b]\n    scheme: github\n    secrets: [s]\n    order_key: /data/object/created\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		set, err := sources.Parse(doc)
 		if err != nil {
@@ -173,6 +177,93 @@ func FuzzParse(f *testing.F) {
 			if !ok || src.Verifier() == nil || src.MaxBodyBytes <= 0 {
 				t.Fatalf("accepted source %q is unusable", n)
 			}
+		}
+	})
+}
+
+func TestOrder(t *testing.T) {
+	set, err := sources.Parse([]byte(`sources:
+  - {name: s, hosts: [h.example], scheme: stripe, secrets: [whsec_x], order_key: /created}
+  - {name: q, hosts: [h.example], scheme: github, secrets: [s], order_key: "/meta/seq~1no"}
+  - {name: plain, hosts: [h.example], scheme: github, secrets: [s]}
+`))
+	require.NoError(t, err)
+	s, _ := set.Lookup("s")
+	q, _ := set.Lookup("q")
+	n, _ := set.Lookup("plain")
+	require.True(t, s.HasOrder())
+	require.False(t, n.HasOrder())
+	cases := []struct {
+		src  *sources.Source
+		body string
+		want string // Order.String(); "" = ErrNoOrder
+	}{
+		{s, `{"created":1700000000}`, "1700000000.000000000"},
+		{s, `{"created":1700000000.25}`, "1700000000.250000000"},
+		{s, `{"created":1.7e9}`, "1700000000.000000000"},
+		{s, `{"created":"1700000000.5"}`, "1700000000.500000000"},
+		{s, `{"created":"2026-01-01T00:00:00.5Z"}`, "1767225600.500000000"},
+		{s, `{"created":"2026-01-01T01:00:00+01:00"}`, "1767225600.000000000"},
+		{s, `{"created":-1.5}`, "-1.500000000"},
+		{s, `{"created":0.0000000019}`, "0.000000001"},
+		{s, `{"created":9223372036854775807}`, "9223372036854775807.000000000"},
+		{q, `{"meta":{"seq/no":42}}`, "42.000000000"},
+		{s, `{"created":92233720368547758070}`, ""}, // beyond int64 seconds
+		{s, `{"created":1e99}`, ""},
+		{s, `{"created":"yesterday"}`, ""},
+		{s, `{"created":"0x10"}`, ""},
+		{s, `{"created":"1/3"}`, ""},
+		{s, `{"created":"2026-01-01"}`, ""},
+		{s, `{"created":null}`, ""},
+		{s, `{"created":true}`, ""},
+		{s, `{"created":{"t":1}}`, ""},
+		{s, `{}`, ""},
+		{s, `not json`, ""},
+		{n, `{"created":1}`, ""},
+	}
+	for _, tc := range cases {
+		got, err := tc.src.Order([]byte(tc.body))
+		if tc.want == "" {
+			require.ErrorIs(t, err, sources.ErrNoOrder, tc.body)
+			continue
+		}
+		require.NoError(t, err, tc.body)
+		require.Equal(t, tc.want, got.String(), tc.body)
+		back, err := sources.ParseOrder(got.String())
+		require.NoError(t, err)
+		require.Zero(t, back.Compare(got), "String and ParseOrder round-trip %s", got)
+	}
+	a, _ := sources.ParseOrder("-2")
+	b, _ := sources.ParseOrder("-1.5")
+	c, _ := sources.ParseOrder("-1.4")
+	d, _ := sources.ParseOrder("0")
+	require.Equal(t, -1, a.Compare(b))
+	require.Equal(t, -1, b.Compare(c))
+	require.Equal(t, -1, c.Compare(d))
+	require.Equal(t, 1, d.Compare(a))
+	require.Zero(t, b.Compare(b))
+}
+
+// FuzzOrder: bodies come from outside; reading an order never panics, and
+// what it returns survives the database's decimal form unchanged.
+func FuzzOrder(f *testing.F) {
+	set, err := sources.Parse([]byte("sources:\n  - {name: s, hosts: [h.example], scheme: github, secrets: [s], order_key: /o}\n"))
+	require.NoError(f, err)
+	src, _ := set.Lookup("s")
+	for _, b := range []string{`{"o":1}`, `{"o":-0.5e-3}`, `{"o":"2026-01-01T00:00:00Z"}`, `{"o":"12.5"}`, `{"o":1e99}`, `{"o":[1]}`} {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		o, err := src.Order(body)
+		if err != nil {
+			if !errors.Is(err, sources.ErrNoOrder) {
+				t.Fatalf("error not ErrNoOrder: %v", err)
+			}
+			return
+		}
+		back, err := sources.ParseOrder(o.String())
+		if err != nil || back.Compare(o) != 0 {
+			t.Fatalf("%s does not round-trip: %v", o, err)
 		}
 	})
 }

@@ -65,6 +65,15 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 		// No entity: nothing to serialise on but the event itself.
 		it.lockName = env.Source + "#event:" + env.ID
 	}
+	if src.HasOrder() {
+		// A missing or malformed order value is not bad data: the event is
+		// stored and fenced by arrival (docs/ordering.md).
+		if o, err := src.Order(env.Body); err == nil {
+			it.ev.Order = &o
+		} else {
+			c.Log.Warn("order_key: no usable value, ordering by arrival", "source", env.Source, "message_id", env.ID, "err", err)
+		}
+	}
 	return it
 }
 

@@ -53,6 +53,13 @@ func callbackSecretLine(url string) string {
 	return "\n    callback_secret: " + callbackSecret
 }
 
+func orderKeyLine(p string) string {
+	if p == "" {
+		return ""
+	}
+	return "\n    order_key: " + p
+}
+
 // env is one test's slice of the services.
 type env struct {
 	t           testing.TB
@@ -67,6 +74,7 @@ type env struct {
 
 type envOpts struct {
 	callbackURL string // for source "shop"
+	orderKey    string // for source "shop": the sender's order (e.g. /seq)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -81,13 +89,13 @@ func newEnv(t testing.TB, o envOpts) *env {
     hosts: [localhost]
     scheme: standard
     secrets: [%q]
-    entity_key: /entity
+    entity_key: /entity%s
     callback_url: %q%s
   - name: plain
     hosts: [localhost]
     scheme: github
     secrets: ["a-github-secret-that-is-long-enough"]
-`, secret, o.callbackURL, callbackSecretLine(o.callbackURL))
+`, secret, orderKeyLine(o.orderKey), o.callbackURL, callbackSecretLine(o.callbackURL))
 	e.sourcesFile = filepath.Join(t.TempDir(), "sources.yaml")
 	require.NoError(t, os.WriteFile(e.sourcesFile, []byte(doc), 0o600))
 	e.db_, err = sql.Open("mysql", testenv.MySQLDSN("", e.db))

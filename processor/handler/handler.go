@@ -14,14 +14,19 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/hookline/hookline/internal/sources"
 )
 
 // Event is one webhook as the processor sees it.
 type Event struct {
-	ID          string // (source, ID) is unique: the dedupe key
-	Source      string
-	EventType   string
-	EntityKey   string // value at the source's entity_key; "" when the body has none
+	ID        string // (source, ID) is unique: the dedupe key
+	Source    string
+	EventType string
+	EntityKey string // value at the source's entity_key; "" when the body has none
+	// Order is the value at the source's order_key (the sender's order of
+	// events); nil when the source has none or the body had no usable one.
+	Order       *sources.Order
 	ReceivedAt  time.Time
 	RequestID   string
 	ContentType string
@@ -38,10 +43,11 @@ type Tx interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	// SetEntityState records state as ev's entity's state. The write is
-	// fenced on the event's time (received_at, then event id): it applies only
-	// if ev is newer than what the entity already holds, so a worker whose
-	// lock expired cannot overwrite newer state. Writes are flushed together
-	// just before commit.
+	// fenced: it applies only if ev is newer than what the entity already
+	// holds (the sender's order when both have one, then received_at, then
+	// event id; docs/ordering.md), so neither a late retry of an older event
+	// nor a worker whose lock expired can overwrite newer state. Writes are
+	// flushed together just before commit.
 	SetEntityState(ev *Event, state []byte)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/processor/handler"
 )
 
@@ -149,7 +150,7 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 		}
 	}
 	now := time.Now().UTC()
-	w := &txWriter{Conn: conn, writes: map[[2]string]*entityWrite{}, current: map[[2]string]entityVersion{}, read: map[[2]string]bool{}}
+	w := &txWriter{Conn: conn, writes: map[[2]string]*entityWrite{}, current: map[[2]string]entityRow{}, read: map[[2]string]bool{}}
 	// Round trip: [START TRANSACTION;] INSERT the events; lock and read the
 	// rows of the entities they name (the default handler writes those).
 	stmts := append(begin, insertStatements(evs, fresh, now)...)
@@ -199,7 +200,7 @@ type stmt struct {
 
 // run sends stmts in as few round trips as fit maxBytesPerInsert each
 // (multi-statement queries) and reads every result set that has columns as
-// entity rows (source, entity_key, last_received_at, last_event_id).
+// entity rows (the columns of lockStatements).
 func (w *txWriter) run(ctx context.Context, stmts []stmt) error {
 	for len(stmts) > 0 {
 		n, size := 0, 0
@@ -232,12 +233,20 @@ func (w *txWriter) query(ctx context.Context, q string, args []any) error {
 	defer rows.Close()
 	for {
 		for rows.Next() {
-			var s, k, id string
-			var at time.Time
-			if err := rows.Scan(&s, &k, &at, &id); err != nil {
+			var s, k string
+			var r entityRow
+			var order sql.NullString
+			if err := rows.Scan(&s, &k, &r.version, &order, &r.at, &r.id); err != nil {
 				return fmt.Errorf("read entities: %w", err)
 			}
-			w.current[[2]string{s, k}] = entityVersion{at, id}
+			if order.Valid {
+				o, err := sources.ParseOrder(order.String)
+				if err != nil {
+					return fmt.Errorf("read entities: last_order: %w", err)
+				}
+				r.order = &o
+			}
+			w.current[[2]string{s, k}] = r
 		}
 		if !rows.NextResultSet() {
 			break
@@ -273,7 +282,7 @@ func lockStatements(keys [][2]string) []stmt {
 		chunk := keys[start:min(start+maxRowsPerInsert, len(keys))]
 		var q strings.Builder
 		var args []any
-		q.WriteString("SELECT source, entity_key, last_received_at, last_event_id FROM webhook_entities WHERE (source, entity_key) IN (")
+		q.WriteString("SELECT source, entity_key, version, last_order, last_received_at, last_event_id FROM webhook_entities WHERE (source, entity_key) IN (")
 		for i, k := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
@@ -374,49 +383,71 @@ func insertStatements(evs []*handler.Event, idx []int, now time.Time) []stmt {
 type txWriter struct {
 	*sql.Conn
 	writes  map[[2]string]*entityWrite
-	current map[[2]string]entityVersion // locked rows as read
-	read    map[[2]string]bool          // keys read and locked so far
+	current map[[2]string]entityRow // locked rows as read
+	read    map[[2]string]bool      // keys read and locked so far
 }
 
-// entityVersion is what the fence compares: the newest applied event.
-type entityVersion struct {
-	at time.Time
-	id string
+// position is what the fence compares: where an event stands in its
+// entity's history.
+type position struct {
+	order *sources.Order // the sender's order (order_key); nil: none
+	at    time.Time      // x-received-at, to the microsecond (DATETIME(6))
+	id    string         // event id, compared byte for byte
+}
+
+// after is the fence's rule (docs/ordering.md): the sender's order when both
+// events have one and they differ; otherwise arrival, then event id. Without
+// order_key this is arrival order, as before.
+func (p position) after(q position) bool {
+	if p.order != nil && q.order != nil {
+		if c := p.order.Compare(*q.order); c != 0 {
+			return c > 0
+		}
+	}
+	if c := p.at.Compare(q.at); c != 0 {
+		return c > 0
+	}
+	return p.id > q.id
+}
+
+// entityRow is a locked entity row as read: its version and the position of
+// the event it holds.
+type entityRow struct {
+	position
+	version int64
 }
 
 type entityWrite struct {
-	source, key, eventID, eventType string
-	at                              time.Time
-	state                           []byte
-}
-
-// newer orders events for the fence: received_at, then event id.
-func newer(at time.Time, id string, thanAt time.Time, thanID string) bool {
-	if c := at.Compare(thanAt); c != 0 {
-		return c > 0
-	}
-	return id > thanID
+	position
+	source, key, eventType string
+	state                  []byte
 }
 
 // SetEntityState implements handler.Tx: the newest write per entity in the
 // batch is kept; flush applies it fenced.
 func (w *txWriter) SetEntityState(ev *handler.Event, state []byte) {
 	k := [2]string{ev.Source, ev.EntityKey}
-	at := ev.ReceivedAt.UTC().Truncate(time.Microsecond) // DATETIME(6)
-	if cur, ok := w.writes[k]; ok && !newer(at, ev.ID, cur.at, cur.eventID) {
+	p := position{order: ev.Order, at: ev.ReceivedAt.UTC().Truncate(time.Microsecond), id: ev.ID}
+	if cur, ok := w.writes[k]; ok && !p.after(cur.position) {
 		return
 	}
 	if state == nil {
 		state = []byte{}
 	}
-	w.writes[k] = &entityWrite{source: ev.Source, key: ev.EntityKey, eventID: ev.ID, eventType: ev.EventType, at: at, state: state}
+	w.writes[k] = &entityWrite{position: p, source: ev.Source, key: ev.EntityKey, eventType: ev.EventType, state: state}
 }
 
-// flush applies the batch's entity writes. Rows that exist were locked (FOR
-// UPDATE, with the inserts) and are compared in Go; the upsert repeats the fence in SQL, and its
+// flush applies the batch's entity writes. Every row that exists was read
+// under its row lock (FOR UPDATE, with the inserts, or here), so the fence is
+// decided in Go on rows nobody else can change before commit. The upsert
+// then writes each applied row only if its version is still the one read
+// (version + 1 = the new version; 1 for a row that did not exist), and its
 // RowsAffected must equal what the comparison predicted (1 per insert, 2 per
-// update): anything else means another transaction got in between, and the
-// batch is redone.
+// update): anything else means another transaction created or changed a row
+// in between (rows that did not exist are not locked), and the batch is
+// redone. A version check instead of repeating the fence in SQL: the fence
+// now has three fields, and MySQL evaluates ON DUPLICATE KEY UPDATE
+// assignments left to right, each seeing the columns already assigned.
 func (w *txWriter) flush(ctx context.Context, now time.Time) (stale int, err error) {
 	if len(w.writes) == 0 {
 		return 0, nil
@@ -442,47 +473,55 @@ func (w *txWriter) flush(ctx context.Context, now time.Time) (stale int, err err
 			return 0, err
 		}
 	}
-	var apply []*entityWrite
+	type applied struct {
+		*entityWrite
+		version int64 // the row's version after this write
+	}
+	var apply []applied
 	var want int64
 	for _, x := range ws {
 		c, ok := w.current[[2]string{x.source, x.key}]
 		switch {
 		case !ok:
 			want++
-		case newer(x.at, x.eventID, c.at, c.id):
+			apply = append(apply, applied{x, 1})
+		case x.after(c.position):
 			want += 2
+			apply = append(apply, applied{x, c.version + 1})
 		default:
 			stale++
-			continue
 		}
-		apply = append(apply, x)
 	}
-	const fence = "(VALUES(last_received_at) > last_received_at OR (VALUES(last_received_at) = last_received_at AND VALUES(last_event_id) > last_event_id))"
+	// Assignments run left to right and see earlier ones: version, which
+	// the condition reads, is assigned last.
+	const unchanged = "version + 1 = VALUES(version)"
 	var got int64
 	for len(apply) > 0 {
 		var q strings.Builder
 		var args []any
-		q.WriteString("INSERT INTO webhook_entities (source, entity_key, version, last_event_id, last_event_type, last_received_at, state, updated_at) VALUES ")
+		q.WriteString("INSERT INTO webhook_entities (source, entity_key, version, last_order, last_event_id, last_event_type, last_received_at, state, updated_at) VALUES ")
 		n, size := 0, 0
 		for n < len(apply) && n < maxRowsPerInsert && (n == 0 || size+len(apply[n].state) <= maxBytesPerInsert) {
 			x := apply[n]
 			if n > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("(?,?,1,?,?,?,?,?)")
-			args = append(args, x.source, x.key, x.eventID, x.eventType, x.at, x.state, now)
+			q.WriteString("(?,?,?,?,?,?,?,?,?)")
+			var order any // NULL
+			if x.order != nil {
+				order = x.order.String()
+			}
+			args = append(args, x.source, x.key, x.version, order, x.id, x.eventType, x.at, x.state, now)
 			size += len(x.state)
 			n++
 		}
-		// Assignments run left to right and see earlier ones: the fence
-		// columns are assigned last so every condition reads the old values.
-		q.WriteString(" ON DUPLICATE KEY UPDATE " +
-			"version = IF(" + fence + ", version + 1, version), " +
-			"last_event_type = IF(" + fence + ", VALUES(last_event_type), last_event_type), " +
-			"state = IF(" + fence + ", VALUES(state), state), " +
-			"updated_at = IF(" + fence + ", VALUES(updated_at), updated_at), " +
-			"last_event_id = IF(" + fence + ", VALUES(last_event_id), last_event_id), " +
-			"last_received_at = IF(" + fence + ", VALUES(last_received_at), last_received_at)")
+		q.WriteString(" ON DUPLICATE KEY UPDATE ")
+		for _, col := range []string{"last_order", "last_event_id", "last_event_type", "last_received_at", "state", "updated_at", "version"} {
+			q.WriteString(col + " = IF(" + unchanged + ", VALUES(" + col + "), " + col + ")")
+			if col != "version" {
+				q.WriteString(", ")
+			}
+		}
 		r, err := w.ExecContext(ctx, q.String(), args...)
 		if err != nil {
 			return 0, fmt.Errorf("write entities: %w", err)

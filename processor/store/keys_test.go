@@ -60,18 +60,15 @@ func TestKeysCompareByteForByte(t *testing.T) {
 	require.NoError(t, ctx.Err())
 }
 
-// On the schema before 00002 (PAD SPACE keys) the same batch cannot commit;
-// it must end with ErrConflictRetries (Deterministic: dead-letter after a
-// bound), not loop: this is the failure the migration removes, and the bound
-// that holds for any other collision.
+// When keys collide in the database but not in Go (here: event_id put back
+// to the PAD SPACE column 00002 replaced), the batch cannot commit; it must
+// end with ErrConflictRetries (Deterministic: dead-letter after a bound), not
+// loop. This was the livelock; the bound holds for any such collision.
 func TestCollidingKeysEndInConflictRetries(t *testing.T) {
 	t.Parallel()
-	dsn := testenv.MySQLDSN("", testenv.MySQL(t))
-	_, err := store.MigrateTo(context.Background(), dsn, 1)
+	s := open(t)
+	_, err := s.DB.Exec("ALTER TABLE webhook_events MODIFY event_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL")
 	require.NoError(t, err)
-	s, err := store.Open(dsn, 2)
-	require.NoError(t, err)
-	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, err = s.Apply(ctx, []*handler.Event{ev("x", "", 0)}, pickDefault)
@@ -94,14 +91,19 @@ func TestBinaryKeysMigrationKeepsRows(t *testing.T) {
 	s, err := store.Open(dsn, 2)
 	require.NoError(t, err)
 	defer s.Close()
+	// Rows as the 00001 processor wrote them (this code needs the newer
+	// schema, so they are inserted directly).
 	keys := []string{"acme", "ünïcødé-ключ", "tab\tkey", "padded "}
-	var batch []*handler.Event
 	for i, k := range keys {
-		batch = append(batch, ev(fmt.Sprintf("ev-%d-é", i), k, time.Duration(i)*time.Second))
+		id := fmt.Sprintf("ev-%d-é", i)
+		at := t0.Add(time.Duration(i) * time.Second)
+		_, err := s.DB.Exec("INSERT INTO webhook_events (source, event_id, event_type, entity_key, payload, received_at, processed_at) VALUES ('s', ?, 't', ?, ?, ?, ?)",
+			id, k, []byte(`{"id":"`+id+`"}`), at, at)
+		require.NoError(t, err)
+		_, err = s.DB.Exec("INSERT INTO webhook_entities (source, entity_key, version, last_event_id, last_event_type, last_received_at, state, updated_at) VALUES ('s', ?, 1, ?, 't', ?, ?, ?)",
+			k, id, at, []byte(`{"id":"`+id+`"}`), at)
+		require.NoError(t, err)
 	}
-	res, err := s.Apply(ctx, batch, pickDefault)
-	require.NoError(t, err)
-	require.Equal(t, []store.Outcome{store.Stored, store.Stored, store.Stored, store.Stored}, res.Outcomes)
 	before := dump(t, s)
 
 	applied, err = store.Migrate(ctx, dsn)
@@ -112,12 +114,15 @@ func TestBinaryKeysMigrationKeepsRows(t *testing.T) {
 	require.NoError(t, s.DB.QueryRow("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'webhook_entities' AND COLUMN_NAME = 'entity_key'").Scan(&typ))
 	require.Equal(t, "varbinary", typ)
 
-	// The old rows still deduplicate and fence.
-	res, err = s.Apply(ctx, []*handler.Event{batch[1], ev("new", "acme ", 0)}, pickDefault)
+	// The old rows still deduplicate and fence; "acme " is new.
+	res, err := s.Apply(ctx, []*handler.Event{ev("ev-1-é", "ünïcødé-ключ", time.Second), ev("new", "acme ", 0), ev("older", "acme", -time.Second)}, pickDefault)
 	require.NoError(t, err)
-	require.Equal(t, []store.Outcome{store.Duplicate, store.Stored}, res.Outcomes)
+	require.Equal(t, []store.Outcome{store.Duplicate, store.Stored, store.Stored}, res.Outcomes)
+	require.Equal(t, 1, res.Stale)
 	id, _ := state(t, s, "acme")
 	require.Equal(t, "ev-0-é", id)
+	id, _ = state(t, s, "acme ")
+	require.Equal(t, "new", id)
 }
 
 func dump(t *testing.T, s *store.Store) []string {
