@@ -26,7 +26,7 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "receiver")
 	slog.SetDefault(log)
 	if err := run(log); err != nil {
-		log.Error("receiver stopped", "error", err)
+		log.Error("receiver stopped", "err", err)
 		os.Exit(1)
 	}
 }

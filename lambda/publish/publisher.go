@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg Config) *Publisher {
 	cfg.defaults()
 	p := &Publisher{cfg: cfg}
 	if _, err := p.current(ctx); err != nil {
-		cfg.Logger.Warn("broker not reachable at start; will retry on demand", "error", err)
+		cfg.Logger.Warn("broker not reachable at start; will retry on demand", "err", err)
 	}
 	return p
 }
@@ -136,7 +136,7 @@ func (p *Publisher) Publish(ctx context.Context, e envelope.Envelope) error {
 		if !s.isDead() || ctx.Err() != nil {
 			return err
 		}
-		p.cfg.Logger.Warn("broker connection lost during publish; redialling", "error", err, "request_id", e.RequestID)
+		p.cfg.Logger.Warn("broker connection lost during publish; redialling", "err", err, "request_id", e.RequestID)
 	}
 	return err
 }
@@ -154,7 +154,7 @@ func (p *Publisher) publishOn(ctx context.Context, s *session, key, requestID st
 	pc := s.chans[p.next.Add(1)%uint64(len(s.chans))]
 	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, key, true, false, msg)
 	if err != nil {
-		return fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	select {
 	case <-dc.Done():
@@ -238,7 +238,7 @@ func (p *Publisher) current(ctx context.Context) (*session, error) {
 			close(dialing)
 			p.mu.Unlock()
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			return ns, nil
 		}
@@ -247,7 +247,7 @@ func (p *Publisher) current(ctx context.Context) (*session, error) {
 		select {
 		case <-dialing:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: waiting for connection: %v", ErrUnavailable, ctx.Err())
+			return nil, fmt.Errorf("%w: waiting for connection: %w", ErrUnavailable, ctx.Err())
 		}
 	}
 }
@@ -362,7 +362,7 @@ func (s *session) watch(log *slog.Logger) {
 				log.Warn("broker flow control", "blocked", b.Active, "reason", b.Reason)
 			case err := <-closed:
 				if err != nil {
-					log.Warn("broker connection closed", "error", err)
+					log.Warn("broker connection closed", "err", err)
 				}
 				s.markDead()
 				return
@@ -379,7 +379,7 @@ func (s *session) watch(log *slog.Logger) {
 			select {
 			case err := <-chClosed:
 				if err != nil {
-					log.Warn("broker channel closed", "error", err)
+					log.Warn("broker channel closed", "err", err)
 				}
 				s.markDead()
 			case <-s.dead:

@@ -106,7 +106,7 @@ func (s *Sender) Enqueue(j Job) {
 	case s.q <- j:
 	default:
 		s.count("dropped")
-		s.o.Log.Warn("callback queue full, dropped", "source", j.Source, "event_id", j.EventID)
+		s.o.Log.Warn("callback queue full, dropped", "source", j.Source, "message_id", j.EventID)
 	}
 }
 
@@ -170,7 +170,7 @@ func Request(ctx context.Context, j Job, now time.Time) (*http.Request, error) {
 }
 
 func (s *Sender) deliver(ctx context.Context, j Job) {
-	log := s.o.Log.With("source", j.Source, "event_id", j.EventID, "url", j.URL)
+	log := s.o.Log.With("source", j.Source, "message_id", j.EventID, "url", j.URL)
 	delay := s.o.Backoff
 	for attempt := 1; ; attempt++ {
 		status, err := s.try(ctx, j)

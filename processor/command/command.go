@@ -129,7 +129,7 @@ func dlqCommand(ctx context.Context, cfg config.Config, args []string, stdout, s
 func Logger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "processor")
 }
 
 // Options are what Run takes besides the configuration (tests set them).

@@ -53,7 +53,7 @@ func (w *workers) abandon() { w.cancel() }
 func (c *Consumer) dispatch(w *workers, d amqp.Delivery) {
 	c.Metrics.Consumed()
 	it := c.prepare(d)
-	c.Log.Debug("delivery", "id", d.MessageId, "lock", it.lockName, "invalid", it.invalid)
+	c.Log.Debug("delivery", "message_id", d.MessageId, "lock", it.lockName, "invalid", it.invalid)
 	w.shards[shardOf(it.lockName, len(w.shards))] <- it
 }
 

@@ -22,7 +22,7 @@ func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) 
 		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("handler failed %d times: %v", attempt, err))
 		return
 	}
-	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "event_id", it.ev.ID, "attempt", attempt, "err", err)
+	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
 	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
 	if c.publish(ctx, s, "", topology.RetryQueue(attempt), pub) {
