@@ -225,7 +225,7 @@ func FromDelivery(d amqp.Delivery) (Envelope, error) {
 	e.RequestID, _ = d.Headers[HeaderRequestID].(string)
 	e.ProviderID, _ = d.Headers[HeaderProviderID].(string)
 	if e.ReceivedAt, err = time.Parse(time.RFC3339Nano, received); err != nil {
-		return e, fmt.Errorf("%w: header %s: %v", ErrInvalid, HeaderReceivedAt, err)
+		return e, fmt.Errorf("%w: header %s: %w", ErrInvalid, HeaderReceivedAt, err)
 	}
 	switch n := d.Headers[HeaderAttempt].(type) {
 	case nil:

@@ -171,3 +171,16 @@ func TestCheckPublishing(t *testing.T) {
 		require.ErrorIs(t, err, envelope.ErrUnencodable, name)
 	}
 }
+
+// TestFromDeliveryKeepsTheCause: an unparsable x-received-at is ErrInvalid
+// (the processor dead-letters on it) and still carries the parse error for
+// whoever logs or inspects it.
+func TestFromDeliveryKeepsTheCause(t *testing.T) {
+	p := envelope.New("github", webhooksig.Delivery{ID: "d-1", EventType: "push"}, "req-1", "", []byte(`{}`), time.Now()).Publishing()
+	p.Headers[envelope.HeaderReceivedAt] = "yesterday"
+	_, err := envelope.FromDelivery(amqp.Delivery{MessageId: p.MessageId, Headers: p.Headers, Body: p.Body})
+	require.ErrorIs(t, err, envelope.ErrInvalid)
+	var perr *time.ParseError
+	require.ErrorAs(t, err, &perr)
+	require.Equal(t, "yesterday", perr.Value)
+}

@@ -192,3 +192,16 @@ func TestIdleConnectionIsChecked(t *testing.T) {
 	require.NoError(t, p.Publish(context.Background(), msg(2)))
 	require.Len(t, queued(t, vhost), 2)
 }
+
+// TestUnavailableKeepsTheCause: a refused connection is ErrUnavailable (the
+// receiver answers 503 on it) and still carries the broker's own error.
+func TestUnavailableKeepsTheCause(t *testing.T) {
+	t.Parallel()
+	testenv.RabbitMQ(t) // the broker is there; the vhost below is not
+	p := newPublisher(t, "", "hookline-no-such-vhost", publish.Config{ConfirmTimeout: time.Second})
+	err := p.Publish(context.Background(), msg(1))
+	require.ErrorIs(t, err, publish.ErrUnavailable)
+	var aerr *amqp.Error
+	require.ErrorAs(t, err, &aerr, "the broker's refusal is visible through the sentinel: %v", err)
+	require.Equal(t, amqp.NotAllowed, aerr.Code)
+}

@@ -184,7 +184,7 @@ func (c *Config) mergeCredentials(getenv func(string) string) error {
 	if c.MySQLDSN != "" && (user != "" || pass != "" || ca != "") {
 		cfg, err := mysql.ParseDSN(c.MySQLDSN)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("MYSQL_DSN: %v", err))
+			errs = append(errs, fmt.Errorf("MYSQL_DSN: %w", err))
 		} else {
 			if user != "" || pass != "" {
 				cfg.User, cfg.Passwd = user, pass

@@ -161,8 +161,12 @@ func Replay(ctx context.Context, url string, all bool, id string) (int, error) {
 		if err != nil {
 			return false, err
 		}
-		if ok, err := dc.WaitContext(cctx); err != nil || !ok {
-			return false, fmt.Errorf("replay %s: not confirmed by the broker: %v", d.MessageId, err)
+		ok, err := dc.WaitContext(cctx)
+		if err != nil {
+			return false, fmt.Errorf("replay %s: not confirmed by the broker: %w", d.MessageId, err)
+		}
+		if !ok {
+			return false, fmt.Errorf("replay %s: nacked by the broker", d.MessageId)
 		}
 		n++
 		return true, nil
