@@ -33,8 +33,9 @@ const (
 	HeaderParked = "x-parked"
 	// HeaderProviderID is the provider's own id for the delivery, as sent
 	// (a long string: any length the request's headers allow), whenever it
-	// differs from the message id: an over-long id, or one the message id
-	// is not taken from.
+	// differs from the message id: an over-long id, or an unsigned one the
+	// message id is not taken from (X-GitHub-Delivery). For tracing only:
+	// it is never a dedupe key.
 	HeaderProviderID = "x-provider-id"
 )
 
@@ -77,38 +78,52 @@ func New(source string, d webhooksig.Delivery, requestID, contentType string, bo
 // content_type, type, header names, routing keys), in bytes.
 const MaxShortString = 255
 
-// hashedIDPrefix marks an event id made from a provider id that does not
-// fit a short string.
-const hashedIDPrefix = "sha256:"
+// Prefixes of the event ids EventID derives: from a signed provider id that
+// does not fit a short string, and from the verified MAC.
+const (
+	hashedIDPrefix = "sha256:"
+	macIDPrefix    = "mac:"
+)
 
 // EventID is the one function that makes an event id (DESIGN.md, "message"):
 // the message_id and the processor's dedupe key, stored as
 // webhook_events.event_id. It is deterministic, so a provider's redelivery
-// of the same event gets the same id:
+// of the same event gets the same id, and it is taken only from what the
+// signature covers, so a replay cannot make a new event by changing an
+// unsigned header:
 //
-//   - the provider's id as sent when it is a clean short string (at most 255
-//     bytes of valid UTF-8 without control characters): what the column and
-//     every log line can carry unchanged;
-//   - "sha256:" + hex(SHA-256(source, 0x00, id)) when it is not: 71 bytes,
-//     the original kept in the x-provider-id header;
-//   - a UUIDv7 when the provider gave no id.
+//   - a signed provider id (standard's webhook-id, stripe's body id) as sent
+//     when it is a clean short string (at most 255 bytes of valid UTF-8
+//     without control characters): what the column and every log line can
+//     carry unchanged;
+//   - "sha256:" + hex(SHA-256(source, 0x00, id)) for a signed id that is not
+//     (71 bytes; the id as sent goes to the x-provider-id header);
+//   - "mac:" + hex(SHA-256(source, 0x00, MAC)) when no signed id exists
+//     (github, whose X-GitHub-Delivery is unsigned; hmac-sha256; a stripe
+//     body without an id): the same signed content gives the same id, whatever
+//     delivery header comes with it (68 bytes; the MAC itself is not exposed);
+//   - a UUIDv7 for a delivery that names neither (no verifier made it), as
+//     there is nothing signed to derive an id from.
 func EventID(source string, d webhooksig.Delivery) string {
 	switch {
-	case d.ID == "":
-		return uuid.Must(uuid.NewV7()).String()
-	case cleanShort(d.ID):
-		return d.ID
+	case d.IDSigned && d.ID != "":
+		if cleanShort(d.ID) {
+			return d.ID
+		}
+		return hashedIDPrefix + digest(source, []byte(d.ID))
+	case d.MAC != [32]byte{}:
+		return macIDPrefix + digest(source, d.MAC[:])
 	}
-	return hashedIDPrefix + digest(source, d.ID)
+	return uuid.Must(uuid.NewV7()).String()
 }
 
-// digest is hex(SHA-256(source, 0x00, v)): the NUL keeps ("ab","c") and
-// ("a","bc") apart.
-func digest(source string, v string) string {
+// digest is hex(SHA-256(source, 0x00, v)): source names never hold a NUL,
+// so no two (source, v) pairs share an input.
+func digest(source string, v []byte) string {
 	h := sha256.New()
 	h.Write([]byte(source))
 	h.Write([]byte{0})
-	h.Write([]byte(v))
+	h.Write(v)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

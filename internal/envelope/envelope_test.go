@@ -1,6 +1,7 @@
 package envelope_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 func TestRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
-	e := envelope.New("github", webhooksig.Delivery{ID: "d-1", EventType: "push"}, "req-1", "application/json", []byte(`{"a":1}`), now)
+	e := envelope.New("github", webhooksig.Delivery{ID: "d-1", IDSigned: true, EventType: "push"}, "req-1", "application/json", []byte(`{"a":1}`), now)
 	e.Attempt = 2
 	p := e.Publishing()
 	require.Equal(t, amqp.Persistent, p.DeliveryMode)
@@ -31,6 +32,8 @@ func TestRoundTrip(t *testing.T) {
 	require.True(t, got.ReceivedAt.Equal(now))
 }
 
+// TestNewFillsIDAndType: a delivery no verifier made (no signed id, no MAC)
+// has nothing to derive an id from.
 func TestNewFillsIDAndType(t *testing.T) {
 	e := envelope.New("s", webhooksig.Delivery{}, "", "", nil, time.Now())
 	id, err := uuid.Parse(e.ID)
@@ -46,7 +49,7 @@ func TestCleanEventType(t *testing.T) {
 }
 
 func TestFromDeliveryRejects(t *testing.T) {
-	good := envelope.New("s", webhooksig.Delivery{ID: "id", EventType: "t"}, "r", "", nil, time.Now()).Publishing()
+	good := envelope.New("s", webhooksig.Delivery{ID: "id", IDSigned: true, EventType: "t"}, "r", "", nil, time.Now()).Publishing()
 	cases := map[string]func(d *amqp.Delivery){
 		"no id":         func(d *amqp.Delivery) { d.MessageId = "" },
 		"no source":     func(d *amqp.Delivery) { delete(d.Headers, envelope.HeaderSource) },
@@ -111,7 +114,7 @@ func TestEventIDBoundsProviderIDs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := webhooksig.Delivery{ID: c.id}
+			d := webhooksig.Delivery{ID: c.id, IDSigned: true}
 			id := envelope.EventID("src", d)
 			require.Equal(t, id, envelope.EventID("src", d), "deterministic: a redelivery dedupes")
 			require.LessOrEqual(t, len(id), envelope.MaxShortString)
@@ -126,8 +129,8 @@ func TestEventIDBoundsProviderIDs(t *testing.T) {
 			require.Equal(t, c.id, e.Publishing().Headers[envelope.HeaderProviderID], "original kept as a long string")
 		})
 	}
-	require.NotEqual(t, envelope.EventID("s", webhooksig.Delivery{ID: long}), envelope.EventID("s", webhooksig.Delivery{ID: long + "x"}))
-	e := envelope.New("src", webhooksig.Delivery{ID: "short"}, "r", "", nil, time.Now())
+	require.NotEqual(t, envelope.EventID("s", webhooksig.Delivery{ID: long, IDSigned: true}), envelope.EventID("s", webhooksig.Delivery{ID: long + "x", IDSigned: true}))
+	e := envelope.New("src", webhooksig.Delivery{ID: "short", IDSigned: true}, "r", "", nil, time.Now())
 	require.NotContains(t, e.Publishing().Headers, envelope.HeaderProviderID, "no copy when the message id is the provider's id")
 }
 
@@ -150,7 +153,7 @@ func TestCleanContentType(t *testing.T) {
 
 func TestCheckPublishing(t *testing.T) {
 	long := strings.Repeat("k", 256)
-	ok := envelope.New("s", webhooksig.Delivery{ID: strings.Repeat("i", 300)}, "r", strings.Repeat("c", 300), nil, time.Now())
+	ok := envelope.New("s", webhooksig.Delivery{ID: strings.Repeat("i", 300), IDSigned: true}, "r", strings.Repeat("c", 300), nil, time.Now())
 	require.NoError(t, envelope.CheckPublishing("webhooks", ok.RoutingKey(), ok.Publishing()), "New bounds every short string")
 	require.NoError(t, envelope.CheckPublishing("webhooks", strings.Repeat("k", 255), amqp.Publishing{Headers: amqp.Table{"h": long}}), "255 bytes and long header values are fine")
 	for name, c := range map[string]struct {
@@ -176,11 +179,61 @@ func TestCheckPublishing(t *testing.T) {
 // (the processor dead-letters on it) and still carries the parse error for
 // whoever logs or inspects it.
 func TestFromDeliveryKeepsTheCause(t *testing.T) {
-	p := envelope.New("github", webhooksig.Delivery{ID: "d-1", EventType: "push"}, "req-1", "", []byte(`{}`), time.Now()).Publishing()
+	p := envelope.New("github", webhooksig.Delivery{ID: "d-1", IDSigned: true, EventType: "push"}, "req-1", "", []byte(`{}`), time.Now()).Publishing()
 	p.Headers[envelope.HeaderReceivedAt] = "yesterday"
 	_, err := envelope.FromDelivery(amqp.Delivery{MessageId: p.MessageId, Headers: p.Headers, Body: p.Body})
 	require.ErrorIs(t, err, envelope.ErrInvalid)
 	var perr *time.ParseError
 	require.ErrorAs(t, err, &perr)
 	require.Equal(t, "yesterday", perr.Value)
+}
+
+// TestEventIDFromWhatIsSigned: for schemes that sign no id, the event id is
+// derived from the source and the verified MAC, so the same signed GitHub
+// body sent with three different (unsigned) delivery ids, or none, is one
+// event; the delivery id is kept for tracing.
+func TestEventIDFromWhatIsSigned(t *testing.T) {
+	const secret = "gh-secret"
+	v, err := webhooksig.New(webhooksig.GitHub, []string{secret}, 0)
+	require.NoError(t, err)
+	body := []byte(`{"action":"opened","number":7}`)
+	verify := func(delivery string, body []byte) webhooksig.Delivery {
+		h, err := webhooksig.Sign(webhooksig.GitHub, secret, delivery, time.Now(), body)
+		require.NoError(t, err)
+		d, err := v.Verify(h, body, time.Now())
+		require.NoError(t, err)
+		require.False(t, d.IDSigned)
+		return d
+	}
+	first := envelope.EventID("gh", verify("d-1", body))
+	require.Regexp(t, `^mac:[0-9a-f]{64}$`, first)
+	for _, delivery := range []string{"d-2", "d-3", "", strings.Repeat("d", 300)} {
+		d := verify(delivery, body)
+		require.Equal(t, first, envelope.EventID("gh", d), "delivery %.10q", delivery)
+		e := envelope.New("gh", d, "r", "", body, time.Now())
+		require.Equal(t, first, e.ID)
+		if delivery == "" {
+			require.NotContains(t, e.Publishing().Headers, envelope.HeaderProviderID)
+		} else {
+			require.Equal(t, delivery, e.Publishing().Headers[envelope.HeaderProviderID], "delivery id kept for tracing")
+		}
+	}
+	require.NotEqual(t, first, envelope.EventID("gh", verify("d-1", []byte(`{"action":"closed","number":7}`))), "other content, other event")
+	require.NotEqual(t, first, envelope.EventID("gh2", verify("d-1", body)), "the source is part of the digest")
+	d := verify("d-1", body)
+	require.NotContains(t, first, hex.EncodeToString(d.MAC[:]), "the MAC itself is not exposed")
+
+	// hmac-sha256 has no id at all, and a stripe body without one: the same rule.
+	hv, err := webhooksig.New(webhooksig.HMACSHA256, []string{"k"}, 0)
+	require.NoError(t, err)
+	h, err := webhooksig.Sign(webhooksig.HMACSHA256, "k", "", time.Now(), body)
+	require.NoError(t, err)
+	hd, err := hv.Verify(h, body, time.Now())
+	require.NoError(t, err)
+	require.Regexp(t, `^mac:[0-9a-f]{64}$`, envelope.EventID("plain", hd))
+	require.Equal(t, envelope.EventID("plain", hd), envelope.EventID("plain", hd))
+
+	// A signed id wins over the MAC: standard's webhook-id.
+	sd := webhooksig.Delivery{ID: "msg_1", IDSigned: true, MAC: d.MAC}
+	require.Equal(t, "msg_1", envelope.EventID("std", sd))
 }

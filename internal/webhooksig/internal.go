@@ -210,7 +210,8 @@ func (m *macer) sum(s *macScratch, i int, body []byte) *[macSize]byte {
 
 // match reports whether any candidate equals the MAC (content = s.buf+body)
 // under any key. Each key's MAC is computed once; comparisons are
-// constant-time. It stops at the first match.
+// constant-time. It stops at the first match, which s.sum then holds: the
+// MAC under the first configured key that verifies.
 func (m *macer) match(s *macScratch, body []byte, cands [][macSize]byte) bool {
 	for i := range m.keys {
 		mac := m.sum(s, i, body)

@@ -121,12 +121,13 @@ func (v *standardVerifier) Verify(h http.Header, body []byte, now time.Time) (De
 	s := v.mac.get()
 	s.buf = append(append(append(append(s.buf[:0], id...), '.'), tsStr...), '.')
 	ok = v.mac.match(s, body, cands[:t.n])
+	mac := s.sum
 	v.mac.put(s)
 	if !ok {
 		return Delivery{}, fmt.Errorf("%w: %s: none of %d v1 signatures matches", ErrSignatureMismatch, sigName, t.n)
 	}
 	_, typ := bodyFields(body, false)
-	return Delivery{ID: id, EventType: typ}, nil
+	return Delivery{ID: id, IDSigned: true, EventType: typ, MAC: mac}, nil
 }
 
 // ---- github -------------------------------------------------------------------
@@ -145,19 +146,22 @@ func (v *githubVerifier) Verify(h http.Header, body []byte, now time.Time) (Deli
 	if err != nil {
 		return Delivery{}, err
 	}
-	if !verifyBodyOnly(v.mac, body, cands[:t.n]) {
+	mac, ok := verifyBodyOnly(v.mac, body, cands[:t.n])
+	if !ok {
 		return Delivery{}, fmt.Errorf("%w: X-Hub-Signature-256: none of %d signatures matches", ErrSignatureMismatch, t.n)
 	}
-	return Delivery{ID: first(h[hdrGitHubDelivery]), EventType: first(h[hdrGitHubEvent])}, nil
+	return Delivery{ID: first(h[hdrGitHubDelivery]), EventType: first(h[hdrGitHubEvent]), MAC: mac}, nil
 }
 
-// verifyBodyOnly matches candidates against MACs of the body alone.
-func verifyBodyOnly(m *macer, body []byte, cands [][macSize]byte) bool {
+// verifyBodyOnly matches candidates against MACs of the body alone and
+// returns the one that matched.
+func verifyBodyOnly(m *macer, body []byte, cands [][macSize]byte) ([macSize]byte, bool) {
 	s := m.get()
 	s.buf = s.buf[:0]
 	ok := m.match(s, body, cands)
+	mac := s.sum
 	m.put(s)
-	return ok
+	return mac, ok
 }
 
 // hexCandidates decodes each header value as one hex MAC, with the
@@ -211,10 +215,11 @@ func (v *hmacVerifier) Verify(h http.Header, body []byte, now time.Time) (Delive
 	if err != nil {
 		return Delivery{}, err
 	}
-	if !verifyBodyOnly(v.mac, body, cands[:t.n]) {
+	mac, ok := verifyBodyOnly(v.mac, body, cands[:t.n])
+	if !ok {
 		return Delivery{}, fmt.Errorf("%w: X-Signature: none of %d signatures matches", ErrSignatureMismatch, t.n)
 	}
-	return Delivery{EventType: first(h[hdrXEventType])}, nil
+	return Delivery{EventType: first(h[hdrXEventType]), MAC: mac}, nil
 }
 
 // ---- stripe -------------------------------------------------------------------
@@ -291,10 +296,11 @@ func (v *stripeVerifier) Verify(h http.Header, body []byte, now time.Time) (Deli
 	s := v.mac.get()
 	s.buf = append(append(s.buf[:0], tsStr...), '.')
 	ok = v.mac.match(s, body, cands[:t.n])
+	mac := s.sum
 	v.mac.put(s)
 	if !ok {
 		return Delivery{}, fmt.Errorf("%w: %s: none of %d v1 signatures matches", ErrSignatureMismatch, name, t.n)
 	}
 	id, typ := bodyFields(body, true)
-	return Delivery{ID: id, EventType: typ}, nil
+	return Delivery{ID: id, IDSigned: id != "", EventType: typ, MAC: mac}, nil
 }

@@ -71,6 +71,10 @@ type Delivery struct {
 	// X-GitHub-Delivery for github, the body's JSON "id" for stripe; "" if none.
 	// For github it comes from an unsigned header.
 	ID string
+	// IDSigned reports whether the signature covers ID (standard's
+	// webhook-id, stripe's body id); false for github's X-GitHub-Delivery,
+	// which anyone replaying a captured request can change, and when ID is "".
+	IDSigned bool
 	// EventType is the body's JSON "type" (standard, stripe), X-GitHub-Event
 	// (github) or X-Event-Type (hmac-sha256); "" if none. Header-sourced
 	// values are not covered by the signature.
@@ -79,6 +83,12 @@ type Delivery struct {
 	// last duplicate wins); a non-string value or a body that is not a JSON
 	// object gives "" without failing verification.
 	EventType string
+	// MAC is the verified HMAC-SHA256 of the signed content: the signature
+	// the sender sent that matched, under the first configured secret that
+	// verifies. Equal requests give equal MACs, so it identifies what was
+	// signed when no signed id does. It is signature material: do not log or
+	// store it as is (envelope.EventID uses a digest of it).
+	MAC [32]byte
 }
 
 // Verifier checks one source's requests. Implementations are safe for

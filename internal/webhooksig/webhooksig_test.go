@@ -54,7 +54,7 @@ var (
 		scheme: Standard, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		id: "msg_p5jXN8AQM9LWM0D4loKWxJek", ts: 1614265330, body: `{"test": 2432232314}`,
 		header: "Webhook-Signature", want: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-		wantDel: Delivery{ID: "msg_p5jXN8AQM9LWM0D4loKWxJek"},
+		wantDel: Delivery{ID: "msg_p5jXN8AQM9LWM0D4loKWxJek", IDSigned: true},
 	}
 	rustVector = vector{
 		source: "standard-webhooks libraries/rust/src/lib.rs test_sign",
@@ -62,7 +62,7 @@ var (
 		id: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", ts: 1649367553,
 		body:   `{"email":"test@example.com","username":"test_user"}`,
 		header: "Webhook-Signature", want: "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
-		wantDel: Delivery{ID: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"},
+		wantDel: Delivery{ID: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", IDSigned: true},
 	}
 	githubVector = vector{
 		source: "GitHub docs, Validating webhook deliveries",
@@ -76,7 +76,7 @@ var (
 		body:    "{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\",\n  \"type\": \"customer.created\"\n}",
 		header:  "Stripe-Signature",
 		want:    "t=1700000000,v1=6e02942005b5bae7714f5da3a08e2d98bafa1c721613abe5350fe70473d0a143",
-		wantDel: Delivery{ID: "evt_test_webhook", EventType: "customer.created"},
+		wantDel: Delivery{ID: "evt_test_webhook", IDSigned: true, EventType: "customer.created"},
 	}
 	hmacVector = vector{
 		source: "derived with openssl dgst -sha256 -hmac (scheme has no publisher)",
@@ -105,7 +105,8 @@ func TestPublishedVectors(t *testing.T) {
 			require.NoError(t, err)
 			d, err := ver.Verify(in, []byte(v.body), ts)
 			require.NoError(t, err)
-			assert.Equal(t, v.wantDel, d)
+			assert.Equal(t, sentMAC(t, v.scheme, in), d.MAC, "the verified MAC is the vector's signature")
+			assert.Equal(t, v.wantDel, withoutMAC(d))
 
 			_, err = ver.Verify(in, []byte(v.body+" "), ts)
 			assert.ErrorIs(t, err, ErrSignatureMismatch, "tampered body")
@@ -168,8 +169,9 @@ func runVerifyCases(t *testing.T, v vector, base func() http.Header, cases []ver
 			d, err := ver.Verify(h, []byte(body), time.Unix(v.ts, 0).Add(c.now))
 			if c.wantErr == nil {
 				require.NoError(t, err)
+				assert.NotZero(t, d.MAC, "a verified request names its MAC")
 				if c.wantDel != nil {
-					assert.Equal(t, *c.wantDel, d)
+					assert.Equal(t, *c.wantDel, withoutMAC(d))
 				}
 				return
 			}
@@ -238,9 +240,9 @@ func TestVerifyStandard(t *testing.T) {
 	del := func(k string) func(http.Header) { return func(h http.Header) { h.Del(k) } }
 
 	runVerifyCases(t, v, base, []verifyCase{
-		{name: "valid", wantDel: &Delivery{ID: v.id}},
+		{name: "valid", wantDel: &Delivery{ID: v.id, IDSigned: true}},
 		{name: "event type from body", body: ptr(withType), mutate: set("webhook-signature", hType.Get("webhook-signature")),
-			wantDel: &Delivery{ID: v.id, EventType: "user.created"}},
+			wantDel: &Delivery{ID: v.id, IDSigned: true, EventType: "user.created"}},
 		{name: "tampered body", body: ptr(v.body[:len(v.body)-1] + " }"), wantErr: ErrSignatureMismatch},
 		{name: "empty body", body: ptr(""), wantErr: ErrSignatureMismatch},
 		{name: "wrong secret", secrets: []string{otherStdSecret}, wantErr: ErrSignatureMismatch},
@@ -252,7 +254,7 @@ func TestVerifyStandard(t *testing.T) {
 		{name: "missing timestamp", mutate: del("webhook-timestamp"), wantErr: ErrMissingSignature},
 		{name: "empty signature", mutate: set("webhook-signature", ""), wantErr: ErrMissingSignature},
 		{name: "partial: svix-id with webhook-signature", mutate: func(h http.Header) { h.Set("svix-id", v.id); h.Del("webhook-id") }, wantErr: ErrMissingSignature},
-		{name: "svix aliases", mutate: svix, wantDel: &Delivery{ID: v.id}},
+		{name: "svix aliases", mutate: svix, wantDel: &Delivery{ID: v.id, IDSigned: true}},
 		{name: "svix aliases, stale", mutate: svix, now: 5*time.Minute + time.Second, wantErr: ErrTimestampOutOfTolerance},
 		{name: "webhook-* wins over svix-*", mutate: func(h http.Header) { h.Set("svix-signature", "v1,"+junkB64) }},
 		{name: "several signatures, one good (Go test order)", mutate: set("webhook-signature",
@@ -505,15 +507,21 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				require.NoError(t, err)
 				d, err := v.Verify(h, []byte(body), now)
 				require.NoError(t, err)
+				assert.Equal(t, sentMAC(t, scheme, h), d.MAC, "the MAC under the second secret, which verified")
 				switch scheme {
 				case Standard:
 					assert.Equal(t, "msg_42", d.ID)
+					assert.True(t, d.IDSigned)
 				case GitHub:
 					assert.Equal(t, "msg_42", d.ID)
+					assert.False(t, d.IDSigned, "X-GitHub-Delivery is not signed")
 				case Stripe:
 					if i == 2 {
-						assert.Equal(t, Delivery{ID: "evt_9", EventType: "a.b"}, d)
+						assert.Equal(t, Delivery{ID: "evt_9", IDSigned: true, EventType: "a.b"}, withoutMAC(d))
 					}
+				case HMACSHA256:
+					assert.Equal(t, "", d.ID)
+					assert.False(t, d.IDSigned)
 				}
 				if len(body) > 0 {
 					tampered := []byte(body)
@@ -598,4 +606,62 @@ func TestOracleMatchesVectors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, goVector.want, "v1,"+base64.StdEncoding.EncodeToString(mac(key, goVector.id, ".", fmt.Sprint(goVector.ts), ".", goVector.body)))
 	assert.Equal(t, githubVector.want, "sha256="+hex.EncodeToString(mac([]byte(githubVector.secret), githubVector.body)))
+}
+
+// withoutMAC is d with its MAC zeroed, for comparing the other fields.
+func withoutMAC(d Delivery) Delivery {
+	d.MAC = [32]byte{}
+	return d
+}
+
+// sentMAC decodes the (first) signature a request carries, independently of
+// the verifiers' parsers.
+func sentMAC(t *testing.T, scheme string, h http.Header) [32]byte {
+	t.Helper()
+	var enc string
+	var raw []byte
+	var err error
+	switch scheme {
+	case Standard:
+		enc = strings.TrimPrefix(strings.Fields(h.Get("Webhook-Signature"))[0], "v1,")
+		raw, err = base64.StdEncoding.DecodeString(enc)
+	case GitHub:
+		raw, err = hex.DecodeString(strings.TrimPrefix(h.Get("X-Hub-Signature-256"), "sha256="))
+	case Stripe:
+		_, enc, _ = strings.Cut(h.Get("Stripe-Signature"), "v1=")
+		raw, err = hex.DecodeString(enc)
+	default:
+		raw, err = hex.DecodeString(h.Get("X-Signature"))
+	}
+	require.NoError(t, err)
+	require.Len(t, raw, 32)
+	return [32]byte(raw)
+}
+
+// TestMACIsUnderFirstVerifyingSecret: a sender rotating its secret sends
+// one signature per secret; the MAC reported is the one under the first
+// configured secret that verifies, so it depends on the configuration, not
+// on the order of the sender's signatures.
+func TestMACIsUnderFirstVerifyingSecret(t *testing.T) {
+	body := []byte(`{"a":1}`)
+	at := time.Unix(1700000000, 0)
+	ha, err := Sign(Standard, goVector.secret, "msg_1", at, body)
+	require.NoError(t, err)
+	hb, err := Sign(Standard, otherStdSecret, "msg_1", at, body)
+	require.NoError(t, err)
+	macA, macB := sentMAC(t, Standard, ha), sentMAC(t, Standard, hb)
+	for _, order := range [][2]http.Header{{ha, hb}, {hb, ha}} {
+		h := ha.Clone()
+		h.Set("Webhook-Signature", order[0].Get("Webhook-Signature")+" "+order[1].Get("Webhook-Signature"))
+		for _, c := range []struct {
+			secrets []string
+			want    [32]byte
+		}{{[]string{goVector.secret, otherStdSecret}, macA}, {[]string{otherStdSecret, goVector.secret}, macB}} {
+			v, err := New(Standard, c.secrets, 0)
+			require.NoError(t, err)
+			d, err := v.Verify(h, body, at)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, d.MAC)
+		}
+	}
 }

@@ -52,7 +52,7 @@ func TestOverlongShortStringFailsOnlyItsPublish(t *testing.T) {
 			defer wg.Done()
 			for i := range goodEach {
 				n := g*goodEach + i
-				e := envelope.New("src", webhooksig.Delivery{ID: fmt.Sprintf("good-%03d", n), EventType: "t"}, fmt.Sprintf("req-%03d", n), "", []byte("b"), time.Now())
+				e := envelope.New("src", webhooksig.Delivery{ID: fmt.Sprintf("good-%03d", n), IDSigned: true, EventType: "t"}, fmt.Sprintf("req-%03d", n), "", []byte("b"), time.Now())
 				goodErrs <- p.Publish(ctx, e)
 			}
 		}()

@@ -33,7 +33,7 @@ func newPublisher(t *testing.T, addr, vhost string, cfg publish.Config) *publish
 }
 
 func msg(i int) envelope.Envelope {
-	return envelope.New("src", webhooksig.Delivery{ID: fmt.Sprintf("id-%06d", i), EventType: "t"}, fmt.Sprintf("req-%06d", i), "", []byte(fmt.Sprintf("body-%d", i)), time.Now())
+	return envelope.New("src", webhooksig.Delivery{ID: fmt.Sprintf("id-%06d", i), IDSigned: true, EventType: "t"}, fmt.Sprintf("req-%06d", i), "", []byte(fmt.Sprintf("body-%d", i)), time.Now())
 }
 
 // queued returns the message ids in the inbound queue (draining it).

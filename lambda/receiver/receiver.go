@@ -107,6 +107,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.status == http.StatusAccepted:
 		attrs = append(attrs, slog.String("message_id", res.id), slog.Int("bytes", res.bytes))
+		if res.providerID != "" {
+			// The provider's own id (X-GitHub-Delivery, an over-long id)
+			// finds the line; cut so a header cannot bloat the log.
+			attrs = append(attrs, slog.String("provider_id", cut(res.providerID, envelope.MaxShortString)))
+		}
 	case res.status >= 500:
 		level, msg = slog.LevelError, "webhook not accepted"
 		attrs = append(attrs, slog.String("reason", res.reason))
@@ -130,7 +135,16 @@ type result struct {
 	status         int
 	public, reason string
 	source, id     string
+	providerID     string
 	bytes          int
+}
+
+// cut returns at most n bytes of s.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func reject(status int, public, reason string) result {
@@ -205,7 +219,7 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 		}
 		return reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
 	}
-	return result{status: http.StatusAccepted, id: e.ID, bytes: len(body)}
+	return result{status: http.StatusAccepted, id: e.ID, providerID: e.ProviderID, bytes: len(body)}
 }
 
 // publicSigError names the kind of signature failure, never the details.
