@@ -56,6 +56,11 @@ type Source struct {
 	// whsec_…). Separate from Secrets so a callback can never be replayed
 	// into this receiver as a valid inbound webhook.
 	CallbackSecret string `json:"callback_secret,omitempty"`
+	// CallbackAllowPrivate lets the processor's callback client connect to
+	// loopback, private, link-local and other non-public addresses for this
+	// source (local development, tests). Off, such a connection is refused
+	// when it is dialled, whatever the URL's host name resolves to.
+	CallbackAllowPrivate bool `json:"callback_allow_private,omitempty"`
 
 	verifier webhooksig.Verifier
 	hosts    map[string]bool
@@ -224,6 +229,9 @@ func (s *Source) validate() error {
 	}
 	if s.CallbackURL != "" && s.CallbackSecret == "" {
 		return errors.New("callback_secret: required with callback_url (a Standard Webhooks whsec_ secret of its own)")
+	}
+	if s.CallbackAllowPrivate && s.CallbackURL == "" {
+		return errors.New("callback_allow_private: set without callback_url")
 	}
 	if s.CallbackSecret != "" {
 		if s.CallbackURL == "" {

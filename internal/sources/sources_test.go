@@ -101,6 +101,7 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"callback url without secret", base("    callback_url: https://x.example/cb\n"), []string{`"gh"`, "callback_secret: required"}},
 		{"relative callback", base("    callback_url: /x\n"), []string{`"gh"`, "callback_url:"}},
 		{"callback secret without url", base("    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), []string{`"gh"`, "callback_secret: set without"}},
+		{"allow private without url", base("    callback_allow_private: true\n"), []string{`"gh"`, "callback_allow_private: set without"}},
 		{"callback secret not whsec", base("    callback_url: https://x.example/cb\n    callback_secret: 'not base64!'\n"), []string{`"gh"`, "callback_secret:"}},
 		{"callback secret reused", strings.Replace(base("    callback_url: https://x.example/cb\n    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), "secrets: [s]", "secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]", 1), []string{`"gh"`, "must differ"}},
 		{"duplicate", base("  - name: gh\n    hosts: [h.example.com]\n    scheme: github\n    secrets: [s]\n"), []string{`"gh"`, "defined twice"}},
@@ -119,8 +120,10 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 }
 
 func TestHTTPCallbackToLoopbackAllowed(t *testing.T) {
-	_, err := sources.Parse([]byte("sources:\n  - name: a\n    hosts: [localhost]\n    scheme: github\n    secrets: [s]\n    callback_url: http://127.0.0.1:9999/cb\n    callback_secret: whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg==\n"))
+	set, err := sources.Parse([]byte("sources:\n  - name: a\n    hosts: [localhost]\n    scheme: github\n    secrets: [s]\n    callback_url: http://127.0.0.1:9999/cb\n    callback_secret: whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg==\n    callback_allow_private: true\n"))
 	require.NoError(t, err)
+	src, _ := set.Lookup("a")
+	require.True(t, src.CallbackAllowPrivate)
 }
 
 func TestEntity(t *testing.T) {

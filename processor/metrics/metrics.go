@@ -21,7 +21,7 @@ type Metrics struct {
 	duplicates   prometheus.Counter
 	stale        prometheus.Counter
 	lockLost     prometheus.Counter
-	callbacks    *prometheus.CounterVec // result: ok | gone | failed | dropped
+	callbacks    *prometheus.CounterVec // result: ok | gone | failed | refused | dropped
 	processing   prometheus.Histogram
 	lockWait     prometheus.Histogram
 	endToEnd     prometheus.Histogram
@@ -63,7 +63,7 @@ func New() *Metrics {
 	for _, l := range []string{"invalid", "unknown_source", "attempts"} {
 		m.deadLettered.WithLabelValues(l)
 	}
-	for _, l := range []string{"ok", "gone", "failed", "dropped"} {
+	for _, l := range []string{"ok", "gone", "failed", "refused", "dropped"} {
 		m.callbacks.WithLabelValues(l)
 	}
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,

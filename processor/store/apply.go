@@ -154,6 +154,7 @@ func (s *Store) applyOnce(ctx context.Context, evs []*handler.Event, todo []int,
 	// Round trip: [START TRANSACTION;] INSERT the events; lock and read the
 	// rows of the entities they name (the default handler writes those).
 	stmts := append(begin, insertStatements(evs, fresh, now)...)
+	stmts = append(stmts, s.outboxStatements(evs, fresh, now)...)
 	keys := entityKeys(evs, fresh)
 	stmts = append(stmts, lockStatements(keys)...)
 	if err := w.run(ctx, stmts); err != nil {

@@ -26,6 +26,9 @@ var migrations embed.FS
 // Store is a connection pool to the processor's database.
 type Store struct {
 	DB *sql.DB
+	// WantsCallback, when set, says whether a source's stored events get a
+	// callback: Apply then writes their outbox rows in their transaction.
+	WantsCallback func(source string) bool
 }
 
 // Config parses a go-sql-driver DSN and sets what the store relies on:
@@ -199,7 +202,7 @@ var ErrNoSchema = errors.New("webhook tables missing: run `processor migrate`")
 // CheckSchema reports ErrNoSchema when the tables are missing (and any
 // connection error as is).
 func (s *Store) CheckSchema(ctx context.Context) error {
-	_, err := s.DB.ExecContext(ctx, "SELECT 1 FROM webhook_events, webhook_entities LIMIT 0")
+	_, err := s.DB.ExecContext(ctx, "SELECT 1 FROM webhook_events, webhook_entities, webhook_callbacks LIMIT 0")
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1146 {
 		return ErrNoSchema
