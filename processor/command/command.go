@@ -34,7 +34,7 @@ const usage = `usage: processor [run | migrate | dlq list | dlq replay (--all | 
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
 WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
-CALLBACK_TIMEOUT, CALLBACK_RETRIES, LOG_LEVEL`
+CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL`
 
 // Main runs one subcommand and returns the process exit code.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -204,20 +204,21 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 		httpErr <- health.Server(aux, cfg.HTTPAddr, health.Handler(o.Health, o.Metrics), o.HTTPAddr)
 	}()
 
-	var cb *callback.Sender
-	for _, n := range srcs.Names() {
-		if s, _ := srcs.Lookup(n); s.CallbackURL != "" {
-			co := callback.Options{Timeout: cfg.CallbackTimeout, Attempts: cfg.CallbackRetries}
-			if o.Callback != nil {
-				co = *o.Callback
-			}
-			co.Metrics, co.Log = o.Metrics, o.Log
-			cb = callback.New(co)
-			wg.Add(1)
-			go func() { defer wg.Done(); cb.Run(aux) }()
-			break
-		}
+	// Callbacks: the outbox rows are written with the events (store) and
+	// sent by one sender per processor, which also picks up rows left
+	// pending by an earlier run or another task.
+	st.WantsCallback = func(source string) bool {
+		src, ok := srcs.Lookup(source)
+		return ok && src.CallbackURL != ""
 	}
+	co := callback.Options{Timeout: cfg.CallbackTimeout, Attempts: cfg.CallbackRetries, PerHost: cfg.CallbackPerHost}
+	if o.Callback != nil {
+		co = *o.Callback
+	}
+	co.Metrics, co.Log = o.Metrics, o.Log
+	cb := callback.New(st, srcs, co)
+	wg.Add(1)
+	go func() { defer wg.Done(); cb.Run(aux) }()
 
 	c := consume.New(consume.Options{
 		URL: cfg.RabbitMQURL, Prefetch: cfg.Prefetch, Workers: cfg.Concurrency, BatchSize: cfg.BatchSize,

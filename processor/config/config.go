@@ -36,6 +36,7 @@ type Config struct {
 	LockPrefix      string        // LOCK_PREFIX: Redis key prefix for entity locks
 	CallbackTimeout time.Duration // CALLBACK_TIMEOUT: per callback request
 	CallbackRetries int           // CALLBACK_RETRIES: attempts per callback (410 stops early)
+	CallbackPerHost int           // CALLBACK_HOST_CONCURRENCY: concurrent callback requests per destination host
 	LogLevel        string        // LOG_LEVEL: debug|info|warn|error
 }
 
@@ -51,7 +52,8 @@ const (
 	DefaultLockWait        = 500 * time.Millisecond
 	DefaultLockPrefix      = "hookline:lock:"
 	DefaultCallbackTimeout = 10 * time.Second
-	DefaultCallbackRetries = 5
+	DefaultCallbackRetries = 8 // 5 s × 4ⁿ apart, at most 1 h: about 2.5 h in all
+	DefaultCallbackPerHost = 4
 	maxPrefetch            = 2000
 )
 
@@ -61,7 +63,7 @@ func Defaults() Config {
 		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, Concurrency: DefaultConcurrency,
 		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
 		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix,
-		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, LogLevel: "info",
+		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, LogLevel: "info",
 	}
 }
 
@@ -127,6 +129,7 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	num("BATCH_SIZE", &c.BatchSize, 1, 1000)
 	num("MAX_ATTEMPTS", &c.MaxAttempts, 1, 100)
 	num("CALLBACK_RETRIES", &c.CallbackRetries, 1, 20)
+	num("CALLBACK_HOST_CONCURRENCY", &c.CallbackPerHost, 1, 64)
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second)
 	dur("LOCK_TTL", &c.LockTTL, time.Second)
 	dur("LOCK_WAIT", &c.LockWait, 0)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/sources"
-	"github.com/hookline/hookline/processor/callback"
 	"github.com/hookline/hookline/processor/handler"
 	"github.com/hookline/hookline/processor/health"
 	"github.com/hookline/hookline/processor/lock"
@@ -297,6 +296,7 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		c.Metrics.Stale(res.Stale)
 		c.Log.Info("fenced entity writes skipped: newer state already applied", "n", res.Stale)
 	}
+	callbacks := false
 	for i, it := range items {
 		switch res.Outcomes[i] {
 		case store.Stored:
@@ -305,7 +305,7 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 			if c.Committed != nil {
 				c.Committed(it.ev, now)
 			}
-			c.callback(it, now)
+			callbacks = callbacks || it.src.CallbackURL != ""
 		case store.Duplicate:
 			c.Metrics.Duplicate()
 			c.ack(it)
@@ -313,19 +313,10 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 			c.failed(ctx, s, it, res.Errs[i])
 		}
 	}
-	return ""
-}
-
-func (c *Consumer) callback(it *item, now time.Time) {
-	if c.Callbacks == nil || it.src.CallbackURL == "" {
-		return
+	if callbacks && c.Callbacks != nil {
+		// Their outbox rows committed with the events: wake the
+		// sender instead of leaving them to its next poll.
+		c.Callbacks.Notify()
 	}
-	// Signed with the source's own callback_secret (sources requires one with
-	// callback_url): never an inbound secret, so a callback cannot be
-	// replayed into the receiver as a valid webhook.
-	c.Callbacks.Enqueue(callback.Job{
-		URL: it.src.CallbackURL, Secret: it.src.CallbackSecret,
-		Source: it.ev.Source, EventID: it.ev.ID, EventType: it.ev.EventType, EntityKey: it.ev.EntityKey,
-		ReceivedAt: it.ev.ReceivedAt, ProcessedAt: now,
-	})
+	return ""
 }

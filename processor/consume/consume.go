@@ -43,7 +43,7 @@ type Deps struct {
 	Locker    *lock.Locker
 	Sources   *sources.Set
 	Handlers  *handler.Registry
-	Callbacks *callback.Sender // nil: no callbacks
+	Callbacks *callback.Sender // woken after commits that wrote outbox rows (nil: it polls)
 	Metrics   *metrics.Metrics
 	Health    *health.State
 	Log       *slog.Logger

@@ -5,7 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,4 +53,55 @@ func TestCallbackAfterCommit(t *testing.T) {
 	for _, ev := range unique {
 		require.Equal(t, 1, got[ev.id], ev.id)
 	}
+}
+
+// TestCallbackSurvivesCrashAfterCommit: the processor process is killed
+// (SIGKILL) right after the event's transaction commits, before any callback
+// is sent; a restarted processor sends it exactly once, although the
+// broker redelivers the unacked message to it.
+func TestCallbackSurvivesCrashAfterCommit(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[r.Header.Get("webhook-id")]++
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	sent := func(id string) int { mu.Lock(); defer mu.Unlock(); return got[callback.MessageID("shop", id)] }
+	e := newEnv(t, envOpts{callbackURL: srv.URL})
+	e.publish(event{id: "crash-1", entity: "ent-1", at: base})
+
+	cfg := e.config(addrs{})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", killAfterCommitEnv+"=1",
+		"RABBITMQ_URL="+cfg.RabbitMQURL, "REDIS_URL="+cfg.RedisURL, "MYSQL_DSN="+cfg.MySQLDSN,
+		"WEBHOOK_SOURCES_FILE="+cfg.SourcesFile, "HTTP_ADDR=127.0.0.1:0", "LOCK_PREFIX="+cfg.LockPrefix,
+		"LOCK_TTL=3s", "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the child never committed")
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	require.True(t, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL, "the child died of SIGKILL after its commit: %v", cmd.ProcessState)
+	require.Equal(t, 1, e.events(), "the event committed")
+	require.Equal(t, 1, e.count("SELECT COUNT(*) FROM webhook_callbacks WHERE status = 0"), "its callback waits in the outbox")
+	require.Zero(t, sent("crash-1"), "nothing was sent before the crash")
+
+	p := e.start(e.config(addrs{}), nil)
+	require.Eventually(t, func() bool { return sent("crash-1") == 1 }, time.Minute, 10*time.Millisecond, "the restarted processor sends it")
+	require.Eventually(t, func() bool {
+		return e.count("SELECT COUNT(*) FROM webhook_callbacks WHERE status = 1") == 1 && e.settled()
+	}, time.Minute, 20*time.Millisecond, "marked sent; the redelivered message settled")
+	require.Equal(t, 1, e.events())
+	require.Never(t, func() bool { return sent("crash-1") != 1 }, 2*time.Second, 50*time.Millisecond, "sent exactly once")
+	require.Equal(t, float64(1), labelValue(t, p, "callbacks_total", "ok"))
 }

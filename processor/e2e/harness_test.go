@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,8 +33,24 @@ import (
 // whole-process kill test re-executes itself).
 const childEnv = "HOOKLINE_E2E_PROCESSOR_CHILD"
 
+// killAfterCommitEnv makes the child kill itself (SIGKILL) right after its
+// first transaction commits, before anything else runs: a crash between
+// commit and callback.
+const killAfterCommitEnv = "HOOKLINE_E2E_KILL_AFTER_COMMIT"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
+		if os.Getenv(killAfterCommitEnv) == "1" {
+			cfg, err := config.FromEnv(os.Getenv, config.Need{RabbitMQ: true, Redis: true, MySQL: true, Sources: true})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			kill := func(*handler.Event, time.Time) { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+			err = command.Run(context.Background(), cfg, command.Options{Log: command.Logger(os.Stderr, cfg.LogLevel), Committed: kill})
+			fmt.Fprintln(os.Stderr, "child not killed:", err)
+			os.Exit(2)
+		}
 		os.Exit(command.Main([]string{"run"}, os.Getenv, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -50,7 +67,9 @@ func callbackSecretLine(url string) string {
 	if url == "" {
 		return ""
 	}
-	return "\n    callback_secret: " + callbackSecret
+	// The test endpoints listen on 127.0.0.1, which the callback client
+	// refuses without the allowance.
+	return "\n    callback_secret: " + callbackSecret + "\n    callback_allow_private: true"
 }
 
 func orderKeyLine(p string) string {
