@@ -53,16 +53,21 @@ start mariadb 3306 start-stop-daemon --start --oknodo --background --exec /usr/s
 start rabbitmq-server 5672 rabbitmq-server -detached || fail=1
 ((fail == 0)) || { log "a required service is missing; see above"; exit 1; }
 
-# Tests isolate themselves in their own vhost through the management API, and
-# the autoscaling metrics read queue rates from it: make sure it is enabled.
-if ! up 127.0.0.1 15672; then
+# Tests isolate themselves in their own vhost through the management API
+# (15672), and the queue metrics collector reads the broker's numbers from the
+# Prometheus endpoint (15692), as it does in production: make sure both
+# plugins are enabled. Enabling a running plugin again is a no-op.
+plugin() { # name port
+  up 127.0.0.1 "$2" && return 0
   if command -v rabbitmq-plugins >/dev/null 2>&1; then
-    log "enabling the RabbitMQ management plugin"
-    rabbitmq-plugins enable rabbitmq_management >/dev/null
-    wait_up "RabbitMQ management" 15672 60
+    log "enabling the RabbitMQ plugin $1"
+    rabbitmq-plugins enable "$1" >/dev/null
+    wait_up "RabbitMQ $1" "$2" 60
   else
-    log "RabbitMQ management API (127.0.0.1:15672) is not reachable and rabbitmq-plugins is not installed"
-    exit 1
+    log "RabbitMQ $1 (127.0.0.1:$2) is not reachable and rabbitmq-plugins is not installed"
+    return 1
   fi
-fi
+}
+plugin rabbitmq_management 15672
+plugin rabbitmq_prometheus 15692
 log "rabbitmq, redis and mariadb are reachable"

@@ -16,10 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/processor/callback"
+	"github.com/hookline/hookline/processor/collector"
 	"github.com/hookline/hookline/processor/config"
 	"github.com/hookline/hookline/processor/consume"
 	"github.com/hookline/hookline/processor/dlq"
@@ -34,7 +37,9 @@ const usage = `usage: processor [run | migrate | dlq list | dlq replay (--all | 
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
 WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
-CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL`
+CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL; the queue metrics collector:
+QUEUE_METRICS_ENDPOINTS, QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD,
+QUEUE_METRICS_CA, QUEUE_METRICS_STACK, QUEUE_METRICS_VHOST, QUEUE_METRICS_INTERVAL`
 
 // Main runs one subcommand and returns the process exit code.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -140,6 +145,8 @@ type Options struct {
 	Health   *health.State
 	HTTPAddr func(addr string) // told the bound probe address
 	Callback *callback.Options // overrides for callback delivery (tests)
+	// QueueMetrics receives the collector's data instead of CloudWatch (tests).
+	QueueMetrics collector.Publisher
 	// Committed is called after each stored event's commit (benchmarks).
 	Committed func(ev *handler.Event, at time.Time)
 }
@@ -203,6 +210,27 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 		defer wg.Done()
 		httpErr <- health.Server(aux, cfg.HTTPAddr, health.Handler(o.Health, o.Metrics), o.HTTPAddr)
 	}()
+
+	if qm := cfg.QueueMetrics; len(qm.Endpoints) > 0 {
+		pub := o.QueueMetrics
+		if pub == nil {
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			if err != nil {
+				return fmt.Errorf("queue metrics: AWS config: %w", err)
+			}
+			pub = &collector.CloudWatch{Client: cloudwatch.NewFromConfig(awsCfg), Stack: qm.Stack}
+		}
+		col, err := collector.New(collector.Options{
+			Endpoints: qm.Endpoints, Username: qm.Username, Password: qm.Password, CA: qm.CA,
+			Vhost: qm.Vhost, Stack: qm.Stack, Interval: qm.Interval,
+			Redis: rdb, KeyPrefix: cfg.LockPrefix, Publisher: pub, Log: o.Log,
+		})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); col.Run(aux) }()
+	}
 
 	// Callbacks: the outbox rows are written with the events (store) and
 	// sent by one sender per processor, which also picks up rows left

@@ -38,6 +38,21 @@ type Config struct {
 	CallbackRetries int           // CALLBACK_RETRIES: attempts per callback (410 stops early)
 	CallbackPerHost int           // CALLBACK_HOST_CONCURRENCY: concurrent callback requests per destination host
 	LogLevel        string        // LOG_LEVEL: debug|info|warn|error
+
+	QueueMetrics QueueMetrics // the queue metrics collector (off without QUEUE_METRICS_ENDPOINTS)
+}
+
+// QueueMetrics configures the collector that publishes the broker's queue
+// figures to CloudWatch (processor/collector); every task runs it, a Redis
+// lease picks the one that collects.
+type QueueMetrics struct {
+	Endpoints []string      // QUEUE_METRICS_ENDPOINTS: comma-separated rabbitmq_prometheus base URLs, one per broker node
+	Username  string        // QUEUE_METRICS_USERNAME: the collector's broker user (monitoring tag only)
+	Password  string        // QUEUE_METRICS_PASSWORD
+	CA        string        // QUEUE_METRICS_CA: PEM or a PEM file's path for https endpoints
+	Stack     string        // QUEUE_METRICS_STACK: the Stack dimension (required with endpoints)
+	Vhost     string        // QUEUE_METRICS_VHOST: default RABBITMQ_URL's vhost
+	Interval  time.Duration // QUEUE_METRICS_INTERVAL: default 60s
 }
 
 // Defaults, in one place.
@@ -134,6 +149,31 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	dur("LOCK_TTL", &c.LockTTL, time.Second)
 	dur("LOCK_WAIT", &c.LockWait, 0)
 	dur("CALLBACK_TIMEOUT", &c.CallbackTimeout, 100*time.Millisecond)
+	if v := strings.TrimSpace(getenv("QUEUE_METRICS_ENDPOINTS")); v != "" {
+		qm := &c.QueueMetrics
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, fmt.Errorf("QUEUE_METRICS_ENDPOINTS: %q is not an http(s)://host:port URL", e))
+				}
+				qm.Endpoints = append(qm.Endpoints, e)
+			}
+		}
+		qm.Username, qm.Password = getenv("QUEUE_METRICS_USERNAME"), getenv("QUEUE_METRICS_PASSWORD")
+		qm.CA = strings.TrimSpace(getenv("QUEUE_METRICS_CA"))
+		str("QUEUE_METRICS_STACK", &qm.Stack, true)
+		str("QUEUE_METRICS_VHOST", &qm.Vhost, false)
+		qm.Interval = time.Minute
+		dur("QUEUE_METRICS_INTERVAL", &qm.Interval, time.Second)
+		if qm.Vhost == "" && c.RabbitMQURL != "" {
+			if u, err := url.Parse(c.RabbitMQURL); err == nil {
+				qm.Vhost = strings.TrimPrefix(u.Path, "/")
+				if qm.Vhost == "" {
+					qm.Vhost = "/"
+				}
+			}
+		}
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: must start with redis:// or rediss://"))
 	}

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookline/hookline/internal/queuemetrics"
+	"github.com/hookline/hookline/processor/collector"
+	"github.com/hookline/hookline/processor/command"
+)
+
+// memPublisher records what a processor's collector would send to CloudWatch
+// (the wire format is tested in processor/collector against a fake endpoint).
+type memPublisher struct {
+	mu   sync.Mutex
+	data []collector.Datum
+}
+
+func (m *memPublisher) Publish(_ context.Context, d []collector.Datum) error {
+	m.mu.Lock()
+	m.data = append(m.data, d...)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memPublisher) snapshot() []collector.Datum {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]collector.Datum(nil), m.data...)
+}
+
+// Two processors (prod's minimum) with the collector on: one of them
+// publishes the queue figures while they drain a backlog, the depth comes
+// down to 0 and the consumption rate shows the drain; when that task stops,
+// the other carries on.
+func TestQueueMetricsFromProcessorTasks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	cfg := e.config(addrs{})
+	cfg.QueueMetrics.Endpoints = []string{prom()}
+	cfg.QueueMetrics.Stack = "hookline-e2e"
+	cfg.QueueMetrics.Vhost = e.vhost
+	cfg.QueueMetrics.Interval = 2 * time.Second
+	pa, pb := &memPublisher{}, &memPublisher{}
+	a := e.startWith(cfg, command.Options{QueueMetrics: pa})
+	b := e.startWith(cfg, command.Options{QueueMetrics: pb})
+
+	unique, all := workload("qm", 200, 20)
+	e.publish(all...)
+	e.waitDrained(unique, 2*time.Minute)
+
+	var leader, other *memPublisher
+	var stopLeader func()
+	require.Eventually(t, func() bool {
+		consumed := func(p *memPublisher) bool {
+			for _, d := range p.snapshot() {
+				if d.Name == queuemetrics.ConsumeRate && d.Value > 0 {
+					return true
+				}
+			}
+			return false
+		}
+		switch {
+		case consumed(pa):
+			leader, other, stopLeader = pa, pb, func() { a.stop(t) }
+		case consumed(pb):
+			leader, other, stopLeader = pb, pa, func() { b.stop(t) }
+		}
+		return leader != nil
+	}, time.Minute, 100*time.Millisecond, "no consumption rate published")
+	require.Eventually(t, func() bool {
+		d := leader.snapshot()
+		for i := len(d) - 1; i >= 0; i-- {
+			if d[i].Name == queuemetrics.InboundDepth {
+				return d[i].Value == 0
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "depth never back to 0")
+	require.Empty(t, other.snapshot(), "both tasks published")
+
+	stopLeader()
+	require.Eventually(t, func() bool { return len(other.snapshot()) > 0 }, 30*time.Second, 100*time.Millisecond,
+		"the remaining task did not take over")
+}
+
+func prom() string {
+	if v := os.Getenv("TEST_RABBITMQ_PROMETHEUS"); v != "" {
+		return v
+	}
+	return "http://127.0.0.1:15692"
+}
