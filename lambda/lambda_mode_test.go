@@ -83,7 +83,7 @@ func TestLambdaModeBinary(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(os.Environ(),
 		"AWS_LAMBDA_RUNTIME_API="+api.Listener.Addr().String(),
-		"RABBITMQ_URL="+testenv.AMQPURL("", vhost),
+		"RABBITMQ_URL="+testenv.AMQPURLAs("", vhost, topology.Receiver),
 		"WEBHOOK_SOURCES_FILE="+sourcesFile,
 	)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr

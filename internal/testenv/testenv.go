@@ -10,16 +10,20 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // MariaDB driver for database/sql
+
+	"github.com/hookline/hookline/internal/topology"
 )
 
 // Defaults match `make services`; each can be overridden from the environment.
@@ -60,24 +64,131 @@ func Name(t testing.TB) string {
 	return "hl_" + base + "_" + hex.EncodeToString(b[:])
 }
 
-// RabbitMQ creates a fresh vhost for t, with guest allowed in it, and deletes
-// it at cleanup. Connect with AMQPURL (through a Proxy to inject faults).
-func RabbitMQ(t testing.TB) (vhost string) {
+// RabbitMQ creates a fresh vhost for t as production has it: the broker
+// definitions of internal/topology applied (exchanges, queues, bindings,
+// policies) and one user per role with exactly the production grants, under
+// names unique to the test. guest may do anything in it, for the test's own
+// inspection only. Everything is deleted at cleanup. Connect as a role with
+// AMQPURLAs, as guest with AMQPURL (through a Proxy to inject faults).
+func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 	t.Helper()
+	var o brokerOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	vhost = Name(t)
-	mgmt(t, http.MethodPut, "/api/vhosts/"+url.PathEscape(vhost), "")
+	names := map[topology.Role]string{}
+	creds := map[topology.Role]*url.Userinfo{}
+	t.Cleanup(func() {
+		mgmt(t, http.MethodDelete, "/api/vhosts/"+url.PathEscape(vhost), "")
+		for _, n := range names {
+			mgmt(t, http.MethodDelete, "/api/users/"+url.PathEscape(n), "")
+		}
+	})
+	for _, u := range topology.Users() {
+		name, pass := vhost+"_"+string(u.Role), randomHex(t, 16)
+		body, _ := json.Marshal(map[string]string{"password": pass, "tags": strings.Join(u.Tags, ",")})
+		mgmt(t, http.MethodPut, "/api/users/"+url.PathEscape(name), string(body))
+		names[u.Role] = name
+		creds[u.Role] = url.UserPassword(name, pass)
+	}
+	brokers.Store(vhost, creds)
+	t.Cleanup(func() { brokers.Delete(vhost) })
+	doc, err := topology.Definitions(topology.Spec{Vhost: vhost, Names: names, DeliveryLimit: o.deliveryLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.noTopology {
+		doc = topology.Document{Vhosts: doc.Vhosts, Permissions: doc.Permissions}
+	}
+	mgmt(t, http.MethodPost, "/api/definitions", string(doc.JSON()))
 	mgmt(t, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/guest",
 		`{"configure":".*","write":".*","read":".*"}`)
-	t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/vhosts/"+url.PathEscape(vhost), "") })
 	return vhost
 }
 
-// AMQPURL is the URL of vhost on the broker at addr ("" = the real broker).
+// BrokerOption changes what RabbitMQ sets up.
+type BrokerOption func(*brokerOptions)
+
+type brokerOptions struct {
+	noTopology    bool
+	deliveryLimit int
+}
+
+// WithoutTopology creates the vhost, users and grants but no exchanges,
+// queues or policies: a broker whose definitions were never applied, or one
+// a test fills as an older version did.
+func WithoutTopology() BrokerOption { return func(o *brokerOptions) { o.noTopology = true } }
+
+// WithDeliveryLimit renders the definitions with another delivery limit.
+func WithDeliveryLimit(n int) BrokerOption { return func(o *brokerOptions) { o.deliveryLimit = n } }
+
+// ApplyDefinitions applies the topology's definitions for spec (its Vhost
+// made by RabbitMQ) through the management API, as the bootstrap's reconcile
+// step does on a running broker.
+func ApplyDefinitions(t testing.TB, spec topology.Spec) {
+	t.Helper()
+	if spec.Names == nil {
+		spec.Names = map[topology.Role]string{}
+		for r, u := range roleUsers(t, spec.Vhost) {
+			spec.Names[r] = u.Username()
+		}
+	}
+	doc, err := topology.Definitions(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmt(t, http.MethodPost, "/api/definitions", string(doc.JSON()))
+}
+
+var brokers sync.Map // vhost -> map[topology.Role]*url.Userinfo
+
+func roleUsers(t testing.TB, vhost string) map[topology.Role]*url.Userinfo {
+	t.Helper()
+	v, ok := brokers.Load(vhost)
+	if !ok {
+		t.Fatalf("testenv: vhost %s was not made by testenv.RabbitMQ", vhost)
+	}
+	return v.(map[topology.Role]*url.Userinfo)
+}
+
+// AMQPURLAs is the URL of vhost on the broker at addr ("" = the real broker)
+// for the test's user with role r, whose grants are production's.
+func AMQPURLAs(addr, vhost string, r topology.Role) string {
+	if addr == "" {
+		addr = amqpHost
+	}
+	v, ok := brokers.Load(vhost)
+	if !ok {
+		panic("testenv: vhost " + vhost + " was not made by testenv.RabbitMQ")
+	}
+	u := url.URL{Scheme: "amqp", User: v.(map[topology.Role]*url.Userinfo)[r], Host: addr, Path: "/" + vhost}
+	return u.String()
+}
+
+// UserName is the name of the test's broker user with role r in vhost.
+func UserName(t testing.TB, vhost string, r topology.Role) string {
+	t.Helper()
+	return roleUsers(t, vhost)[r].Username()
+}
+
+// AMQPURL is the URL of vhost on the broker at addr ("" = the real broker)
+// as guest, who may do anything there: for a test's own setup and
+// inspection, never for the code under test.
 func AMQPURL(addr, vhost string) string {
 	if addr == "" {
 		addr = amqpHost
 	}
 	return "amqp://guest:guest@" + addr + "/" + url.PathEscape(vhost)
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 // RabbitMQAddr is the real broker's host:port, the upstream for a Proxy.

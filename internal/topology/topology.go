@@ -1,6 +1,13 @@
-// Package topology owns hookline's RabbitMQ topology. The receiver and the
-// processor both call Declare at start-up; declarations are idempotent, so
-// whichever side starts first creates it and the other finds it in place.
+// Package topology is the one definition of hookline's broker contract: the
+// exchanges, queues and bindings, the policies that carry every tunable, the
+// broker users and their grants (users.go), and the definitions document
+// rendered from all of them (definitions.go) that is applied to a broker
+// before any client connects: by the node bootstrap and its reconcile step in
+// AWS, by `make services` locally and by internal/testenv per test vhost.
+//
+// Clients declare nothing: they check the topology passively (Check), so
+// they need no configure grant and queues declared by an older version (with
+// x-arguments) keep working until migrated (Migrate).
 package topology
 
 import (
@@ -13,94 +20,92 @@ import (
 
 // Names from DESIGN.md.
 const (
-	Exchange    = "webhooks"         // topic; routing key <source>.<event type>
-	Queue       = "webhooks.inbound" // quorum, bound with "#"
-	DeadLetters = "webhooks.dlx"     // fanout exchange for dead letters
-	DeadQueue   = "webhooks.dead"    // quorum
-	retryPrefix = "webhooks.retry."  // + seconds; TTL queues dead-lettering to Exchange
+	Exchange      = "webhooks"         // topic; routing key <source>.<event type>
+	Queue         = "webhooks.inbound" // quorum, bound with "#"
+	DeadLetters   = "webhooks.dlx"     // fanout exchange for dead letters
+	DeadQueue     = "webhooks.dead"    // quorum
+	RetryExchange = "webhooks.retry"   // direct; each retry queue bound by its own name
+	retryPrefix   = "webhooks.retry."  // + seconds; TTL queues dead-lettering to Exchange
 )
 
-// DeliveryLimit is set explicitly on Queue: RabbitMQ 3.10 has no default and
-// 4.x defaults to 20. It only bounds redeliveries (crashes, lost connections,
-// requeues); handler errors and outages go through the retry queues, which
-// republish and so do not count.
+// DeliveryLimit is the inbound queue's default delivery limit, set by policy
+// (RabbitMQ 3.10 has no default; 4.x defaults to 20). It only bounds
+// redeliveries (crashes, lost connections, requeues); handler errors and
+// outages go through the retry queues, which republish and so do not count.
+// Stacks may set another value (infra config broker.deliveryLimit).
 const DeliveryLimit = 20
 
-// deadDeliveryLimit is set on DeadQueue so that 4.x's default of 20 cannot
-// drop a dead letter (the dead queue has no dead-letter exchange of its own)
-// after an operator inspected it a few times: before 4.3 every requeue of a
-// basic.get counts.
+// deadDeliveryLimit keeps 4.x's default of 20 from dropping a dead letter
+// (the dead queue has no dead-letter exchange of its own) after an operator
+// inspected it a few times: before 4.3 every requeue of a basic.get counts.
 const deadDeliveryLimit = 1_000_000
 
-// RetryDelays are the delayed-retry tiers, shortest first. A message waiting
-// for its n-th retry goes to the tier RetryQueue(n) picks.
-var RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+// RetryTier is one delayed-retry queue: a message published to it waits
+// Delay, then dead-letters back to Exchange.
+type RetryTier struct{ Delay time.Duration }
 
-// RetryQueue names the retry queue for a message's attempt (1-based): the
-// n-th tier, or the longest one past the end.
-func RetryQueue(attempt int) string {
-	i := min(max(attempt-1, 0), len(RetryDelays)-1)
-	return RetryQueueFor(RetryDelays[i])
+// Queue is the tier's queue name, also its routing key on RetryExchange.
+func (r RetryTier) Queue() string { return retryPrefix + strconv.Itoa(int(r.Delay/time.Second)) }
+
+// The retry tiers, named by their delay.
+var (
+	Retry1s    = RetryTier{time.Second}
+	Retry5s    = RetryTier{5 * time.Second}
+	Retry30s   = RetryTier{30 * time.Second}
+	Retry2m    = RetryTier{2 * time.Minute}
+	Retry10m   = RetryTier{10 * time.Minute}
+	RetryTiers = []RetryTier{Retry1s, Retry5s, Retry30s, Retry2m, Retry10m}
+)
+
+// Backoff picks the tier for a message's n-th retry (1-based): the n-th
+// tier, or the longest one past the end.
+func Backoff(n int) RetryTier {
+	return RetryTiers[min(max(n-1, 0), len(RetryTiers)-1)]
 }
 
-// RetryQueueFor names the retry queue with the given delay.
-func RetryQueueFor(d time.Duration) string {
-	return retryPrefix + strconv.Itoa(int(d/time.Second))
-}
-
-// quorum returns the arguments every queue here shares: a quorum queue whose
-// dead letters are not lost (at-least-once dead-lettering needs
-// reject-publish overflow; RabbitMQ 3.10 supports both with the stream_queue
-// feature flag, 4.x natively).
-func quorum(extra amqp.Table) amqp.Table {
-	t := amqp.Table{"x-queue-type": "quorum"}
-	for k, v := range extra {
-		t[k] = v
-	}
-	return t
-}
-
-// Declare creates (or confirms) the whole topology on ch. It is safe to call
-// any number of times from any number of processes.
-func Declare(ch *amqp.Channel) error {
-	for _, x := range []struct{ name, kind string }{{Exchange, amqp.ExchangeTopic}, {DeadLetters, amqp.ExchangeFanout}} {
-		if err := ch.ExchangeDeclare(x.name, x.kind, true, false, false, false, nil); err != nil {
-			return fmt.Errorf("declare exchange %s: %w", x.name, err)
+// Check confirms, without declaring anything, that the topology a client
+// relies on is in place. Passive declares need no configure grant and accept
+// a queue whatever arguments an older version declared it with. A missing
+// exchange or queue closes ch (404); the error says which one.
+func Check(conn *amqp.Connection, exchanges []string, queues []string) error {
+	for _, x := range exchanges {
+		if err := passive(conn, func(ch *amqp.Channel) error {
+			return ch.ExchangeDeclarePassive(x, kindOf(x), true, false, false, false, nil)
+		}); err != nil {
+			return fmt.Errorf("exchange %s: %w (apply the broker definitions: see docs/broker.md)", x, err)
 		}
-	}
-	queues := []struct {
-		name string
-		args amqp.Table
-	}{
-		{Queue, quorum(amqp.Table{
-			"x-delivery-limit":       int64(DeliveryLimit),
-			"x-dead-letter-exchange": DeadLetters,
-			"x-dead-letter-strategy": "at-least-once",
-			"x-overflow":             "reject-publish",
-		})},
-		{DeadQueue, quorum(amqp.Table{"x-delivery-limit": int64(deadDeliveryLimit)})},
-	}
-	for _, d := range RetryDelays {
-		queues = append(queues, struct {
-			name string
-			args amqp.Table
-		}{RetryQueueFor(d), quorum(amqp.Table{
-			"x-message-ttl":          d.Milliseconds(),
-			"x-dead-letter-exchange": Exchange,
-			"x-dead-letter-strategy": "at-least-once",
-			"x-overflow":             "reject-publish",
-		})})
 	}
 	for _, q := range queues {
-		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
-			return fmt.Errorf("declare queue %s: %w", q.name, err)
+		if err := passive(conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+			return err
+		}); err != nil {
+			return fmt.Errorf("queue %s: %w (apply the broker definitions: see docs/broker.md)", q, err)
 		}
 	}
-	if err := ch.QueueBind(Queue, "#", Exchange, false, nil); err != nil {
-		return fmt.Errorf("bind %s to %s: %w", Queue, Exchange, err)
-	}
-	if err := ch.QueueBind(DeadQueue, "", DeadLetters, false, nil); err != nil {
-		return fmt.Errorf("bind %s to %s: %w", DeadQueue, DeadLetters, err)
-	}
 	return nil
+}
+
+// passive runs one passive declare on its own channel: a failed one closes
+// the channel, and the caller's channels must survive a check.
+func passive(conn *amqp.Connection, f func(*amqp.Channel) error) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	if err := f(ch); err != nil {
+		return err
+	}
+	return ch.Close()
+}
+
+func kindOf(exchange string) string {
+	switch exchange {
+	case Exchange:
+		return amqp.ExchangeTopic
+	case DeadLetters:
+		return amqp.ExchangeFanout
+	default:
+		return amqp.ExchangeDirect
+	}
 }

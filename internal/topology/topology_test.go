@@ -2,8 +2,10 @@ package topology_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -14,62 +16,184 @@ import (
 	"github.com/hookline/hookline/internal/topology"
 )
 
-func channel(t *testing.T, vhost string) *amqp.Channel {
+func dial(t *testing.T, url string) *amqp.Connection {
 	t.Helper()
-	conn, err := amqp.Dial(testenv.AMQPURL("", vhost))
+	conn, err := amqp.Dial(url)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
+	return conn
+}
+
+func channel(t *testing.T, url string) *amqp.Channel {
+	t.Helper()
+	ch, err := dial(t, url).Channel()
 	require.NoError(t, err)
 	return ch
 }
 
-func TestDeclareIsIdempotent(t *testing.T) {
+// confirmed publishes with mandatory and a confirm, and reports what the
+// broker said: nil, a return (unroutable) or the channel error.
+func confirmed(t *testing.T, ch *amqp.Channel, exchange, key string, body string) error {
+	t.Helper()
+	require.NoError(t, ch.Confirm(false))
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	dc, err := ch.PublishWithDeferredConfirm(exchange, key, true /* mandatory */, false /* immediate */, amqp.Publishing{Body: []byte(body)})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-dc.Done():
+	case e := <-closed:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no confirm within 10 s")
+	}
+	select {
+	case r := <-returns:
+		return errors.New("returned: " + r.ReplyText)
+	default:
+	}
+	if !dc.Acked() {
+		// A channel closed by an access refusal nacks what was pending.
+		select {
+		case e := <-closed:
+			return e
+		case <-time.After(time.Second):
+		}
+		return errors.New("nacked")
+	}
+	return nil
+}
+
+func get(t *testing.T, ch *amqp.Channel, queue string, want int) []string {
+	t.Helper()
+	var got []string
+	require.Eventually(t, func() bool {
+		d, ok, err := ch.Get(queue, true)
+		require.NoError(t, err)
+		if ok {
+			got = append(got, string(d.Body))
+		}
+		return len(got) >= want
+	}, 15*time.Second, 20*time.Millisecond, "waiting for %d messages in %s", want, queue)
+	return got
+}
+
+// TestPublishPathsUnderProductionGrants sends every copy hookline publishes
+// as the user production gives that path: accept (receiver), retry and park
+// (processor, through the retry exchange), dead letter and DLQ replay
+// (processor), and reads them where they must arrive.
+func TestPublishPathsUnderProductionGrants(t *testing.T) {
 	t.Parallel()
 	vhost := testenv.RabbitMQ(t)
-	for range 2 {
-		require.NoError(t, topology.Declare(channel(t, vhost)))
+	recv := channel(t, testenv.AMQPURLAs("", vhost, topology.Receiver))
+	proc := channel(t, testenv.AMQPURLAs("", vhost, topology.Processor))
+	consume := channel(t, testenv.AMQPURLAs("", vhost, topology.Processor))
+
+	require.NoError(t, confirmed(t, recv, topology.Exchange, "github.push", "accept"))
+	require.Equal(t, []string{"accept"}, get(t, consume, topology.Queue, 1))
+
+	require.NoError(t, confirmed(t, proc, topology.RetryExchange, topology.Retry1s.Queue(), "retry"))
+	require.Equal(t, []string{"retry"}, get(t, consume, topology.Queue, 1), "a retry comes back to the inbound queue after its TTL")
+
+	require.NoError(t, confirmed(t, proc, topology.DeadLetters, "github.push", "dead"))
+	require.Equal(t, []string{"dead"}, get(t, consume, topology.DeadQueue, 1))
+
+	require.NoError(t, confirmed(t, proc, topology.Exchange, "github.push", "replay"))
+	require.Equal(t, []string{"replay"}, get(t, consume, topology.Queue, 1))
+}
+
+// TestGrantsRefuse proves the grants are least privilege: what a role must
+// not do is refused by the broker (403 ACCESS_REFUSED).
+func TestGrantsRefuse(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t)
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		var ae *amqp.Error
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, amqp.AccessRefused, ae.Code, ae.Error())
 	}
-	// Passive declares prove the queues exist with the contract's names.
-	ch := channel(t, vhost)
-	for _, q := range []string{topology.Queue, topology.DeadQueue, "webhooks.retry.1", "webhooks.retry.600"} {
-		_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
-		require.NoError(t, err, q)
+	as := func(r topology.Role) *amqp.Channel { return channel(t, testenv.AMQPURLAs("", vhost, r)) }
+	cases := []struct {
+		name string
+		role topology.Role
+		do   func(ch *amqp.Channel) error
+	}{
+		{"receiver publishes to the default exchange", topology.Receiver, func(ch *amqp.Channel) error {
+			return confirmed(t, ch, "", topology.Queue, "x")
+		}},
+		{"receiver publishes to the retry exchange", topology.Receiver, func(ch *amqp.Channel) error {
+			return confirmed(t, ch, topology.RetryExchange, topology.Retry1s.Queue(), "x")
+		}},
+		{"receiver consumes", topology.Receiver, func(ch *amqp.Channel) error {
+			_, err := ch.Consume(topology.Queue, "", false, false, false, false, nil)
+			return err
+		}},
+		{"receiver declares a queue", topology.Receiver, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclare("webhooks.mine", true, false, false, false, nil)
+			return err
+		}},
+		{"processor publishes to the default exchange", topology.Processor, func(ch *amqp.Channel) error {
+			return confirmed(t, ch, "", topology.Retry1s.Queue(), "x")
+		}},
+		{"processor declares a queue", topology.Processor, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclare("webhooks.mine", true, false, false, false, nil)
+			return err
+		}},
+		{"processor deletes the inbound queue", topology.Processor, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDelete(topology.Queue, false, false, false)
+			return err
+		}},
+		{"processor binds a queue to the exchange", topology.Processor, func(ch *amqp.Channel) error {
+			return ch.QueueBind(topology.DeadQueue, "#", topology.Exchange, false, nil)
+		}},
+		{"processor reads a retry queue", topology.Processor, func(ch *amqp.Channel) error {
+			_, _, err := ch.Get(topology.Retry1s.Queue(), false)
+			return err
+		}},
+		{"collector publishes", topology.Collector, func(ch *amqp.Channel) error {
+			return confirmed(t, ch, topology.Exchange, "a.b", "x")
+		}},
+		{"collector reads", topology.Collector, func(ch *amqp.Channel) error {
+			_, _, err := ch.Get(topology.Queue, false)
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { refused(t, c.do(as(c.role))) })
 	}
 }
 
-func TestRoutingAndRetryDeadLettersBack(t *testing.T) {
+// TestCheck passes as every client role on an applied vhost (passive
+// declares need no configure grant) and names what is missing on a vhost
+// whose definitions were never applied.
+func TestCheck(t *testing.T) {
 	t.Parallel()
 	vhost := testenv.RabbitMQ(t)
-	ch := channel(t, vhost)
-	require.NoError(t, topology.Declare(ch))
-
-	// Any routing key reaches the inbound queue.
-	require.NoError(t, ch.Publish(topology.Exchange, "github.push", false, false, amqp.Publishing{Body: []byte("a")}))
-	// A message parked in the 1 s retry queue comes back to the inbound queue.
-	require.NoError(t, ch.Publish("", topology.RetryQueue(1), false, false, amqp.Publishing{Body: []byte("b")}))
-
-	got := map[string]bool{}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 2 && time.Now().Before(deadline) {
-		d, ok, err := ch.Get(topology.Queue, true)
-		require.NoError(t, err)
-		if !ok {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		got[string(d.Body)] = true
+	for _, r := range []topology.Role{topology.Receiver, topology.Processor} {
+		conn := dial(t, testenv.AMQPURLAs("", vhost, r))
+		require.NoError(t, topology.Check(conn, []string{topology.Exchange, topology.RetryExchange, topology.DeadLetters}, []string{topology.Queue, topology.DeadQueue}), r)
 	}
-	require.Equal(t, map[string]bool{"a": true, "b": true}, got)
+	bare := testenv.RabbitMQ(t, testenv.WithoutTopology())
+	conn := dial(t, testenv.AMQPURLAs("", bare, topology.Processor))
+	err := topology.Check(conn, []string{topology.Exchange}, nil)
+	require.ErrorContains(t, err, "exchange webhooks")
+	require.ErrorContains(t, err, "NOT_FOUND")
+	// The connection survives a failed check: it ran on its own channel.
+	_, err = conn.Channel()
+	require.NoError(t, err)
 }
 
 func TestDeliveryLimitDeadLetters(t *testing.T) {
 	t.Parallel()
-	vhost := testenv.RabbitMQ(t)
-	ch := channel(t, vhost)
-	require.NoError(t, topology.Declare(ch))
-	require.NoError(t, ch.Publish(topology.Exchange, "x.y", false, false, amqp.Publishing{Body: []byte("poison")}))
-	for i := 0; i <= topology.DeliveryLimit; i++ {
+	const limit = 3
+	vhost := testenv.RabbitMQ(t, testenv.WithDeliveryLimit(limit))
+	pub := channel(t, testenv.AMQPURLAs("", vhost, topology.Receiver))
+	ch := channel(t, testenv.AMQPURLAs("", vhost, topology.Processor))
+	require.NoError(t, confirmed(t, pub, topology.Exchange, "x.y", "poison"))
+	for i := 0; i <= limit; i++ {
 		var d amqp.Delivery
 		require.Eventually(t, func() bool {
 			var ok bool
@@ -80,55 +204,95 @@ func TestDeliveryLimitDeadLetters(t *testing.T) {
 		}, 5*time.Second, 10*time.Millisecond)
 		require.NoError(t, d.Reject(true))
 	}
+	require.Equal(t, []string{"poison"}, get(t, ch, topology.DeadQueue, 1))
+}
+
+func TestBackoffTiers(t *testing.T) {
+	require.Equal(t, "webhooks.retry.1", topology.Backoff(0).Queue())
+	require.Equal(t, "webhooks.retry.1", topology.Backoff(1).Queue())
+	require.Equal(t, "webhooks.retry.5", topology.Backoff(2).Queue())
+	require.Equal(t, "webhooks.retry.600", topology.Backoff(99).Queue())
+	require.Equal(t, topology.Retry30s, topology.Backoff(3))
+}
+
+type queueInfo struct {
+	Arguments map[string]any `json:"arguments"`
+	Policy    string         `json:"policy"`
+	Effective map[string]any `json:"effective_policy_definition"`
+}
+
+func queueState(t *testing.T, vhost, queue string) queueInfo {
+	t.Helper()
+	var q queueInfo
 	require.Eventually(t, func() bool {
-		d, ok, err := ch.Get(topology.DeadQueue, true)
-		require.NoError(t, err)
-		return ok && string(d.Body) == "poison"
-	}, 10*time.Second, 50*time.Millisecond)
-}
-
-func TestRetryQueueTiers(t *testing.T) {
-	require.Equal(t, "webhooks.retry.1", topology.RetryQueue(0))
-	require.Equal(t, "webhooks.retry.1", topology.RetryQueue(1))
-	require.Equal(t, "webhooks.retry.5", topology.RetryQueue(2))
-	require.Equal(t, "webhooks.retry.600", topology.RetryQueue(99))
-}
-
-// TestQueueArguments reads the declared arguments back from the management
-// API: every queue is quorum with at-least-once dead-lettering where it
-// dead-letters, and both delivery limits are explicit (4.x defaults to 20,
-// which would silently drop dead letters after a few inspections).
-func TestQueueArguments(t *testing.T) {
-	t.Parallel()
-	vhost := testenv.RabbitMQ(t)
-	require.NoError(t, topology.Declare(channel(t, vhost)))
-	args := func(queue string) map[string]any {
 		resp, err := http.Get(testenv.RabbitMQMgmt() + "/api/queues/" + url.PathEscape(vhost) + "/" + url.PathEscape(queue))
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, queue)
-		var q struct {
-			Arguments map[string]any `json:"arguments"`
-		}
+		q = queueInfo{}
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&q))
-		return q.Arguments
-	}
-	in := args(topology.Queue)
-	require.Equal(t, "quorum", in["x-queue-type"])
-	require.EqualValues(t, topology.DeliveryLimit, in["x-delivery-limit"])
-	require.Equal(t, topology.DeadLetters, in["x-dead-letter-exchange"])
-	require.Equal(t, "at-least-once", in["x-dead-letter-strategy"])
-	require.Equal(t, "reject-publish", in["x-overflow"])
+		return q.Policy != "" // policies apply asynchronously
+	}, 10*time.Second, 50*time.Millisecond, "no policy on %s", queue)
+	return q
+}
 
-	dead := args(topology.DeadQueue)
-	require.Equal(t, "quorum", dead["x-queue-type"])
-	require.EqualValues(t, 1_000_000, dead["x-delivery-limit"])
+// TestTunablesLiveInPolicies reads the applied state back from the
+// management API: every queue is quorum with no other argument, and its
+// tunables come from hookline's policy, so changing one never makes a
+// redeclare fail with 406.
+func TestTunablesLiveInPolicies(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t)
+	in := queueState(t, vhost, topology.Queue)
+	require.Equal(t, map[string]any{"x-queue-type": "quorum"}, in.Arguments)
+	require.Equal(t, "hookline-inbound", in.Policy)
+	require.EqualValues(t, topology.DeliveryLimit, in.Effective["delivery-limit"])
+	require.Equal(t, topology.DeadLetters, in.Effective["dead-letter-exchange"])
+	require.Equal(t, "at-least-once", in.Effective["dead-letter-strategy"])
+	require.Equal(t, "reject-publish", in.Effective["overflow"])
 
-	for _, d := range topology.RetryDelays {
-		r := args(topology.RetryQueueFor(d))
-		require.Equal(t, "quorum", r["x-queue-type"])
-		require.EqualValues(t, d.Milliseconds(), r["x-message-ttl"])
-		require.Equal(t, topology.Exchange, r["x-dead-letter-exchange"])
-		require.Equal(t, "at-least-once", r["x-dead-letter-strategy"])
+	dead := queueState(t, vhost, topology.DeadQueue)
+	require.Equal(t, map[string]any{"x-queue-type": "quorum"}, dead.Arguments)
+	require.EqualValues(t, 1_000_000, dead.Effective["delivery-limit"])
+
+	for _, r := range topology.RetryTiers {
+		q := queueState(t, vhost, r.Queue())
+		require.Equal(t, map[string]any{"x-queue-type": "quorum"}, q.Arguments, r.Queue())
+		require.EqualValues(t, r.Delay.Milliseconds(), q.Effective["message-ttl"], r.Queue())
+		require.Equal(t, topology.Exchange, q.Effective["dead-letter-exchange"], r.Queue())
+		require.Equal(t, "at-least-once", q.Effective["dead-letter-strategy"], r.Queue())
 	}
 }
+
+// TestDefinitionsAreIdempotent applies the same document again, and one
+// with another delivery limit: both succeed, and the limit changes in place.
+func TestDefinitionsAreIdempotent(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t)
+	testenv.ApplyDefinitions(t, topology.Spec{Vhost: vhost})
+	testenv.ApplyDefinitions(t, topology.Spec{Vhost: vhost, DeliveryLimit: 7})
+	require.Eventually(t, func() bool {
+		return queueState(t, vhost, topology.Queue).Effective["delivery-limit"] == float64(7)
+	}, 10*time.Second, 50*time.Millisecond)
+}
+
+func TestDefinitionsRefuseBadSpecs(t *testing.T) {
+	_, err := topology.Definitions(topology.Spec{})
+	require.ErrorContains(t, err, "vhost")
+	_, err = topology.Definitions(topology.Spec{Vhost: "v", DeliveryLimit: -1})
+	require.ErrorContains(t, err, "delivery limit")
+}
+
+// TestNoGrantOnTheDefaultExchange: only the admin may write amq.default.
+func TestNoGrantOnTheDefaultExchange(t *testing.T) {
+	for _, u := range topology.Users() {
+		if u.Role == topology.Admin {
+			continue
+		}
+		ok, err := regexpMatch(u.Grant.Write, "amq.default")
+		require.NoError(t, err)
+		require.False(t, ok, "%s may write amq.default", u.Role)
+	}
+}
+
+func regexpMatch(pattern, s string) (bool, error) { return regexp.MatchString(pattern, s) }

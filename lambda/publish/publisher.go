@@ -311,14 +311,13 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 		s.close(wt)
 		return nil, err
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return fail(fmt.Errorf("open channel: %w", err))
+	// The receiver declares nothing (its grant has no configure): the
+	// definitions are applied before any client connects. A passive check
+	// says clearly at connect time what a mandatory publish would only
+	// report as unroutable.
+	if err := topology.Check(conn, []string{topology.Exchange}, nil); err != nil {
+		return fail(fmt.Errorf("broker topology: %w", err))
 	}
-	if err := topology.Declare(ch); err != nil {
-		return fail(err)
-	}
-	_ = ch.Close()
 	for range p.cfg.Channels {
 		ch, err := conn.Channel()
 		if err != nil {

@@ -25,7 +25,7 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 func newPublisher(t *testing.T, addr, vhost string, cfg publish.Config) *publish.Publisher {
 	t.Helper()
-	cfg.URL = testenv.AMQPURL(addr, vhost)
+	cfg.URL = testenv.AMQPURLAs(addr, vhost, topology.Receiver)
 	cfg.Logger = quiet
 	p := publish.New(context.Background(), cfg)
 	t.Cleanup(p.Close)
@@ -204,4 +204,19 @@ func TestUnavailableKeepsTheCause(t *testing.T) {
 	var aerr *amqp.Error
 	require.ErrorAs(t, err, &aerr, "the broker's refusal is visible through the sentinel: %v", err)
 	require.Equal(t, amqp.NotAllowed, aerr.Code)
+}
+
+// TestWithoutDefinitionsNothingIsAccepted: on a broker whose definitions
+// were never applied the receiver (which declares nothing) refuses to
+// accept, naming the missing exchange; once they are applied, the same
+// publisher accepts without a restart.
+func TestWithoutDefinitionsNothingIsAccepted(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t, testenv.WithoutTopology())
+	p := newPublisher(t, "", vhost, publish.Config{ConfirmTimeout: 2 * time.Second})
+	err := p.Publish(context.Background(), msg(1))
+	require.ErrorContains(t, err, "exchange webhooks")
+	testenv.ApplyDefinitions(t, topology.Spec{Vhost: vhost})
+	require.NoError(t, p.Publish(context.Background(), msg(2)))
+	require.Equal(t, map[string]int{"id-000002": 1}, queued(t, vhost))
 }

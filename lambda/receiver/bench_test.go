@@ -205,9 +205,6 @@ func purge(b *testing.B, vhost string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := topology.Declare(ch); err != nil {
-		b.Fatal(err)
-	}
 	if _, err := ch.QueuePurge(topology.Queue, false); err != nil {
 		b.Fatal(err)
 	}
@@ -216,7 +213,7 @@ func purge(b *testing.B, vhost string) {
 // bareBroker is B: benchSenders goroutines, each with its own confirm-mode
 // channel on one connection, publishing and waiting for its own confirm.
 func bareBroker(b *testing.B, vhost string) stats {
-	conn, err := amqp.Dial(testenv.AMQPURL("", vhost))
+	conn, err := amqp.Dial(testenv.AMQPURLAs("", vhost, topology.Receiver))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -266,7 +263,7 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		bb := bareBroker(b, vhost)
 
 		purge(b, vhost)
-		pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURL("", vhost), Logger: log})
+		pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURLAs("", vhost, topology.Receiver), Logger: log})
 		srv := httptest.NewServer(receiver.New(set, pub, log))
 		send := httpSender(srv.URL + "/webhooks/gh")
 		a := closedLoop(benchSenders, send)

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, brokerAddr string) *env {
 	vhost := testenv.RabbitMQ(t)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURL(brokerAddr, vhost), Logger: log, ConfirmTimeout: 2 * time.Second})
+	pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURLAs(brokerAddr, vhost, topology.Receiver), Logger: log, ConfirmTimeout: 2 * time.Second})
 	t.Cleanup(pub.Close)
 	h := receiver.New(set, pub, log)
 	srv := httptest.NewServer(h)
@@ -73,7 +73,6 @@ func newEnv(t *testing.T, brokerAddr string) *env {
 	t.Cleanup(func() { conn.Close() })
 	ch, err := conn.Channel()
 	require.NoError(t, err)
-	require.NoError(t, topology.Declare(ch))
 	return &env{logs: logs, h: h, srv: srv, ch: ch, vhost: vhost}
 }
 

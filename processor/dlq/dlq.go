@@ -12,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/confirm"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/topology"
 )
@@ -50,9 +51,10 @@ func session(url string) (*amqp.Connection, *amqp.Channel, int, error) {
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	ch, err := conn.Channel()
+	err = topology.Check(conn, []string{topology.Exchange}, []string{topology.DeadQueue})
+	var ch *amqp.Channel
 	if err == nil {
-		err = topology.Declare(ch)
+		ch, err = conn.Channel()
 	}
 	var q amqp.Queue
 	if err == nil {
@@ -136,11 +138,12 @@ func Replay(ctx context.Context, url string, all bool, id string) (int, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	pub, err := conn.Channel()
+	ch, err := conn.Channel()
 	if err != nil {
 		return 0, err
 	}
-	if err := pub.Confirm(false); err != nil {
+	pub, err := confirm.New(ch, 1)
+	if err != nil {
 		return 0, err
 	}
 	n := 0
@@ -157,16 +160,10 @@ func Replay(ctx context.Context, url string, all bool, id string) (int, error) {
 		p := envelope.Republish(d, envelope.HeaderDeadReason, envelope.HeaderAttempt, envelope.HeaderParked)
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		dc, err := pub.PublishWithDeferredConfirmWithContext(cctx, topology.Exchange, key, false, false, p)
-		if err != nil {
-			return false, err
-		}
-		ok, err := dc.WaitContext(cctx)
-		if err != nil {
+		// Mandatory: a replay nothing routes (no binding for its key) is
+		// not confirmed, and its dead copy stays.
+		if err := pub.Publish(cctx, topology.Exchange, key, p); err != nil {
 			return false, fmt.Errorf("replay %s: not confirmed by the broker: %w", d.MessageId, err)
-		}
-		if !ok {
-			return false, fmt.Errorf("replay %s: nacked by the broker", d.MessageId)
 		}
 		n++
 		return true, nil
