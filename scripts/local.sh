@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 DB=${LOCAL_DATABASE:-hookline}
 RECEIVER_ADDR=${RECEIVER_ADDR:-127.0.0.1:8080}
 PROCESSOR_ADDR=${PROCESSOR_ADDR:-127.0.0.1:9090}
-export RABBITMQ_URL=${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}
+# Each side as its own broker user with production's grants (make services
+# creates them in vhost hookline).
+RECEIVER_RABBITMQ_URL=${RECEIVER_RABBITMQ_URL:-amqp://hookline-receiver:local-receiver@127.0.0.1:5672/hookline}
+PROCESSOR_RABBITMQ_URL=${PROCESSOR_RABBITMQ_URL:-amqp://hookline-processor:local-processor@127.0.0.1:5672/hookline}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export MYSQL_DSN=${MYSQL_DSN:-root@tcp(127.0.0.1:3306)/$DB?parseTime=true}
 export WEBHOOK_SOURCES_FILE=${WEBHOOK_SOURCES_FILE:-examples/local-sources.yaml}
@@ -37,9 +40,9 @@ cleanup() {
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
-HTTP_ADDR=$PROCESSOR_ADDR build/local/processor run > >(sed 's/^/[processor] /') 2>&1 &
+RABBITMQ_URL=$PROCESSOR_RABBITMQ_URL HTTP_ADDR=$PROCESSOR_ADDR build/local/processor run > >(sed 's/^/[processor] /') 2>&1 &
 pids+=($!)
-LISTEN_ADDR=$RECEIVER_ADDR build/local/receiver > >(sed 's/^/[receiver]  /') 2>&1 &
+RABBITMQ_URL=$RECEIVER_RABBITMQ_URL LISTEN_ADDR=$RECEIVER_ADDR build/local/receiver > >(sed 's/^/[receiver]  /') 2>&1 &
 pids+=($!)
 
 wait_for() { # what url

@@ -70,4 +70,25 @@ plugin() { # name port
 }
 plugin rabbitmq_management 15672
 plugin rabbitmq_prometheus 15692
-log "rabbitmq, redis and mariadb are reachable"
+
+# The broker's definitions (internal/topology: exchanges, queues, policies,
+# grants) applied to the local vhost "hookline", as the node bootstrap
+# applies them in AWS, with one local user per role (password local-<role>,
+# for this machine only). Idempotent: applying again changes nothing.
+apply_definitions() {
+  local api=http://127.0.0.1:15672/api role name tags
+  local auth=(-u "${RABBITMQ_ADMIN:-guest:guest}")
+  while read -r role name tags; do
+    [[ $tags == - ]] && tags=
+    curl -fsS "${auth[@]}" -X PUT -H 'content-type: application/json' \
+      -d "{\"password\":\"local-$role\",\"tags\":\"$tags\"}" "$api/users/$name" >/dev/null
+  done < <(go run ./internal/topology/cmd/brokerdefs -users)
+  go run ./internal/topology/cmd/brokerdefs -vhost hookline |
+    curl -fsS "${auth[@]}" -X POST -H 'content-type: application/json' --data-binary @- "$api/definitions" >/dev/null
+}
+cd "$(dirname "$0")/.."
+if ! apply_definitions; then
+  log "could not apply the broker definitions to vhost hookline (management API on 127.0.0.1:15672)"
+  exit 1
+fi
+log "rabbitmq, redis and mariadb are reachable; broker definitions applied to vhost hookline"

@@ -18,9 +18,11 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/internal/topology"
 	"github.com/hookline/hookline/processor/callback"
 	"github.com/hookline/hookline/processor/collector"
 	"github.com/hookline/hookline/processor/config"
@@ -33,7 +35,7 @@ import (
 	"github.com/hookline/hookline/processor/store"
 )
 
-const usage = `usage: processor [run | migrate | dlq list | dlq replay (--all | --id ID) | healthcheck]
+const usage = `usage: processor [run | migrate | queues migrate | dlq list | dlq replay (--all | --id ID) | healthcheck]
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
 WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
@@ -76,6 +78,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintf(stdout, "migrate: applied %d migration(s) %v\n", len(applied), applied)
+		return nil
+	case "queues":
+		// Re-creates queues an older version declared with x-arguments so
+		// that their policies govern them (docs/broker.md, "Migrating
+		// queues"). Run with RABBITMQ_URL as the broker admin, processors
+		// stopped.
+		if len(args) != 1 || args[0] != "migrate" {
+			return errors.New("usage: processor queues migrate")
+		}
+		cfg, err := config.FromEnv(getenv, config.Need{RabbitMQ: true})
+		if err != nil {
+			return err
+		}
+		conn, err := amqp.Dial(cfg.RabbitMQURL)
+		if err != nil {
+			return fmt.Errorf("queues migrate: %w", err)
+		}
+		defer conn.Close()
+		if err := topology.Migrate(ctx, conn, topology.Queues(), Logger(stderr, cfg.LogLevel)); err != nil {
+			return fmt.Errorf("queues migrate: %w", err)
+		}
+		fmt.Fprintln(stdout, "queues migrate: every queue is governed by its policy")
 		return nil
 	case "dlq":
 		cfg, err := config.FromEnv(getenv, config.Need{RabbitMQ: true})
