@@ -222,7 +222,7 @@ func (c *Consumer) parkBusy(ctx context.Context, s *session, items []*item, busy
 	}
 	for _, it := range items {
 		if isBusy[it.lockName] {
-			c.park(ctx, s, it, "lock", min(it.parked+1, maxContentionTier))
+			c.park(ctx, s, it, "lock", parkTier(it.parked, contentionCeiling))
 		} else {
 			got = append(got, it)
 		}

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/confirm"
 	"github.com/hookline/hookline/internal/topology"
 )
 
@@ -20,7 +21,8 @@ const publishTimeout = 15 * time.Second
 // connection keeps receiving and acking.
 type session struct {
 	conn, pubConn *amqp.Connection
-	ch, pub       *amqp.Channel
+	ch            *amqp.Channel
+	pub           *confirm.Channel // mandatory, confirmed: a returned copy is not confirmed
 	deliveries    <-chan amqp.Delivery
 	pubClosed     chan *amqp.Error
 	blocked       chan amqp.Blocking
@@ -58,16 +60,23 @@ func (c *Consumer) dial() (_ *session, err error) {
 	if s.ch, err = conn.Channel(); err != nil {
 		return nil, err
 	}
-	if err = topology.Declare(s.ch); err != nil {
+	// The processor declares nothing (its grant has no configure): the
+	// broker definitions are applied before clients connect. Check what it
+	// consumes and publishes to, so a broker without them fails here, by
+	// name, instead of on every park.
+	if err = topology.Check(conn, []string{topology.RetryExchange, topology.DeadLetters}, []string{topology.Queue}); err != nil {
 		return nil, err
 	}
-	if s.pub, err = s.pubConn.Channel(); err != nil {
+	pub, err := s.pubConn.Channel()
+	if err != nil {
 		return nil, err
 	}
-	if err = s.pub.Confirm(false /* noWait */); err != nil {
+	s.pubClosed = pub.NotifyClose(make(chan *amqp.Error, 1))
+	// Each delivery has at most one copy in flight, so the prefetch bounds
+	// the returns not yet drained.
+	if s.pub, err = confirm.New(pub, c.o.Prefetch+16); err != nil {
 		return nil, err
 	}
-	s.pubClosed = s.pub.NotifyClose(make(chan *amqp.Error, 1))
 	// Per-consumer prefetch: quorum queues refuse global QoS.
 	if err = s.ch.Qos(
 		c.o.Prefetch, // prefetchCount
@@ -106,20 +115,11 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx,
-		exchange,
-		key,
-		false, // mandatory
-		false, // immediate
-		p,
-	)
-	if err != nil {
-		c.Log.Warn("publish", "exchange", exchange, "key", key, "err", err)
-		return false
-	}
-	ok, err := dc.WaitContext(ctx)
-	if err != nil || !ok {
-		c.Log.Warn("publish not confirmed", "exchange", exchange, "key", key, "err", err)
+	// Mandatory: a copy nothing routes (a retry queue or binding deleted)
+	// comes back as a return and counts as not confirmed, so the original
+	// is given back, never acked.
+	if err := s.pub.Publish(ctx, exchange, key, p); err != nil {
+		c.Log.Warn("publish not confirmed", "exchange", exchange, "key", key, "message_id", p.MessageId, "err", err)
 		return false
 	}
 	return true

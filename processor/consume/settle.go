@@ -8,11 +8,20 @@ import (
 	"github.com/hookline/hookline/internal/topology"
 )
 
-// Park tiers: outages back off to the 30 s tier, contention to the 5 s tier.
-const (
-	maxOutageTier     = 3
-	maxContentionTier = 2
+// Parks back off tier by tier up to a ceiling: outages to the 30 s tier,
+// lock contention to the 5 s tier.
+var (
+	outageCeiling     = topology.Retry30s
+	contentionCeiling = topology.Retry5s
 )
+
+// parkTier is the tier for a message parked parked times before.
+func parkTier(parked int, ceiling topology.RetryTier) topology.RetryTier {
+	if t := topology.Backoff(parked + 1); t.Delay < ceiling.Delay {
+		return t
+	}
+	return ceiling
+}
 
 // failed handles a handler error: a delayed retry with the attempt counted,
 // or the DLQ once MAX_ATTEMPTS attempts have failed.
@@ -25,7 +34,7 @@ func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) 
 	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
 	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
-	if c.publish(ctx, s, "", topology.RetryQueue(attempt), pub) {
+	if c.publish(ctx, s, topology.RetryExchange, topology.Backoff(attempt).Queue(), pub) {
 		c.Metrics.Retried("handler")
 		c.ack(it)
 	} else {
@@ -35,16 +44,16 @@ func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) 
 
 func (c *Consumer) parkAll(ctx context.Context, s *session, items []*item, reason string) {
 	for _, it := range items {
-		c.park(ctx, s, it, reason, min(it.parked+1, maxOutageTier))
+		c.park(ctx, s, it, reason, parkTier(it.parked, outageCeiling))
 	}
 }
 
 // park sends a copy to the tier's retry queue without counting an attempt,
 // then acks the original.
-func (c *Consumer) park(ctx context.Context, s *session, it *item, reason string, tier int) {
+func (c *Consumer) park(ctx context.Context, s *session, it *item, reason string, tier topology.RetryTier) {
 	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderParked] = int64(it.parked + 1)
-	if c.publish(ctx, s, "", topology.RetryQueue(tier), pub) {
+	if c.publish(ctx, s, topology.RetryExchange, tier.Queue(), pub) {
 		c.Metrics.Retried(reason)
 		c.ack(it)
 	} else {

@@ -111,7 +111,6 @@ func confirmChannel(b *testing.B, url string) (ch *amqp.Channel, closeConn func(
 	require.NoError(b, err)
 	ch, err = conn.Channel()
 	require.NoError(b, err)
-	require.NoError(b, topology.Declare(ch))
 	require.NoError(b, ch.Confirm(false))
 	return ch, func() { conn.Close() }
 }
@@ -331,7 +330,6 @@ func benchBareLatency(b *testing.B, rate float64) (p50, p99 time.Duration) {
 	defer conn.Close()
 	ch, err := conn.Channel()
 	require.NoError(b, err)
-	require.NoError(b, topology.Declare(ch))
 	require.NoError(b, ch.Qos(config.DefaultPrefetch, 0, false))
 	ds, err := ch.Consume(topology.Queue, "bare", false, false, false, false, nil)
 	require.NoError(b, err)

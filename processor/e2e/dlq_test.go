@@ -60,7 +60,7 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	require.Equal(t, len(good), e.events(), "the good events are stored, the poison one is not")
 
 	var out bytes.Buffer
-	n, err := dlq.List(context.Background(), testenv.AMQPURL("", e.vhost), &out)
+	n, err := dlq.List(context.Background(), testenv.AMQPURLAs("", e.vhost, topology.Processor), &out)
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
 	reasons := map[string]string{}
@@ -78,7 +78,7 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 		"listing leaves the dead letters in place")
 
 	failing.Store(false)
-	replayed, err := dlq.Replay(context.Background(), testenv.AMQPURL("", e.vhost), false, "poison-1")
+	replayed, err := dlq.Replay(context.Background(), testenv.AMQPURLAs("", e.vhost, topology.Processor), false, "poison-1")
 	require.NoError(t, err)
 	require.Equal(t, 1, replayed)
 	require.Eventually(t, func() bool {
@@ -89,6 +89,6 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	require.Eventually(t, func() bool { return e.depth(topology.DeadQueue) == 3 }, 30*time.Second, 50*time.Millisecond,
 		"the others stay dead")
 
-	_, err = dlq.Replay(context.Background(), testenv.AMQPURL("", e.vhost), false, "poison-1")
+	_, err = dlq.Replay(context.Background(), testenv.AMQPURLAs("", e.vhost, topology.Processor), false, "poison-1")
 	require.ErrorIs(t, err, dlq.ErrNoMatch)
 }

@@ -120,12 +120,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.db_, err = sql.Open("mysql", testenv.MySQLDSN("", e.db))
 	require.NoError(t, err)
 	t.Cleanup(func() { e.db_.Close() })
-	e.conn, err = amqp.Dial(testenv.AMQPURL("", e.vhost))
+	// The test publishes as the receiver does, with the receiver's grant
+	// (and inspects queues with passive declares, which need none).
+	e.conn, err = amqp.Dial(testenv.AMQPURLAs("", e.vhost, topology.Receiver))
 	require.NoError(t, err)
 	t.Cleanup(func() { e.conn.Close() })
 	ch, err := e.conn.Channel()
 	require.NoError(t, err)
-	require.NoError(t, topology.Declare(ch))
 	require.NoError(t, ch.Confirm(false))
 	e.pub = ch
 	return e
@@ -136,7 +137,7 @@ type addrs struct{ rabbitmq, redis, mysql string }
 
 func (e *env) config(a addrs) config.Config {
 	c := config.Defaults()
-	c.RabbitMQURL = testenv.AMQPURL(a.rabbitmq, e.vhost)
+	c.RabbitMQURL = testenv.AMQPURLAs(a.rabbitmq, e.vhost, topology.Processor)
 	c.RedisURL = testenv.RedisURL(a.redis)
 	c.MySQLDSN = testenv.MySQLDSN(a.mysql, e.db)
 	c.SourcesFile = e.sourcesFile
@@ -274,8 +275,8 @@ func (e *env) depth(q string) int {
 // settled reports whether nothing is waiting anywhere: inbound, retry tiers.
 func (e *env) settled() bool {
 	n := e.depth(topology.Queue)
-	for _, d := range topology.RetryDelays {
-		n += e.depth(topology.RetryQueueFor(d))
+	for _, r := range topology.RetryTiers {
+		n += e.depth(r.Queue())
 	}
 	return n == 0
 }

@@ -47,7 +47,7 @@ func (e *env) receiverFor(t *testing.T) *httptest.Server {
 	set, err := sources.Parse(doc)
 	require.NoError(t, err)
 	log := slog.New(slog.NewJSONHandler(testWriter{t}, nil))
-	pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURL("", e.vhost), Logger: log})
+	pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURLAs("", e.vhost, topology.Receiver), Logger: log})
 	t.Cleanup(pub.Close)
 	srv := httptest.NewServer(receiver.New(set, pub, log))
 	t.Cleanup(srv.Close)
