@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -117,12 +118,26 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 	}
 	// Mandatory: a copy nothing routes (a retry queue or binding deleted)
 	// comes back as a return and counts as not confirmed, so the original
-	// is given back, never acked.
-	if err := s.pub.Publish(ctx, exchange, key, p); err != nil {
+	// is never acked. A return is retried within the publish timeout (an
+	// operator re-creating a queue), so a brief gap does not spin the
+	// original through redeliveries, which count toward its delivery limit.
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := s.pub.Publish(ctx, exchange, key, p)
+		if err == nil {
+			return true
+		}
+		returned := errors.Is(err, confirm.ErrReturned)
+		c.Metrics.PublishFailed(map[bool]string{true: "returned", false: "refused"}[returned])
 		c.Log.Warn("publish not confirmed", "exchange", exchange, "key", key, "message_id", p.MessageId, "err", err)
-		return false
+		if !returned {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
 	}
-	return true
 }
 
 // backoff is exponential with full jitter.

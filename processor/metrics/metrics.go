@@ -22,6 +22,7 @@ type Metrics struct {
 	stale        prometheus.Counter
 	lockLost     prometheus.Counter
 	callbacks    *prometheus.CounterVec // result: ok | gone | failed | refused | dropped
+	pubFailed    *prometheus.CounterVec // reason: returned | refused
 	processing   prometheus.Histogram
 	lockWait     prometheus.Histogram
 	endToEnd     prometheus.Histogram
@@ -48,6 +49,7 @@ func New() *Metrics {
 		duplicates:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "duplicates_total", Help: "Deliveries whose (source, event_id) was already stored."}),
 		stale:        prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stale_entity_writes_total", Help: "Entity writes skipped by the fence because newer state was already applied."}),
 		lockLost:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "locks_lost_total", Help: "Entity locks found expired or taken over while work ran."}),
+		pubFailed:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "publish_failures_total", Help: "Copies (retry, park, dead letter) the broker did not confirm: returned as unroutable, or refused (nack, channel error, timeout)."}, []string{"reason"}),
 		callbacks:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "callbacks_total", Help: "Callbacks to senders, by final result."}, []string{"result"}),
 		processing:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "processing_seconds", Help: "Batch processing time, lock to commit.", Buckets: lat}),
 		lockWait:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "lock_wait_seconds", Help: "Time to obtain a batch's entity locks.", Buckets: lat}),
@@ -67,7 +69,7 @@ func New() *Metrics {
 		m.callbacks.WithLabelValues(l)
 	}
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
-		m.callbacks, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight)
+		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight)
 	return m
 }
 
@@ -105,6 +107,9 @@ func (m *Metrics) Stale(n int) { m.stale.Add(float64(n)) }
 
 // LockLost counts locks that expired under running work.
 func (m *Metrics) LockLost(n int) { m.lockLost.Add(float64(n)) }
+
+// PublishFailed counts a copy the broker did not confirm, by reason.
+func (m *Metrics) PublishFailed(reason string) { m.pubFailed.WithLabelValues(reason).Inc() }
 
 // Callback counts a callback's final result.
 func (m *Metrics) Callback(result string) { m.callbacks.WithLabelValues(result).Inc() }
