@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,13 +198,15 @@ func TestIdleConnectionIsChecked(t *testing.T) {
 // receiver answers 503 on it) and still carries the broker's own error.
 func TestUnavailableKeepsTheCause(t *testing.T) {
 	t.Parallel()
-	testenv.RabbitMQ(t) // the broker is there; the vhost below is not
-	p := newPublisher(t, "", "hookline-no-such-vhost", publish.Config{ConfirmTimeout: time.Second})
+	vhost := testenv.RabbitMQ(t) // the broker and the user are there; the vhost below is not
+	url := strings.Replace(testenv.AMQPURLAs("", vhost, topology.Receiver), "/"+vhost, "/hookline-no-such-vhost", 1)
+	p := publish.New(context.Background(), publish.Config{URL: url, Logger: quiet, ConfirmTimeout: time.Second})
+	t.Cleanup(p.Close)
 	err := p.Publish(context.Background(), msg(1))
 	require.ErrorIs(t, err, publish.ErrUnavailable)
 	var aerr *amqp.Error
 	require.ErrorAs(t, err, &aerr, "the broker's refusal is visible through the sentinel: %v", err)
-	require.Equal(t, amqp.NotAllowed, aerr.Code)
+	require.Equal(t, amqp.AccessRefused, aerr.Code, "a user without access to the vhost")
 }
 
 // TestWithoutDefinitionsNothingIsAccepted: on a broker whose definitions
