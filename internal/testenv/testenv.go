@@ -166,6 +166,16 @@ func AMQPURLAs(addr, vhost string, r topology.Role) string {
 	return u.String()
 }
 
+// Credentials are the user name and password of the test's broker user
+// with role r in vhost (for clients that take them apart, such as HTTP
+// basic auth to the management API).
+func Credentials(t testing.TB, vhost string, r topology.Role) (user, password string) {
+	t.Helper()
+	u := roleUsers(t, vhost)[r]
+	p, _ := u.Password()
+	return u.Username(), p
+}
+
 // UserName is the name of the test's broker user with role r in vhost.
 func UserName(t testing.TB, vhost string, r topology.Role) string {
 	t.Helper()

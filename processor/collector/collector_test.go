@@ -61,9 +61,6 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := topology.Declare(ch); err != nil {
-		t.Fatal(err)
-	}
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
 	t.Cleanup(func() { rdb.Close() })
 	return &rig{vhost: vhost, ch: ch, rdb: rdb, prefix: testenv.Redis(t), cw: newFakeCloudWatch(t)}
