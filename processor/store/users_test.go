@@ -123,9 +123,11 @@ func TestProcessorUserLeastPrivilege(t *testing.T) {
 	refused("after converging")
 	_, err = s.Apply(ctx, []*handler.Event{ev("c", "X", 2*time.Second)}, pickDefault)
 	require.NoError(t, err)
-	var grants int
+	var grants, tables int
 	require.NoError(t, rootDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ?", "'"+u.Name+"'@'%'").Scan(&grants))
-	require.Equal(t, 2*len(store.ProcessorPrivileges), grants, "four privileges on each of the two tables")
+	require.NoError(t, rootDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME <> 'goose_db_version'", db).Scan(&tables))
+	require.GreaterOrEqual(t, tables, 2)
+	require.Equal(t, tables*len(store.ProcessorPrivileges), grants, "four privileges on each of the processor's tables, nothing else")
 }
 
 func TestCheckUser(t *testing.T) {
