@@ -18,8 +18,18 @@ import (
 type Password func(ctx context.Context) (string, error)
 
 // minReread bounds how often a refused password makes the store read it
-// again (a secret store is not asked once per failing connection attempt).
-const minReread = time.Second
+// again (a secret store is not asked once per failing connection attempt);
+// readTimeout bounds one read, which holds up every new connection.
+const (
+	minReread   = time.Second
+	readTimeout = 10 * time.Second
+)
+
+func (c *credentials) fetch(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	return c.read(ctx)
+}
 
 // credentials caches the current password.
 type credentials struct {
@@ -36,7 +46,7 @@ func (c *credentials) current(ctx context.Context) (string, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded {
-		p, err := c.read(ctx)
+		p, err := c.fetch(ctx)
 		if err != nil {
 			return "", 0, fmt.Errorf("database password: %w", err)
 		}
@@ -57,7 +67,7 @@ func (c *credentials) refused(ctx context.Context, gen int) (bool, error) {
 	if time.Since(c.readAt) < minReread {
 		return false, nil
 	}
-	p, err := c.read(ctx)
+	p, err := c.fetch(ctx)
 	c.readAt = time.Now()
 	if err != nil {
 		return false, fmt.Errorf("database password: %w", err)
