@@ -259,36 +259,39 @@ func distinct(items []*item) []string {
 	return out
 }
 
-// apply commits the batch and settles each delivery.
+// apply commits the batch and settles each delivery; it returns the
+// dependency that failed, if any. A failure that names no single event is
+// classified once (classifyStore): an outage parks the batch, contention
+// parks it on the short tiers, and anything else splits it so that the
+// event at fault fails alone and its batch-mates are stored.
 func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed string) {
 	evs := make([]*handler.Event, len(items))
 	for i, it := range items {
 		evs[i] = it.ev
 	}
-	res, err := c.Store.Apply(ctx, evs, func(ev *handler.Event) handler.Handler {
-		return c.Handlers.Lookup(ev.Source, ev.EventType)
-	})
+	res, err := c.Store.Apply(ctx, evs, c.pick)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "" // shutting down or connection lost: leave unacked, they come back
 		}
-		if store.IsPermanent(err) {
-			if len(items) > 1 { // find the culprit: one transaction per event
-				for i, it := range items {
-					if f := c.apply(ctx, s, []*item{it}); f != "" {
-						c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
-						return f
-					}
-				}
-				return ""
+		switch cl := c.classifyStore(ctx, err); {
+		case cl == outage:
+			c.Health.Set(health.MySQL, false)
+			c.Log.Warn("mysql unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
+			c.parkAll(ctx, s, items, "outage")
+			return health.MySQL
+		case cl == contention:
+			c.Log.Info("database locks held elsewhere: parking batch", "err", err, "n", len(items))
+			for _, it := range items {
+				c.park(ctx, s, it, "lock", min(it.parked+1, maxContentionTier))
 			}
-			c.failed(ctx, s, items[0], err)
+			return ""
+		case len(items) > 1:
+			return c.applyEach(ctx, s, items)
+		default:
+			c.failed(ctx, s, items[0], "store refused it", err)
 			return ""
 		}
-		c.Health.Set(health.MySQL, false)
-		c.Log.Warn("mysql unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
-		c.parkAll(ctx, s, items, "outage")
-		return health.MySQL
 	}
 	c.Health.Set(health.MySQL, true)
 	now := time.Now()
@@ -310,13 +313,26 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 			c.Metrics.Duplicate()
 			c.ack(it)
 		case store.Failed:
-			c.failed(ctx, s, it, res.Errs[i])
+			c.failed(ctx, s, it, "handler failed", res.Errs[i])
 		}
 	}
 	if callbacks && c.Callbacks != nil {
 		// Their outbox rows committed with the events: wake the
 		// sender instead of leaving them to its next poll.
 		c.Callbacks.Notify()
+	}
+	return ""
+}
+
+// applyEach applies items one transaction each, so that the one at fault
+// fails alone (a counted attempt) and its batch-mates are stored. An outage
+// met on the way parks the rest.
+func (c *Consumer) applyEach(ctx context.Context, s *session, items []*item) (failed string) {
+	for i, it := range items {
+		if f := c.apply(ctx, s, []*item{it}); f != "" {
+			c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
+			return f
+		}
 	}
 	return ""
 }

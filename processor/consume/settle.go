@@ -14,15 +14,16 @@ const (
 	maxContentionTier = 2
 )
 
-// failed handles a handler error: a delayed retry with the attempt counted,
-// or the DLQ once MAX_ATTEMPTS attempts have failed.
-func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) {
+// failed handles a deterministic failure (what says whose: "handler
+// failed", "store refused it"): a delayed retry with the attempt counted, or
+// the DLQ once MAX_ATTEMPTS attempts have failed.
+func (c *Consumer) failed(ctx context.Context, s *session, it *item, what string, err error) {
 	attempt := it.ev.Attempt + 1
 	if attempt >= c.o.MaxAttempts {
-		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("handler failed %d times: %v", attempt, err))
+		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("%s %d times: %v", what, attempt, err))
 		return
 	}
-	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
+	c.Log.Info(what+": retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
 	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
 	if c.publish(ctx, s, "", topology.RetryQueue(attempt), pub) {
