@@ -24,6 +24,7 @@ type item struct {
 	invalid  string // non-empty: dead-letter with this reason
 	reason   string // DLQ metric label for invalid
 	parked   int
+	settled  bool // acked or given back: nothing more may be done with d
 }
 
 // prepare reads the envelope and finds the source and entity.
@@ -100,7 +101,7 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 			}
 		}
 		var dep string
-		held, dep = c.process(ctx, s, batch, held)
+		held, dep = c.processRecovering(ctx, s, batch, held)
 		if held != nil && len(in) == 0 {
 			// Idle: hand the locks back now. Busy: the next batch's
 			// lock round trip releases them.
@@ -111,6 +112,32 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 			c.waitFor(ctx, dep)
 		}
 	}
+}
+
+// processRecovering is process that survives a panic outside the handlers
+// (those are recovered in pick): every delivery of the batch not yet settled
+// fails with it, a counted attempt, so a delivery that always panics ends in
+// the DLQ instead of crashing the process over and over. The batch's locks
+// are left to expire.
+func (c *Consumer) processRecovering(ctx context.Context, s *session, batch []*item, prev *lock.Set) (held *lock.Set, failed string) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		err := c.recovered(v, "batch", batch[0].d.MessageId)
+		held, failed = nil, ""
+		for _, it := range batch {
+			switch {
+			case it.settled:
+			case it.invalid != "":
+				c.deadLetter(ctx, s, it, it.reason, it.invalid)
+			default:
+				c.failed(ctx, s, it, "processing panicked", err)
+			}
+		}
+	}()
+	return c.process(ctx, s, batch, prev)
 }
 
 // process handles one batch: it dead-letters what can never be applied,
@@ -135,9 +162,10 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev 
 		return nil, failed
 	}
 	lockWait := time.Since(start)
-	stop := c.keep(ctx, set)
-	failed = c.apply(ctx, s, valid)
-	stop()
+	func() {
+		defer c.keep(ctx, set)() // stopped even if apply panics
+		failed = c.apply(ctx, s, valid)
+	}()
 	if failed != "" {
 		release(ctx, set)
 		return nil, failed

@@ -2,6 +2,8 @@ package consume
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 
 	"github.com/hookline/hookline/processor/handler"
 	"github.com/hookline/hookline/processor/health"
@@ -47,7 +49,32 @@ func (c *Consumer) classifyStore(ctx context.Context, err error) class {
 	return suspect
 }
 
-// pick selects ev's handler.
+// panicError is a recovered panic, reported as the failure of the message
+// that caused it.
+type panicError struct {
+	v any
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.v) }
+
+// pick selects ev's handler, wrapped so that a panic is that handler's
+// error (a counted attempt, then the DLQ), never a crash of the process
+// that would return the whole prefetch window to the queue.
 func (c *Consumer) pick(ev *handler.Event) handler.Handler {
-	return c.Handlers.Lookup(ev.Source, ev.EventType)
+	h := c.Handlers.Lookup(ev.Source, ev.EventType)
+	return handler.Func(func(ctx context.Context, tx handler.Tx, ev *handler.Event) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = c.recovered(v, "handler", ev.ID)
+			}
+		}()
+		return h.Handle(ctx, tx, ev)
+	})
+}
+
+// recovered logs a recovered panic with its stack and returns it as an error.
+func (c *Consumer) recovered(v any, where, messageID string) error {
+	c.Metrics.Panicked()
+	c.Log.Error("recovered a panic", "where", where, "message_id", messageID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return &panicError{v: v}
 }

@@ -68,6 +68,7 @@ func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, 
 }
 
 func (c *Consumer) ack(it *item) {
+	it.settled = true
 	if err := it.d.Ack(false /* multiple */); err != nil {
 		c.Log.Debug("ack failed (channel gone; the broker redelivers and dedupe absorbs it)", "message_id", it.d.MessageId, "err", err)
 	} else {
@@ -78,6 +79,7 @@ func (c *Consumer) ack(it *item) {
 
 // giveBack returns a delivery to the queue when it could not be parked.
 func (c *Consumer) giveBack(it *item) {
+	it.settled = true
 	_ = it.d.Nack(false /* multiple */, true /* requeue */)
 	c.Metrics.Settled()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/processor/command"
 	"github.com/hookline/hookline/processor/dlq"
 	"github.com/hookline/hookline/processor/handler"
 )
@@ -37,6 +38,7 @@ func TestPoisonIsSplitOutOfItsBatch(t *testing.T) {
 		// The batch fails as a whole (no culprit named): it is split, the
 		// poison fails alone, and only then do its attempts count.
 		{"outage-like", func() {}, 4, "store refused it 3 times: " + driver.ErrBadConn.Error()},
+		{"panic", func() { panic("nil map in the order handler") }, 3, "handler failed 3 times: panic: nil map in the order handler"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -86,6 +88,9 @@ func TestPoisonIsSplitOutOfItsBatch(t *testing.T) {
 			totals := p.metrics.Totals()
 			require.Equal(t, int64(2), totals["retried"], "only the poison's counted retries: no batch-mate was parked")
 			require.Equal(t, int64(1), totals["dead_lettered"])
+			if c.name == "panic" {
+				require.Equal(t, int64(3), totals["panics"])
+			}
 			reasons := e.deadReasons()
 			require.Contains(t, reasons["poison-1"], c.reason)
 
@@ -98,6 +103,34 @@ func TestPoisonIsSplitOutOfItsBatch(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestPanicOutsideHandlers: a panic after a batch committed (here in the
+// Committed hook, once) is recovered by the worker; the deliveries it had
+// not settled yet fail once (a counted retry) and come back as duplicates,
+// so every event is stored once, nothing is dead-lettered, and the process
+// keeps running.
+func TestPanicOutsideHandlers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	var once sync.Once
+	cfg := e.config(addrs{})
+	cfg.Concurrency = 1
+	p := e.startWith(cfg, command.Options{Committed: func(ev *handler.Event, _ time.Time) {
+		if ev.ID == "w-00003" {
+			once.Do(func() { panic("callback bookkeeping bug") })
+		}
+	}})
+	unique, withDups := workload("w", 40, 8)
+	e.publish(withDups...)
+	e.waitDrained(unique, time.Minute)
+	e.requireExactlyOnce(unique)
+	require.Equal(t, int64(1), p.metrics.Totals()["panics"])
+	select {
+	case err := <-p.done:
+		t.Fatalf("processor stopped: %v", err)
+	default:
 	}
 }
 
