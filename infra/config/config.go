@@ -41,6 +41,14 @@ type Processor struct {
 	Concurrency        int `json:"concurrency"`
 	StopTimeoutSeconds int `json:"stopTimeoutSeconds"` // ECS stopTimeout; SHUTDOWN_TIMEOUT is ShutdownGraceSeconds less
 	LogRetentionDays   int `json:"logRetentionDays"`
+
+	// Autoscaling (infra/scaling): tasks added per invocation of each
+	// scale-out rule, and the policies' cooldowns.
+	BacklogStep             int `json:"backlogStep"`             // rule 1: depth rising and ingestion above consumption
+	CPU80Step               int `json:"cpu80Step"`               // rule 2: CPU >= 80 % for more than 15 minutes
+	CPU90Step               int `json:"cpu90Step"`               // rule 3: CPU >= 90 % for more than 5 minutes
+	ScaleOutCooldownSeconds int `json:"scaleOutCooldownSeconds"` // after a scale-out
+	ScaleInCooldownSeconds  int `json:"scaleInCooldownSeconds"`  // after rule 4's return to the minimum
 }
 
 // ShutdownGraceSeconds is how much earlier than ECS's SIGKILL (stopTimeout)

@@ -305,6 +305,20 @@ func (c Config) validateProcessor() error {
 	if p.MaxTasks < p.MinTasks || p.MaxTasks > 100 {
 		return keyErr("processor.maxTasks", "%d is out of range; accepts minTasks (%d) to 100", p.MaxTasks, p.MinTasks)
 	}
+	for _, st := range []struct {
+		key string
+		v   int
+	}{{"backlogStep", p.BacklogStep}, {"cpu80Step", p.CPU80Step}, {"cpu90Step", p.CPU90Step}} {
+		if st.v < 1 || st.v > p.MaxTasks-p.MinTasks && p.MaxTasks > p.MinTasks {
+			return keyErr("processor."+st.key, "%d is out of range; accepts 1 to maxTasks - minTasks (%d)", st.v, p.MaxTasks-p.MinTasks)
+		}
+	}
+	if p.ScaleOutCooldownSeconds < 60 || p.ScaleOutCooldownSeconds > 3600 {
+		return keyErr("processor.scaleOutCooldownSeconds", "%d is out of range; accepts 60 to 3600 (a new task needs a minute or two before it shows in the metrics)", p.ScaleOutCooldownSeconds)
+	}
+	if p.ScaleInCooldownSeconds < 60 || p.ScaleInCooldownSeconds > 3600 {
+		return keyErr("processor.scaleInCooldownSeconds", "%d is out of range; accepts 60 to 3600", p.ScaleInCooldownSeconds)
+	}
 	if p.Prefetch < 1 || p.Prefetch > 2000 {
 		return keyErr("processor.prefetch", "%d is out of range; accepts 1 to 2000 (quorum queues cap prefetch at 2000)", p.Prefetch)
 	}

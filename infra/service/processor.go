@@ -58,6 +58,12 @@ type Args struct {
 	RedisURL    pulumi.StringInput // rediss://host:6379
 	MySQLDSN    pulumi.StringInput // tcp(host:3306)/db?tls=true
 
+	// QueueMetricsEndpoints are the broker nodes' rabbitmq_prometheus base
+	// URLs, comma-separated, for the collector every task runs
+	// (processor/collector); QueueMetricsStack is its Stack dimension.
+	QueueMetricsEndpoints pulumi.StringInput
+	QueueMetricsStack     string
+
 	// Secrets the processor reads, and the keys that encrypt them.
 	BrokerSecretArn   pulumi.StringInput // JSON {"username","password",…}
 	DatabaseSecretArn pulumi.StringInput // RDS-managed, JSON {"username","password"}
@@ -78,6 +84,7 @@ type Processor struct {
 	LogGroupName             pulumi.StringOutput
 	ExecutionRoleArn         pulumi.StringOutput
 	TaskRoleArn              pulumi.StringOutput
+	TaskRoleName             pulumi.StringOutput // the scaling component grants the collector's PutMetricData on it
 	SecurityGroupID          pulumi.IDOutput
 	SubnetIDs                pulumi.StringArrayOutput
 	ContainerName, Migration string
@@ -167,11 +174,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	// Task role: what the processor's code may call on AWS. Nothing yet:
-	// its secrets arrive as variables. The autoscaling issue's metrics
-	// publisher adds its one permission here.
+	// Task role: what the processor's code may call on AWS. Its secrets
+	// arrive as variables; the queue metrics collector's one permission
+	// (PutMetricData into its namespace) comes from infra/scaling.
 	taskRole, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("hookline processor tasks: no AWS API access (%s)", name),
+		Description:      pulumi.Sprintf("hookline processor tasks: publish the queue metrics (%s)", name),
 		AssumeRolePolicy: pulumi.String(policy.AssumeRole("ecs-tasks.amazonaws.com")),
 	}, parent)
 	if err != nil {
@@ -180,7 +187,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	p.ClusterName, p.ClusterArn = cluster.Name, cluster.Arn
 	p.LogGroupName = logs.Name
-	p.ExecutionRoleArn, p.TaskRoleArn = execRole.Arn, taskRole.Arn
+	p.ExecutionRoleArn, p.TaskRoleArn, p.TaskRoleName = execRole.Arn, taskRole.Arn, taskRole.Name
 	p.SecurityGroupID = args.SecurityGroupID.ToIDOutput()
 	p.SubnetIDs = args.SubnetIDs.ToStringArrayOutput()
 	p.ServiceName = pulumi.String("").ToStringOutput()
@@ -188,13 +195,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.MigrationTaskArn = pulumi.String("").ToStringOutput()
 
 	taskDef := func(suffix, digest string, migrate bool) (*ecs.TaskDefinition, error) {
+		queueMetrics := args.QueueMetricsEndpoints
+		if queueMetrics == nil {
+			queueMetrics = pulumi.String("")
+		}
 		defs := pulumi.All(args.RepositoryURL, logs.Name, args.RabbitMQURL, args.RedisURL, args.MySQLDSN,
-			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn).ApplyT(
+			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics).ApplyT(
 			func(v []any) (string, error) {
 				s := policy.Strings(v)
 				return ContainerDefinitions(Container{
 					Image: s[0] + "@" + digest, LogGroup: s[1], Region: args.Region,
 					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
+					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack,
 					SecretArns:         map[string]string{"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8]},
 					Prefetch:           args.Prefetch,
 					Concurrency:        args.Concurrency,
@@ -288,6 +300,9 @@ type Container struct {
 	StopTimeoutSeconds              int
 	ShutdownTimeout                 int
 	Migrate                         bool // `processor migrate`: database settings only, no probes
+	// The queue metrics collector: endpoints (comma-separated) and Stack
+	// dimension; empty endpoints, no collector.
+	QueueMetricsEndpoints, QueueMetricsStack string
 }
 
 // DatabaseCA is where the image carries the RDS CA bundle: scripts/image.sh
@@ -335,6 +350,12 @@ func ContainerDefinitions(c Container) (string, error) {
 			KV{"PREFETCH", strconv.Itoa(c.Prefetch)},
 			KV{"CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		)
+		if c.QueueMetricsEndpoints != "" {
+			env = append(env,
+				KV{"QUEUE_METRICS_ENDPOINTS", c.QueueMetricsEndpoints},
+				KV{"QUEUE_METRICS_STACK", c.QueueMetricsStack},
+			) // the collector's CloudWatch client takes AWS_REGION, which ECS sets
+		}
 		def["command"] = []string{"run"}
 		def["portMappings"] = []map[string]any{{"containerPort": HTTPPort, "protocol": "tcp", "name": "http"}}
 		def["healthCheck"] = map[string]any{

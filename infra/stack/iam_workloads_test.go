@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/infra/plan"
+	"github.com/hookline/hookline/internal/queuemetrics"
 )
 
 type policyDoc struct {
@@ -47,6 +48,7 @@ var wildcardResourceActions = map[string]bool{
 	"ec2:AssignPrivateIpAddresses":   true,
 	"ec2:UnassignPrivateIpAddresses": true,
 	"ec2:DescribeInstances":          true, // broker cluster peer discovery
+	"cloudwatch:PutMetricData":       true, // processor tasks' queue metrics, confined by the cloudwatch:namespace condition
 }
 
 // Every inline policy in the plan, parsed: no wildcard action, no "*"
@@ -190,8 +192,23 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 				t.Errorf("role %s has %d inline policies; want 1", role, withPolicy[role])
 			}
 		}
-		if withPolicy[n+"processor-task"] != 0 {
-			t.Errorf("the processor's task role has %d policies; its code calls no AWS API", withPolicy[n+"processor-task"])
+		// The task role: the queue metrics collector's PutMetricData, into
+		// its namespace only, and nothing else.
+		if withPolicy[n+"processor-task"] != 1 {
+			t.Errorf("the processor's task role has %d policies; want the queue metrics one", withPolicy[n+"processor-task"])
+		}
+		for _, p := range r.OfType("aws:iam/rolePolicy:RolePolicy") {
+			if p.Str("role") != "role-"+n+"processor-task" && p.Str("role") != n+"processor-task" {
+				continue
+			}
+			var doc policyDoc
+			if err := json.Unmarshal([]byte(p.Str("policy")), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Statement) != 1 || strings.Join(doc.Statement[0].Action, ",") != "cloudwatch:PutMetricData" ||
+				doc.Statement[0].Condition["StringEquals"]["cloudwatch:namespace"] != queuemetrics.Namespace {
+				t.Errorf("task role policy %+v; want only cloudwatch:PutMetricData with cloudwatch:namespace = %s", doc.Statement, queuemetrics.Namespace)
+			}
 		}
 		// Managed policies only on the broker nodes (SSM, CloudWatch agent).
 		for _, a := range r.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {

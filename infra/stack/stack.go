@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/alarms"
 	"github.com/hookline/hookline/infra/broker"
 	"github.com/hookline/hookline/infra/cache"
 	"github.com/hookline/hookline/infra/config"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookline/hookline/infra/network"
 	"github.com/hookline/hookline/infra/receiver"
 	"github.com/hookline/hookline/infra/registry"
+	"github.com/hookline/hookline/infra/scaling"
 	"github.com/hookline/hookline/infra/security"
 	"github.com/hookline/hookline/infra/service"
 	"github.com/hookline/hookline/infra/sources"
@@ -56,6 +58,8 @@ type Platform struct {
 	Processor *service.Processor   // ECS Fargate
 	Receiver  *receiver.Function   // Lambda
 	Dashboard *dashboard.Dashboard // CloudWatch
+	Alarms    *alarms.Topic        // the one SNS topic every alarm notifies
+	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 }
 
 // Build declares the platform of a validated config.
@@ -166,8 +170,30 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		return nil, err
 	}
 
+	if p.Alarms, err = alarms.New(ctx, name+"-alarms", alarms.Args{}, with); err != nil {
+		return nil, err
+	}
+
 	if err := workloads(ctx, p, with); err != nil {
 		return nil, err
+	}
+
+	if cfg.Images.Processor != "" { // the service exists
+		pc := cfg.Processor
+		if p.Scaling, err = scaling.New(ctx, name+"-processor", scaling.Args{
+			ClusterName:             p.Processor.ClusterName,
+			ServiceName:             p.Processor.ServiceName,
+			MinTasks:                pc.MinTasks,
+			MaxTasks:                pc.MaxTasks,
+			Steps:                   scaling.Steps{Backlog: pc.BacklogStep, CPU80: pc.CPU80Step, CPU90: pc.CPU90Step},
+			ScaleOutCooldownSeconds: pc.ScaleOutCooldownSeconds,
+			ScaleInCooldownSeconds:  pc.ScaleInCooldownSeconds,
+			Stack:                   name,
+			AlarmTopicArn:           p.Alarms.Arn,
+			TaskRoleName:            p.Processor.TaskRoleName,
+		}, with); err != nil {
+			return nil, err
+		}
 	}
 
 	// Next parts slot in here, in the order of the picture:
@@ -217,13 +243,18 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SubnetIDs:          computeSubnets,
 		SecurityGroupID:    p.Security.ID(security.Processor),
 		RabbitMQURL:        amqpURL,
-		RedisURL:           pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
-		MySQLDSN:           pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
-		BrokerSecretArn:    p.Broker.SecretArns["processor"],
-		DatabaseSecretArn:  p.Database.MasterSecretArn,
-		CacheSecretArn:     p.Cache.AuthSecretArn,
-		SourcesSecretArn:   p.Sources.SecretArn,
-		KeyArns:            []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn, p.Sources.KeyArn},
+		// rabbitmq_prometheus on the broker: plain HTTP on 15692 until the
+		// broker's TLS listener (https://…:15691) and its security group
+		// edge land with the broker issue.
+		QueueMetricsEndpoints: pulumi.Sprintf("http://%s:15692", p.Broker.Host),
+		QueueMetricsStack:     name,
+		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
+		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
+		BrokerSecretArn:       p.Broker.SecretArns["processor"],
+		DatabaseSecretArn:     p.Database.MasterSecretArn,
+		CacheSecretArn:        p.Cache.AuthSecretArn,
+		SourcesSecretArn:      p.Sources.SecretArn,
+		KeyArns:               []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn, p.Sources.KeyArn},
 	}, with); err != nil {
 		return err
 	}
@@ -306,6 +337,7 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	ctx.Export("receiverFunctionName", p.Receiver.Name)
 	ctx.Export("receiverLogGroup", p.Receiver.LogGroupName)
 	ctx.Export("dashboardUrl", p.Dashboard.URL)
+	ctx.Export("alarmTopicArn", p.Alarms.Arn)
 	// webhookUrl: exported by the edge part (API Gateway custom domain
 	// behind Cloudflare) once it exists; nothing routes to the receiver yet.
 }

@@ -148,7 +148,7 @@ func TestProcessorTaskDefinition(t *testing.T) {
 		}{
 			{svc, "processor", "run",
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD", "WEBHOOK_SOURCES"},
-				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "PREFETCH", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT"}, true},
+				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT"}, true},
 			{migrate, "migrate", "migrate",
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER"},
 				[]string{"MYSQL_CA", "MYSQL_DSN", "SHUTDOWN_TIMEOUT"}, false},

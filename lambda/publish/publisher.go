@@ -89,6 +89,7 @@ type session struct {
 	chans   []*pubChannel
 	blocked atomic.Bool
 	dead    chan struct{} // closed when the connection is gone
+	probing *probe        // the idle check in progress (guarded by Publisher.mu)
 	once    sync.Once
 	done    sync.WaitGroup
 }
@@ -209,7 +210,8 @@ func (pc *pubChannel) drainLocked() {
 }
 
 // current returns a live session, dialling one if needed. Concurrent callers
-// share one dial; a caller whose context ends first gets ErrUnavailable.
+// share one dial and one idle check; a caller whose context ends first gets
+// ErrUnavailable. p.mu is never held across network I/O.
 func (p *Publisher) current(ctx context.Context) (*session, error) {
 	for {
 		if p.closed.Load() {
@@ -217,9 +219,27 @@ func (p *Publisher) current(ctx context.Context) (*session, error) {
 		}
 		p.mu.Lock()
 		s := p.session
-		if s != nil && !s.isDead() && !p.stale(s) {
+		if s != nil && !s.isDead() {
+			if !p.idle() {
+				p.mu.Unlock()
+				return s, nil
+			}
+			pr := s.probing
+			if pr == nil {
+				pr = &probe{done: make(chan struct{})}
+				s.probing = pr
+				go p.probe(s, pr)
+			}
 			p.mu.Unlock()
-			return s, nil
+			select {
+			case <-pr.done:
+				if pr.ok {
+					return s, nil
+				}
+				continue // marked dead: dial a new one
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: checking the idle connection: %w", ErrUnavailable, ctx.Err())
+			}
 		}
 		if p.dialing == nil {
 			p.dialing = make(chan struct{})
@@ -252,33 +272,50 @@ func (p *Publisher) current(ctx context.Context) (*session, error) {
 	}
 }
 
-// stale reports whether a session idle for longer than IdleCheck failed a
-// liveness probe: a Lambda frozen for minutes finds its socket dead only
-// when it next uses it. The probe is a cheap channel open/close round trip.
-func (p *Publisher) stale(s *session) bool {
+// idle reports whether the connection has gone unused for longer than
+// IdleCheck: a Lambda frozen for minutes finds its socket dead only when it
+// next uses it.
+func (p *Publisher) idle() bool {
 	last := p.lastUsed.Load()
-	if last == 0 || time.Since(time.Unix(0, last)) < p.cfg.IdleCheck {
-		return false
-	}
-	probe := make(chan error, 1)
+	return last != 0 && time.Since(time.Unix(0, last)) >= p.cfg.IdleCheck
+}
+
+// probe is one liveness check of an idle session, shared by the callers
+// that meet it; done is closed when ok is set.
+type probe struct {
+	done chan struct{}
+	ok   bool
+}
+
+// probe checks s with a cheap channel open/close round trip, within
+// DialTimeout whatever the callers' contexts (they stop waiting on their
+// own), and marks s dead when it fails.
+func (p *Publisher) probe(s *session, pr *probe) {
+	res := make(chan error, 1)
 	go func() {
 		ch, err := s.conn.Channel()
 		if err == nil {
 			err = ch.Close()
 		}
-		probe <- err
+		res <- err
 	}()
+	t := time.NewTimer(p.cfg.DialTimeout)
+	defer t.Stop()
 	select {
-	case err := <-probe:
-		if err == nil {
-			p.lastUsed.Store(time.Now().UnixNano())
-			return false
-		}
-	case <-time.After(p.cfg.DialTimeout):
+	case err := <-res:
+		pr.ok = err == nil
+	case <-t.C:
 	}
-	p.cfg.Logger.Warn("idle broker connection failed its check; redialling")
-	s.markDead()
-	return true
+	if pr.ok {
+		p.lastUsed.Store(time.Now().UnixNano())
+	} else {
+		p.cfg.Logger.Warn("idle broker connection failed its check; redialling")
+		s.markDead()
+	}
+	p.mu.Lock()
+	s.probing = nil
+	p.mu.Unlock()
+	close(pr.done)
 }
 
 func (p *Publisher) dial(ctx context.Context) (*session, error) {

@@ -223,3 +223,44 @@ func TestWithoutDefinitionsNothingIsAccepted(t *testing.T) {
 	require.NoError(t, p.Publish(context.Background(), msg(2)))
 	require.Equal(t, map[string]int{"id-000002": 1}, queued(t, vhost))
 }
+
+// TestIdleCheckHonoursTheContext: after a thaw, the check of an idle
+// connection that hangs (a broker that stopped answering) neither outlasts
+// the request's context nor holds the publisher's lock: other callers go on.
+func TestIdleCheckHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	vhost := testenv.RabbitMQ(t)
+	proxy := testenv.NewProxy(t, testenv.RabbitMQAddr())
+	// DialTimeout bounds the check itself: far longer than the request's
+	// context, so only a check that honours the context returns early.
+	p := newPublisher(t, proxy.Addr(), vhost, publish.Config{IdleCheck: 50 * time.Millisecond, DialTimeout: 30 * time.Second, ConfirmTimeout: time.Minute})
+	require.NoError(t, p.Publish(context.Background(), msg(1)))
+	time.Sleep(100 * time.Millisecond) // idle past IdleCheck (pacing, not an assertion)
+	proxy.Blackhole()
+
+	// One caller without a deadline waits on the check...
+	go func() { _ = p.Publish(context.Background(), msg(3)) }()
+	time.Sleep(50 * time.Millisecond) // let it start the check (pacing)
+	// ...while another, with a short deadline, gives up at its deadline.
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		done <- p.Publish(ctx, msg(2))
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, publish.ErrUnavailable)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second): // the check itself may take 30 s
+		t.Fatal("the idle check outlived the request's context")
+	}
+	ready := make(chan bool, 1)
+	go func() { ready <- p.Ready() }()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second): // the check itself may take 30 s
+		t.Fatal("the idle check holds the publisher's lock")
+	}
+	proxy.Heal()
+}

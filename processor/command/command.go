@@ -36,7 +36,9 @@ import (
 )
 
 const usage = `usage: processor [run | migrate | queues migrate | dlq list | dlq replay (--all | --id ID) | healthcheck]
-configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN,
+configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN
+(MYSQL_USER, MYSQL_PASSWORD, MYSQL_PASSWORD_SECRET_ARN or MYSQL_PASSWORD_FILE, MYSQL_CA;
+migrate: PROCESSOR_DB_USER, PROCESSOR_DB_PASSWORD),
 WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
 CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL; the queue metrics collector:
@@ -78,6 +80,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintf(stdout, "migrate: applied %d migration(s) %v\n", len(applied), applied)
+		if cfg.ProcessorDBUser == "" {
+			fmt.Fprintln(stdout, "migrate: PROCESSOR_DB_USER not set: no processor database user managed")
+			return nil
+		}
+		if err := store.EnsureUser(mctx, cfg.MySQLDSN, store.User{Name: cfg.ProcessorDBUser, Password: cfg.ProcessorDBPassword}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrate: processor user %s has %v on the processor's tables, nothing else\n", cfg.ProcessorDBUser, store.ProcessorPrivileges)
 		return nil
 	case "queues":
 		// Re-creates queues an older version declared with x-arguments so
@@ -200,7 +210,7 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.MySQLDSN, cfg.Concurrency*2+2)
+	st, err := store.OpenWith(cfg.MySQLDSN, cfg.Concurrency*2+2, cfg.MySQLPassword())
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,18 @@ type Config struct {
 	LogLevel        string        // LOG_LEVEL: debug|info|warn|error
 
 	QueueMetrics QueueMetrics // the queue metrics collector (off without QUEUE_METRICS_ENDPOINTS)
+
+	// MYSQL_PASSWORD_SECRET_ARN or MYSQL_PASSWORD_FILE: where the current
+	// database password is read, at the first connection and again whenever
+	// the server refuses it, so a rotation needs no restart (the secret wins
+	// over the file, both over MYSQL_PASSWORD).
+	MySQLPasswordSecretArn string
+	MySQLPasswordFile      string
+	// PROCESSOR_DB_USER and PROCESSOR_DB_PASSWORD: the processor's own
+	// least-privilege database user, which `processor migrate` creates and
+	// grants; unset, migrate manages no user.
+	ProcessorDBUser     string
+	ProcessorDBPassword string
 }
 
 // QueueMetrics configures the collector that publishes the broker's queue
@@ -83,7 +95,7 @@ func Defaults() Config {
 }
 
 // Need says which connection settings a subcommand requires.
-type Need struct{ RabbitMQ, Redis, MySQL, Sources bool }
+type Need struct{ RabbitMQ, Redis, MySQL, Sources, ProcessorUser bool }
 
 // FromEnv loads the configuration with getenv (os.Getenv when nil).
 func FromEnv(getenv func(string) string, need Need) (Config, error) {
@@ -131,6 +143,16 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	str("RABBITMQ_URL", &c.RabbitMQURL, need.RabbitMQ)
 	str("REDIS_URL", &c.RedisURL, need.Redis)
 	str("MYSQL_DSN", &c.MySQLDSN, need.MySQL)
+	str("MYSQL_PASSWORD_SECRET_ARN", &c.MySQLPasswordSecretArn, false)
+	str("MYSQL_PASSWORD_FILE", &c.MySQLPasswordFile, false)
+	str("PROCESSOR_DB_USER", &c.ProcessorDBUser, need.ProcessorUser)
+	c.ProcessorDBPassword = getenv("PROCESSOR_DB_PASSWORD")
+	if c.ProcessorDBUser != "" && c.ProcessorDBPassword == "" {
+		errs = append(errs, errors.New("PROCESSOR_DB_PASSWORD: required with PROCESSOR_DB_USER"))
+	}
+	if c.MySQLPasswordSecretArn != "" && !strings.HasPrefix(c.MySQLPasswordSecretArn, "arn:") {
+		errs = append(errs, fmt.Errorf("MYSQL_PASSWORD_SECRET_ARN: %q is not an ARN", c.MySQLPasswordSecretArn))
+	}
 	str("WEBHOOK_SOURCES_FILE", &c.SourcesFile, false)
 	c.SourcesDoc = getenv("WEBHOOK_SOURCES")
 	if need.Sources && c.SourcesFile == "" && strings.TrimSpace(c.SourcesDoc) == "" {

@@ -24,6 +24,7 @@ type item struct {
 	invalid  string // non-empty: dead-letter with this reason
 	reason   string // DLQ metric label for invalid
 	parked   int
+	settled  bool // acked or given back: nothing more may be done with d
 }
 
 // prepare reads the envelope and finds the source and entity.
@@ -100,7 +101,7 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 			}
 		}
 		var dep string
-		held, dep = c.process(ctx, s, batch, held)
+		held, dep = c.processRecovering(ctx, s, batch, held)
 		if held != nil && len(in) == 0 {
 			// Idle: hand the locks back now. Busy: the next batch's
 			// lock round trip releases them.
@@ -111,6 +112,32 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 			c.waitFor(ctx, dep)
 		}
 	}
+}
+
+// processRecovering is process that survives a panic outside the handlers
+// (those are recovered in pick): every delivery of the batch not yet settled
+// fails with it, a counted attempt, so a delivery that always panics ends in
+// the DLQ instead of crashing the process over and over. The batch's locks
+// are left to expire.
+func (c *Consumer) processRecovering(ctx context.Context, s *session, batch []*item, prev *lock.Set) (held *lock.Set, failed string) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		err := c.recovered(v, "batch", batch[0].d.MessageId)
+		held, failed = nil, ""
+		for _, it := range batch {
+			switch {
+			case it.settled:
+			case it.invalid != "":
+				c.deadLetter(ctx, s, it, it.reason, it.invalid)
+			default:
+				c.failed(ctx, s, it, "processing panicked", err)
+			}
+		}
+	}()
+	return c.process(ctx, s, batch, prev)
 }
 
 // process handles one batch: it dead-letters what can never be applied,
@@ -135,9 +162,10 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev 
 		return nil, failed
 	}
 	lockWait := time.Since(start)
-	stop := c.keep(ctx, set)
-	failed = c.apply(ctx, s, valid)
-	stop()
+	func() {
+		defer c.keep(ctx, set)() // stopped even if apply panics
+		failed = c.apply(ctx, s, valid)
+	}()
 	if failed != "" {
 		release(ctx, set)
 		return nil, failed
@@ -259,36 +287,39 @@ func distinct(items []*item) []string {
 	return out
 }
 
-// apply commits the batch and settles each delivery.
+// apply commits the batch and settles each delivery; it returns the
+// dependency that failed, if any. A failure that names no single event is
+// classified once (classifyStore): an outage parks the batch, contention
+// parks it on the short tiers, and anything else splits it so that the
+// event at fault fails alone and its batch-mates are stored.
 func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed string) {
 	evs := make([]*handler.Event, len(items))
 	for i, it := range items {
 		evs[i] = it.ev
 	}
-	res, err := c.Store.Apply(ctx, evs, func(ev *handler.Event) handler.Handler {
-		return c.Handlers.Lookup(ev.Source, ev.EventType)
-	})
+	res, err := c.Store.Apply(ctx, evs, c.pick)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "" // shutting down or connection lost: leave unacked, they come back
 		}
-		if store.IsPermanent(err) {
-			if len(items) > 1 { // find the culprit: one transaction per event
-				for i, it := range items {
-					if f := c.apply(ctx, s, []*item{it}); f != "" {
-						c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
-						return f
-					}
-				}
-				return ""
+		switch cl := c.classifyStore(ctx, err); {
+		case cl == outage:
+			c.Health.Set(health.MySQL, false)
+			c.Log.Warn("mysql unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
+			c.parkAll(ctx, s, items, "outage")
+			return health.MySQL
+		case cl == contention:
+			c.Log.Info("database locks held elsewhere: parking batch", "err", err, "n", len(items))
+			for _, it := range items {
+				c.park(ctx, s, it, "lock", parkTier(it.parked, contentionCeiling))
 			}
-			c.failed(ctx, s, items[0], err)
+			return ""
+		case len(items) > 1:
+			return c.applyEach(ctx, s, items)
+		default:
+			c.failed(ctx, s, items[0], "store refused it", err)
 			return ""
 		}
-		c.Health.Set(health.MySQL, false)
-		c.Log.Warn("mysql unavailable: parking batch for a delayed retry", "err", err, "n", len(items))
-		c.parkAll(ctx, s, items, "outage")
-		return health.MySQL
 	}
 	c.Health.Set(health.MySQL, true)
 	now := time.Now()
@@ -310,13 +341,26 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 			c.Metrics.Duplicate()
 			c.ack(it)
 		case store.Failed:
-			c.failed(ctx, s, it, res.Errs[i])
+			c.failed(ctx, s, it, "handler failed", res.Errs[i])
 		}
 	}
 	if callbacks && c.Callbacks != nil {
 		// Their outbox rows committed with the events: wake the
 		// sender instead of leaving them to its next poll.
 		c.Callbacks.Notify()
+	}
+	return ""
+}
+
+// applyEach applies items one transaction each, so that the one at fault
+// fails alone (a counted attempt) and its batch-mates are stored. An outage
+// met on the way parks the rest.
+func (c *Consumer) applyEach(ctx context.Context, s *session, items []*item) (failed string) {
+	for i, it := range items {
+		if f := c.apply(ctx, s, []*item{it}); f != "" {
+			c.parkAll(ctx, s, items[i+1:], "outage") // the rest wait out the outage too
+			return f
+		}
 	}
 	return ""
 }

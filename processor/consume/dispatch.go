@@ -52,9 +52,22 @@ func (w *workers) abandon() { w.cancel() }
 // dispatch hands a delivery to the worker of its lock name.
 func (c *Consumer) dispatch(w *workers, d amqp.Delivery) {
 	c.Metrics.Consumed()
-	it := c.prepare(d)
+	it := c.prepareRecovering(d)
 	c.Log.Debug("delivery", "message_id", d.MessageId, "lock", it.lockName, "invalid", it.invalid)
 	w.shards[shardOf(it.lockName, len(w.shards))] <- it
+}
+
+// prepareRecovering is prepare that turns a panic (a body that trips the
+// entity-key decoder, say) into an invalid delivery, dead-lettered with the
+// panic as its reason, instead of a crash of the dispatcher.
+func (c *Consumer) prepareRecovering(d amqp.Delivery) (it *item) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := c.recovered(v, "prepare", d.MessageId)
+			it = &item{d: d, invalid: err.Error(), reason: "invalid", lockName: d.MessageId}
+		}
+	}()
+	return c.prepare(d)
 }
 
 // serve dispatches deliveries to the workers until the session breaks

@@ -23,15 +23,16 @@ func parkTier(parked int, ceiling topology.RetryTier) topology.RetryTier {
 	return ceiling
 }
 
-// failed handles a handler error: a delayed retry with the attempt counted,
-// or the DLQ once MAX_ATTEMPTS attempts have failed.
-func (c *Consumer) failed(ctx context.Context, s *session, it *item, err error) {
+// failed handles a deterministic failure (what says whose: "handler
+// failed", "store refused it"): a delayed retry with the attempt counted, or
+// the DLQ once MAX_ATTEMPTS attempts have failed.
+func (c *Consumer) failed(ctx context.Context, s *session, it *item, what string, err error) {
 	attempt := it.ev.Attempt + 1
 	if attempt >= c.o.MaxAttempts {
-		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("handler failed %d times: %v", attempt, err))
+		c.deadLetter(ctx, s, it, "attempts", fmt.Sprintf("%s %d times: %v", what, attempt, err))
 		return
 	}
-	c.Log.Info("handler failed: retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
+	c.Log.Info(what+": retrying later", "source", it.ev.Source, "message_id", it.ev.ID, "attempt", attempt, "err", err)
 	pub := envelope.Republish(it.d)
 	pub.Headers[envelope.HeaderAttempt] = int64(attempt)
 	if c.publish(ctx, s, topology.RetryExchange, topology.Backoff(attempt).Queue(), pub) {
@@ -76,6 +77,7 @@ func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, 
 }
 
 func (c *Consumer) ack(it *item) {
+	it.settled = true
 	if err := it.d.Ack(false /* multiple */); err != nil {
 		c.Log.Debug("ack failed (channel gone; the broker redelivers and dedupe absorbs it)", "message_id", it.d.MessageId, "err", err)
 	} else {
@@ -86,6 +88,7 @@ func (c *Consumer) ack(it *item) {
 
 // giveBack returns a delivery to the queue when it could not be parked.
 func (c *Consumer) giveBack(it *item) {
+	it.settled = true
 	_ = it.d.Nack(false /* multiple */, true /* requeue */)
 	c.Metrics.Settled()
 }

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
@@ -85,6 +88,7 @@ type env struct {
 	vhost, db   string
 	lockPrefix  string
 	sourcesFile string
+	dbUser      store.User // the processor's least-privilege user, as `processor migrate` makes it
 	db_         *sql.DB
 	conn        *amqp.Connection
 	pub         *amqp.Channel
@@ -103,6 +107,15 @@ func newEnv(t testing.TB, o envOpts) *env {
 	defer cancel()
 	_, err := store.Migrate(ctx, testenv.MySQLDSN("", e.db))
 	require.NoError(t, err)
+	// The processor connects as its own user with only the grants
+	// migrate gives it (unique per test; MariaDB allows 80 characters).
+	e.dbUser = store.User{Name: testenv.Name(t), Password: randomHex(t)}
+	require.NoError(t, store.EnsureUser(ctx, testenv.MySQLDSN("", e.db), e.dbUser))
+	t.Cleanup(func() {
+		if err := store.DropUser(context.Background(), testenv.MySQLDSN("", e.db), e.dbUser.Name); err != nil {
+			t.Errorf("drop processor user: %v", err)
+		}
+	})
 	doc := fmt.Sprintf(`sources:
   - name: shop
     hosts: [localhost]
@@ -139,7 +152,7 @@ func (e *env) config(a addrs) config.Config {
 	c := config.Defaults()
 	c.RabbitMQURL = testenv.AMQPURLAs(a.rabbitmq, e.vhost, topology.Processor)
 	c.RedisURL = testenv.RedisURL(a.redis)
-	c.MySQLDSN = testenv.MySQLDSN(a.mysql, e.db)
+	c.MySQLDSN = e.processorDSN(a.mysql)
 	c.SourcesFile = e.sourcesFile
 	c.HTTPAddr = "127.0.0.1:0"
 	c.LockPrefix = e.lockPrefix
@@ -148,6 +161,23 @@ func (e *env) config(a addrs) config.Config {
 	c.LockWait = 500 * time.Millisecond
 	c.LogLevel = "debug"
 	return c
+}
+
+// processorDSN is the DSN of the test's database at addr ("" = direct) as
+// the processor's user.
+func (e *env) processorDSN(addr string) string {
+	e.t.Helper()
+	cfg, err := mysql.ParseDSN(testenv.MySQLDSN(addr, e.db))
+	require.NoError(e.t, err)
+	cfg.User, cfg.Passwd = e.dbUser.Name, e.dbUser.Password
+	return cfg.FormatDSN()
+}
+
+func randomHex(t testing.TB) string {
+	var b [16]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	return hex.EncodeToString(b[:])
 }
 
 // proc is one in-process processor.

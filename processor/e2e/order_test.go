@@ -54,3 +54,22 @@ func TestNewestBySenderOrder(t *testing.T) {
 	require.NoError(t, e.db_.QueryRowContext(context.Background(), "SELECT last_order FROM webhook_entities WHERE entity_key = 'ent'").Scan(&order))
 	require.Equal(t, "1.000000000", order)
 }
+
+// TestKeysDifferingByTrailingSpace: through the whole pipeline, entity keys
+// "acme" and "acme " are two entities and event ids "k-1" and "k-1 " two
+// events, settled in bounded time (they livelocked on PAD SPACE columns).
+func TestKeysDifferingByTrailingSpace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.start(e.config(addrs{}), nil)
+	unique := []event{
+		{id: "k-1", entity: "acme", seq: 1, at: base},
+		{id: "k-1 ", entity: "acme ", seq: 2, at: base.Add(time.Millisecond)},
+		{id: "k-2", entity: "acme", seq: 3, at: base.Add(2 * time.Millisecond)},
+		{id: "k-2 ", entity: "acme", seq: 4, at: base.Add(3 * time.Millisecond)},
+	}
+	e.publish(append(unique, unique...)...) // and every one redelivered
+	e.waitDrained(unique, time.Minute)
+	e.requireExactlyOnce(unique)
+	require.Equal(t, 2, e.count("SELECT COUNT(*) FROM webhook_entities WHERE source = 'shop'"))
+}

@@ -28,9 +28,10 @@ type Metrics struct {
 	endToEnd     prometheus.Histogram
 	batchSize    prometheus.Histogram
 	inFlight     prometheus.Gauge
+	panics       prometheus.Counter
 
 	// Totals for /health/ready's "messages".
-	nConsumed, nAcked, nRetried, nDead, nDup, nInFlight atomic.Int64
+	nConsumed, nAcked, nRetried, nDead, nDup, nInFlight, nPanics atomic.Int64
 }
 
 // New registers every instrument on a fresh registry (plus Go and process
@@ -56,6 +57,7 @@ func New() *Metrics {
 		endToEnd:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds", Help: "x-received-at to commit.", Buckets: lat}),
 		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
 		inFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight", Help: "Deliveries received and not yet settled."}),
+		panics:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "panics_total", Help: "Panics recovered while handling a delivery (each counts as that delivery's failure)."}),
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
@@ -69,7 +71,7 @@ func New() *Metrics {
 		m.callbacks.WithLabelValues(l)
 	}
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
-		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight)
+		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics)
 	return m
 }
 
@@ -98,6 +100,9 @@ func (m *Metrics) DeadLettered(reason string) {
 	m.deadLettered.WithLabelValues(reason).Inc()
 	m.nDead.Add(1)
 }
+
+// Panicked counts a recovered panic.
+func (m *Metrics) Panicked() { m.panics.Inc(); m.nPanics.Add(1) }
 
 // Duplicate counts an already-stored event.
 func (m *Metrics) Duplicate() { m.duplicates.Inc(); m.nDup.Add(1) }
@@ -128,6 +133,6 @@ func (m *Metrics) EndToEnd(d time.Duration) { m.endToEnd.Observe(d.Seconds()) }
 func (m *Metrics) Totals() map[string]int64 {
 	return map[string]int64{
 		"consumed": m.nConsumed.Load(), "acked": m.nAcked.Load(), "retried": m.nRetried.Load(),
-		"dead_lettered": m.nDead.Load(), "duplicates": m.nDup.Load(), "in_flight": m.nInFlight.Load(),
+		"dead_lettered": m.nDead.Load(), "duplicates": m.nDup.Load(), "in_flight": m.nInFlight.Load(), "panics": m.nPanics.Load(),
 	}
 }

@@ -62,7 +62,12 @@ func Config(dsn string) (*mysql.Config, error) {
 
 // Open returns a Store for dsn. It does not connect: database/sql dials on
 // first use and redials after failures, which is the store's reconnect loop.
-func Open(dsn string, maxConns int) (*Store, error) {
+func Open(dsn string, maxConns int) (*Store, error) { return OpenWith(dsn, maxConns, nil) }
+
+// OpenWith is Open with the password read by password (nil: the DSN's) for
+// every new connection, and read again when the server refuses it: a
+// rotated password reaches the processor without a restart.
+func OpenWith(dsn string, maxConns int, password Password) (*Store, error) {
 	cfg, err := Config(dsn)
 	if err != nil {
 		return nil, err
@@ -72,7 +77,12 @@ func Open(dsn string, maxConns int) (*Store, error) {
 	// entity rows in one round trip (a multi-statement query); arguments
 	// are still escaped by the driver, never pasted into SQL.
 	cfg.MultiStatements = true
-	conn, err := mysql.NewConnector(cfg)
+	var conn driver.Connector
+	if password != nil {
+		conn, err = newRotating(cfg, password)
+	} else {
+		conn, err = mysql.NewConnector(cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
 	}
