@@ -133,6 +133,8 @@ func (c *Consumer) processRecovering(ctx context.Context, s *session, batch []*i
 			case it.settled:
 			case it.invalid != "":
 				c.deadLetter(ctx, s, it, it.reason, it.invalid)
+			case it.unknown != "":
+				c.parkUnknown(ctx, s, it)
 			default:
 				c.failed(ctx, s, it, "processing panicked", err)
 			}

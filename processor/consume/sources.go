@@ -32,8 +32,10 @@ func (c *Consumer) resolveSources(ctx context.Context, s *session, batch []*item
 		_, ok, err := c.Sources.Find(fctx, it.unknown)
 		cancel()
 		if ok {
-			if again := c.prepare(it.d); again.unknown == "" {
-				out = append(out, again)
+			// Prepared anew in place: the batch (and its panic
+			// recovery) keeps seeing one item per delivery.
+			if *it = *c.prepare(it.d); it.unknown == "" {
+				out = append(out, it)
 				continue
 			}
 		}
@@ -48,7 +50,12 @@ func (c *Consumer) resolveSources(ctx context.Context, s *session, batch []*item
 			err = nil
 		}
 		c.Log.Info("unknown source: parked until the sources document has it", "source", it.unknown, "message_id", it.d.MessageId, "parked", it.parked, "err", err)
-		c.park(ctx, s, it, "unknown_source", min(it.parked+1, maxOutageTier))
+		c.parkUnknown(ctx, s, it)
 	}
 	return out
+}
+
+// parkUnknown parks a delivery whose source is not known yet.
+func (c *Consumer) parkUnknown(ctx context.Context, s *session, it *item) {
+	c.park(ctx, s, it, "unknown_source", min(it.parked+1, maxOutageTier))
 }
