@@ -8,10 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
+	"github.com/hookline/hookline/internal/secrets"
 	"github.com/hookline/hookline/internal/sources"
 )
 
@@ -104,17 +101,5 @@ func withCredentials(rawURL, secret string) (string, error) {
 	return u.String(), nil
 }
 
-func awsSecretReader(ctx context.Context, arn string) (string, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return "", fmt.Errorf("AWS config: %w", err)
-	}
-	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	if out.SecretString == nil {
-		return "", errors.New("secret has no string value")
-	}
-	return *out.SecretString, nil
-}
+// awsSecretReader reads from Secrets Manager (internal/secrets).
+func awsSecretReader(ctx context.Context, arn string) (string, error) { return secrets.Read(ctx, arn) }

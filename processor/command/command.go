@@ -21,6 +21,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookline/hookline/internal/secrets"
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/internal/topology"
 	"github.com/hookline/hookline/processor/callback"
@@ -39,7 +40,7 @@ const usage = `usage: processor [run | migrate | queues migrate | dlq list | dlq
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN
 (MYSQL_USER, MYSQL_PASSWORD, MYSQL_PASSWORD_SECRET_ARN or MYSQL_PASSWORD_FILE, MYSQL_CA;
 migrate: PROCESSOR_DB_USER, PROCESSOR_DB_PASSWORD),
-WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES), HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
+WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES_SECRET_ARN, or WEBHOOK_SOURCES), SOURCES_RELOAD_INTERVAL, HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
 CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL; the queue metrics collector:
 QUEUE_METRICS_ENDPOINTS, QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD,
@@ -200,15 +201,31 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	if o.Health == nil {
 		o.Health = &health.State{}
 	}
-	var srcs *sources.Set
-	var err error
-	if cfg.SourcesFile != "" {
-		srcs, err = sources.LoadFile(cfg.SourcesFile)
-	} else {
-		srcs, err = sources.Parse([]byte(cfg.SourcesDoc))
+	// The sources document is read again when a delivery names a source
+	// it does not have (one the receiver already accepts), at most once per
+	// SOURCES_RELOAD_INTERVAL. The secret wins when several are set, as in
+	// the receiver; an inline WEBHOOK_SOURCES cannot change while we run.
+	var load sources.Loader
+	switch {
+	case cfg.SourcesSecret != "":
+		load = sources.SecretLoader(cfg.SourcesSecret, secrets.Read)
+	case cfg.SourcesFile != "":
+		load = sources.FileLoader(cfg.SourcesFile)
+	default:
+		load = sources.DocumentLoader([]byte(cfg.SourcesDoc))
 	}
+	lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
+	srcs, err := sources.NewLive(lctx, load, cfg.SourcesReload)
+	lcancel()
 	if err != nil {
 		return err
+	}
+	srcs.OnReload = func(set *sources.Set, err error) {
+		if err != nil {
+			o.Log.Error("sources document: re-read failed, keeping the current one", "err", err)
+			return
+		}
+		o.Log.Info("sources document re-read", "sources", len(set.Names()))
 	}
 	st, err := store.OpenWith(cfg.MySQLDSN, cfg.Concurrency*2+2, cfg.MySQLPassword())
 	if err != nil {

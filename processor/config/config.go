@@ -25,6 +25,8 @@ type Config struct {
 	MySQLDSN        string        // MYSQL_DSN (go-sql-driver format)
 	SourcesFile     string        // WEBHOOK_SOURCES_FILE
 	SourcesDoc      string        // WEBHOOK_SOURCES: the document itself (ECS injects secrets as variables, not files)
+	SourcesSecret   string        // WEBHOOK_SOURCES_SECRET_ARN: the document in Secrets Manager (re-readable; wins over the others)
+	SourcesReload   time.Duration // SOURCES_RELOAD_INTERVAL: an unknown source re-reads the document at most this often
 	HTTPAddr        string        // HTTP_ADDR, default :9090
 	Prefetch        int           // PREFETCH: per-consumer unacked deliveries (quorum queues cap it at 2000)
 	Concurrency     int           // CONCURRENCY: workers; deliveries are sharded to them by entity
@@ -81,6 +83,7 @@ const (
 	DefaultCallbackTimeout = 10 * time.Second
 	DefaultCallbackRetries = 8 // 5 s × 4ⁿ apart, at most 1 h: about 2.5 h in all
 	DefaultCallbackPerHost = 4
+	DefaultSourcesReload   = 30 * time.Second
 	maxPrefetch            = 2000
 )
 
@@ -90,7 +93,7 @@ func Defaults() Config {
 		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, Concurrency: DefaultConcurrency,
 		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
 		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix,
-		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, LogLevel: "info",
+		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, SourcesReload: DefaultSourcesReload, LogLevel: "info",
 	}
 }
 
@@ -155,8 +158,9 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	}
 	str("WEBHOOK_SOURCES_FILE", &c.SourcesFile, false)
 	c.SourcesDoc = getenv("WEBHOOK_SOURCES")
-	if need.Sources && c.SourcesFile == "" && strings.TrimSpace(c.SourcesDoc) == "" {
-		errs = append(errs, errors.New("WEBHOOK_SOURCES_FILE: required (or the document itself in WEBHOOK_SOURCES)"))
+	str("WEBHOOK_SOURCES_SECRET_ARN", &c.SourcesSecret, false)
+	if need.Sources && c.SourcesFile == "" && c.SourcesSecret == "" && strings.TrimSpace(c.SourcesDoc) == "" {
+		errs = append(errs, errors.New("WEBHOOK_SOURCES_FILE: required (or WEBHOOK_SOURCES_SECRET_ARN, or the document itself in WEBHOOK_SOURCES)"))
 	}
 	str("HTTP_ADDR", &c.HTTPAddr, false)
 	str("LOCK_PREFIX", &c.LockPrefix, false)
@@ -196,6 +200,7 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 			}
 		}
 	}
+	dur("SOURCES_RELOAD_INTERVAL", &c.SourcesReload, 100*time.Millisecond)
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: must start with redis:// or rediss://"))
 	}

@@ -70,6 +70,12 @@ func TestFromEnv(t *testing.T) {
 			"MYSQL_CA": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"}, "MYSQL_CA", nil},
 		{"inline sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES": "sources: []"}, "",
 			func(t *testing.T, c config.Config) { require.Equal(t, "sources: []", c.SourcesDoc) }},
+		{"sources in a secret", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d",
+			"WEBHOOK_SOURCES_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:sources", "SOURCES_RELOAD_INTERVAL": "5s"}, "",
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "arn:aws:secretsmanager:eu-west-1:1:secret:sources", c.SourcesSecret)
+				require.Equal(t, 5*time.Second, c.SourcesReload)
+			}},
 		{"no sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d"}, "WEBHOOK_SOURCES_FILE: required", nil},
 		{"bad prefetch", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "PREFETCH": "5000"}, "PREFETCH", nil},
 		{"bad redis", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "http://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f"}, "REDIS_URL", nil},

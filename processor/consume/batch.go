@@ -22,6 +22,7 @@ type item struct {
 	src      *sources.Source
 	lockName string
 	invalid  string // non-empty: dead-letter with this reason
+	unknown  string // non-empty: the source, not (yet) in the sources document
 	reason   string // DLQ metric label for invalid
 	parked   int
 	settled  bool // acked or given back: nothing more may be done with d
@@ -49,8 +50,8 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 		}
 	}
 	src, ok := c.Sources.Lookup(env.Source)
-	if !ok {
-		it.invalid, it.reason, it.lockName = fmt.Sprintf("unknown source %q", env.Source), "unknown_source", env.ID
+	if !ok { // resolved (or parked) on the worker: resolveSources
+		it.unknown, it.lockName = env.Source, env.Source+"#event:"+env.ID
 		return it
 	}
 	it.src = src
@@ -132,6 +133,8 @@ func (c *Consumer) processRecovering(ctx context.Context, s *session, batch []*i
 			case it.settled:
 			case it.invalid != "":
 				c.deadLetter(ctx, s, it, it.reason, it.invalid)
+			case it.unknown != "":
+				c.parkUnknown(ctx, s, it)
 			default:
 				c.failed(ctx, s, it, "processing panicked", err)
 			}
@@ -151,7 +154,7 @@ func (c *Consumer) process(ctx context.Context, s *session, batch []*item, prev 
 		release(ctx, prev)
 		return nil, "" // abandoned: unacked, they return to the queue
 	}
-	valid := c.deadLetterInvalid(ctx, s, batch)
+	valid := c.deadLetterInvalid(ctx, s, c.resolveSources(ctx, s, batch))
 	if len(valid) == 0 || ctx.Err() != nil {
 		release(ctx, prev)
 		return nil, ""

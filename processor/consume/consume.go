@@ -41,7 +41,7 @@ type Deps struct {
 	Store     *store.Store
 	Redis     redis.UniversalClient
 	Locker    *lock.Locker
-	Sources   *sources.Set
+	Sources   *sources.Live
 	Handlers  *handler.Registry
 	Callbacks *callback.Sender // woken after commits that wrote outbox rows (nil: it polls)
 	Metrics   *metrics.Metrics

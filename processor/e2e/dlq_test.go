@@ -16,13 +16,14 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/processor/consume"
 	"github.com/hookline/hookline/processor/dlq"
 	"github.com/hookline/hookline/processor/handler"
 )
 
 // TestPoisonToDLQAndReplay: a handler that keeps failing sends its event to
-// the DLQ after MAX_ATTEMPTS with the reason; so do an invalid envelope and
-// an unknown source, at once. `dlq replay --id` puts the event back and,
+// the DLQ after MAX_ATTEMPTS with the reason; so do an invalid envelope, at
+// once, and an unknown source once it has been parked its bound. `dlq replay --id` puts the event back and,
 // the bug fixed, it is processed once.
 func TestPoisonToDLQAndReplay(t *testing.T) {
 	t.Parallel()
@@ -50,8 +51,12 @@ func TestPoisonToDLQAndReplay(t *testing.T) {
 	e.publish(event{id: "poison-1", entity: "p", at: base})
 	e.publishRaw("shop.order.updated", amqp.Publishing{MessageId: "no-time", Body: []byte(`{}`),
 		Headers: amqp.Table{envelope.HeaderSource: "shop", envelope.HeaderEventType: "order.updated"}})
+	// An unknown source is parked while the sources document may still
+	// gain it (TestSourceAddedAtRuntime); this one has waited its bound.
 	stranger := envelope.Envelope{ID: "stranger-1", Source: "nobody", EventType: "x", ReceivedAt: base, Body: []byte(`{}`)}
-	e.publishRaw(stranger.RoutingKey(), stranger.Publishing())
+	sp := stranger.Publishing()
+	sp.Headers[envelope.HeaderParked] = int64(consume.MaxUnknownParks)
+	e.publishRaw(stranger.RoutingKey(), sp)
 	long := envelope.Envelope{ID: "long-type", Source: "shop", EventType: strings.Repeat("t", 200), ReceivedAt: base, Body: []byte(`{}`)}
 	e.publishRaw("shop.long", long.Publishing())
 

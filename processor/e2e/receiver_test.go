@@ -44,6 +44,12 @@ func (e *env) receiverFor(t *testing.T) *httptest.Server {
 	t.Helper()
 	doc, err := os.ReadFile(e.sourcesFile)
 	require.NoError(t, err)
+	return e.receiverWith(t, doc)
+}
+
+// receiverWith runs the real receiver with its own sources document.
+func (e *env) receiverWith(t *testing.T, doc []byte) *httptest.Server {
+	t.Helper()
 	set, err := sources.Parse(doc)
 	require.NoError(t, err)
 	log := slog.New(slog.NewJSONHandler(testWriter{t}, nil))

@@ -61,7 +61,7 @@ func New() *Metrics {
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
-	for _, l := range []string{"handler", "outage", "lock"} {
+	for _, l := range []string{"handler", "outage", "lock", "unknown_source"} {
 		m.retried.WithLabelValues(l)
 	}
 	for _, l := range []string{"invalid", "unknown_source", "attempts"} {
