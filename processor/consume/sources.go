@@ -57,5 +57,5 @@ func (c *Consumer) resolveSources(ctx context.Context, s *session, batch []*item
 
 // parkUnknown parks a delivery whose source is not known yet.
 func (c *Consumer) parkUnknown(ctx context.Context, s *session, it *item) {
-	c.park(ctx, s, it, "unknown_source", min(it.parked+1, maxOutageTier))
+	c.park(ctx, s, it, "unknown_source", parkTier(it.parked, outageCeiling))
 }
