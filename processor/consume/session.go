@@ -118,6 +118,7 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 		return false
 	}
 	ok, err := dc.WaitContext(ctx)
+	progress(ctx) // confirmed or not, the publish is over
 	if err != nil || !ok {
 		c.Log.Warn("publish not confirmed", "exchange", exchange, "key", key, "err", err)
 		return false
