@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/...
 
-.PHONY: help services test test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz
+.PHONY: help services test test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-infra:
 
 plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource counts (STACK=dev|prod)
 	$(GO) run ./infra/plan/cmd/plan -stack $(STACK)
+
+simulate: ## replay load traces through the plan's scaling rules: build/simulate/<trace>.json + .png and a table (TRACE=file.csv, STACK=dev|prod, PER_TASK=msgs/s)
+	$(GO) run ./infra/scaling/cmd/simulate -stack $(STACK) $(if $(TRACE),-trace $(TRACE)) $(if $(PER_TASK),-per-task $(PER_TASK))
 
 plan-diff: ## resources added/removed/changed against git REF (default HEAD): STACK=dev REF=main
 	@GO=$(GO) bash scripts/plan-diff.sh $(STACK) $(or $(REF),HEAD)

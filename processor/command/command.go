@@ -302,6 +302,7 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	c := consume.New(consume.Options{
 		URL: cfg.RabbitMQURL, Prefetch: cfg.Prefetch, Workers: cfg.Concurrency, BatchSize: cfg.BatchSize,
 		MaxAttempts: cfg.MaxAttempts, LockWait: cfg.LockWait, ShutdownTimeout: cfg.ShutdownTimeout,
+		WedgeAfter: cfg.WedgeTimeout,
 	}, consume.Deps{
 		Store: st, Redis: rdb, Locker: lock.New(rdb, cfg.LockPrefix, cfg.LockTTL), Sources: srcs,
 		Handlers: o.Handlers, Callbacks: cb, Metrics: o.Metrics, Health: o.Health, Log: o.Log,

@@ -36,6 +36,7 @@ type Config struct {
 	LockTTL         time.Duration // LOCK_TTL: Redis entity lock TTL, refreshed at TTL/3 while work runs
 	LockWait        time.Duration // LOCK_WAIT: how long a batch waits for a busy entity before delaying it
 	LockPrefix      string        // LOCK_PREFIX: Redis key prefix for entity locks
+	WedgeTimeout    time.Duration // WEDGE_TIMEOUT: /health/live fails after a loop holds work this long without progress, dependencies up
 	CallbackTimeout time.Duration // CALLBACK_TIMEOUT: per callback request
 	CallbackRetries int           // CALLBACK_RETRIES: attempts per callback (410 stops early)
 	CallbackPerHost int           // CALLBACK_HOST_CONCURRENCY: concurrent callback requests per destination host
@@ -80,6 +81,7 @@ const (
 	DefaultLockTTL         = 30 * time.Second
 	DefaultLockWait        = 500 * time.Millisecond
 	DefaultLockPrefix      = "hookline:lock:"
+	DefaultWedgeTimeout    = 2 * time.Minute // health.DefaultWedgeAfter
 	DefaultCallbackTimeout = 10 * time.Second
 	DefaultCallbackRetries = 8 // 5 s × 4ⁿ apart, at most 1 h: about 2.5 h in all
 	DefaultCallbackPerHost = 4
@@ -92,7 +94,7 @@ func Defaults() Config {
 	return Config{
 		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, Concurrency: DefaultConcurrency,
 		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
-		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix,
+		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix, WedgeTimeout: DefaultWedgeTimeout,
 		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, SourcesReload: DefaultSourcesReload, LogLevel: "info",
 	}
 }
@@ -174,6 +176,7 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second)
 	dur("LOCK_TTL", &c.LockTTL, time.Second)
 	dur("LOCK_WAIT", &c.LockWait, 0)
+	dur("WEDGE_TIMEOUT", &c.WedgeTimeout, time.Second)
 	dur("CALLBACK_TIMEOUT", &c.CallbackTimeout, 100*time.Millisecond)
 	if v := strings.TrimSpace(getenv("QUEUE_METRICS_ENDPOINTS")); v != "" {
 		qm := &c.QueueMetrics

@@ -79,15 +79,17 @@ func (c *Consumer) prepare(d amqp.Delivery) *item {
 }
 
 // work runs batches from one shard until it is closed.
-func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
+func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item, loop *health.Loop) {
+	ctx = withLoop(ctx, loop)
 	batch := make([]*item, 0, c.o.BatchSize)
 	var held *lock.Set // the last batch's locks, not yet released
-	defer func() { release(ctx, held) }()
+	defer func() { release(ctx, held); loop.Idle() }()
 	for {
 		it, ok := <-in
 		if !ok {
 			return
 		}
+		loop.Progress() // holding work from here until Idle
 		batch = append(batch[:0], it)
 	fill:
 		for len(batch) < c.o.BatchSize {
@@ -109,6 +111,7 @@ func (c *Consumer) work(ctx context.Context, s *session, in <-chan *item) {
 			release(ctx, held)
 			held = nil
 		}
+		loop.Idle() // waitFor is bounded and waits out an outage: not a wedge
 		if dep != "" {
 			c.waitFor(ctx, dep)
 		}
@@ -211,6 +214,7 @@ func (c *Consumer) acquire(ctx context.Context, s *session, items []*item, prev 
 		}
 	}()
 	busy, err := set.TryAfter(ctx, prev, distinct(items))
+	progress(ctx)
 	// prev is released by TryAfter (or left to expire if Redis failed)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -228,7 +232,9 @@ func (c *Consumer) acquire(ctx context.Context, s *session, items []*item, prev 
 			return nil, nil, ""
 		case <-time.After(wait):
 		}
-		if busy, err = set.Try(ctx, busy); err != nil {
+		busy, err = set.Try(ctx, busy)
+		progress(ctx)
+		if err != nil {
 			c.Health.Set(health.Redis, false)
 			c.parkAll(ctx, s, items, "outage")
 			return nil, nil, health.Redis
@@ -301,6 +307,7 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		evs[i] = it.ev
 	}
 	res, err := c.Store.Apply(ctx, evs, c.pick)
+	progress(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "" // shutting down or connection lost: leave unacked, they come back

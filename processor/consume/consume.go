@@ -9,6 +9,7 @@ package consume
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type Options struct {
 	MaxAttempts     int
 	LockWait        time.Duration
 	ShutdownTimeout time.Duration
+	// WedgeAfter: /health/live fails once a loop has held work this long
+	// without progress while every dependency is reachable (0: the
+	// health package's default).
+	WedgeAfter time.Duration
 }
 
 // Deps are the pipeline's collaborators.
@@ -56,6 +61,8 @@ type Deps struct {
 type Consumer struct {
 	o Options
 	Deps
+	dispatcher  *health.Loop
+	workerLoops []*health.Loop
 }
 
 // New returns a Consumer.
@@ -78,7 +85,12 @@ func New(o Options, d Deps) *Consumer {
 	if d.Health == nil {
 		d.Health = &health.State{}
 	}
-	return &Consumer{o: o, Deps: d}
+	d.Health.SetWedgeAfter(o.WedgeAfter)
+	c := &Consumer{o: o, Deps: d, dispatcher: d.Health.Loop("dispatcher")}
+	for i := range o.Workers {
+		c.workerLoops = append(c.workerLoops, d.Health.Loop(fmt.Sprintf("worker-%d", i)))
+	}
+	return c
 }
 
 // Run consumes until ctx ends, reconnecting to RabbitMQ with backoff

@@ -51,3 +51,18 @@ func (c *Consumer) pingLoop(ctx context.Context) {
 		}
 	}
 }
+
+type loopKey struct{}
+
+// withLoop makes progress(ctx) report to loop.
+func withLoop(ctx context.Context, loop *health.Loop) context.Context {
+	return context.WithValue(ctx, loopKey{}, loop)
+}
+
+// progress records that the loop running ctx moved its work on (a lock
+// round trip, a transaction, a publish came back), whatever the outcome.
+func progress(ctx context.Context) {
+	if l, ok := ctx.Value(loopKey{}).(*health.Loop); ok {
+		l.Progress()
+	}
+}

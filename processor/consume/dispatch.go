@@ -7,6 +7,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hookline/hookline/processor/health"
 )
 
 // workers are one session's worker goroutines as the dispatcher sees them:
@@ -29,7 +31,7 @@ func (c *Consumer) startWorkers(s *session) *workers {
 		// of that capacity never blocks the dispatcher.
 		w.shards[i] = make(chan *item, c.o.Prefetch)
 		w.wg.Add(1)
-		go func() { defer w.wg.Done(); c.work(ctx, s, w.shards[i]) }()
+		go func() { defer w.wg.Done(); c.work(ctx, s, w.shards[i], c.workerLoops[i]) }()
 	}
 	return w
 }
@@ -86,15 +88,22 @@ func (c *Consumer) serve(ctx context.Context, s *session) (lost bool) {
 				<-w.done
 				return ctx.Err() == nil
 			}
+			c.dispatcher.Progress()
 			c.dispatch(w, d)
+			c.dispatcher.Idle()
 		case <-s.pubClosed:
 			// Without the publishing channel nothing can be parked or
 			// dead-lettered: start over with a new connection.
 			c.Log.Warn("rabbitmq publishing channel closed")
+			c.dispatcher.Progress() // a close can hang on a stuck socket
 			s.close()
+			c.dispatcher.Idle()
 			s.pubClosed = nil
 		case b := <-s.blocked:
 			s.isBlocked.Store(b.Active)
+			// A resource alarm is the broker's outage: publishes waiting
+			// it out are not wedged.
+			c.Health.Set(health.RabbitMQ, !b.Active)
 			if b.Active {
 				c.Log.Warn("rabbitmq blocked the connection (resource alarm)", "reason", b.Reason)
 			}

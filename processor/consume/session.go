@@ -123,6 +123,7 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 	// original through redeliveries, which count toward its delivery limit.
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		err := s.pub.Publish(ctx, exchange, key, p)
+		progress(ctx) // confirmed or not, the publish is over
 		if err == nil {
 			return true
 		}
