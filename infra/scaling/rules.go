@@ -89,7 +89,7 @@ func Rules(steps Steps) []Rule {
 			Metrics:     []Metric{depth, ingest, consume},
 			// 1 in a minute whose depth is higher than the minute before
 			// and whose ingestion rate exceeded its consumption rate.
-			Expression:        "IF(DIFF(depth) > 0 AND ingest > consume, 1, 0)",
+			Expression:        "IF((DIFF(depth) > 0) AND (ingest > consume), 1, 0)",
 			Period:            minute,
 			EvaluationPeriods: 6, DatapointsToAlarm: 6,
 			Threshold: 1, Comparison: greaterOrEqual, TreatMissingData: missingNotBreaching,
@@ -126,7 +126,7 @@ func Rules(steps Steps) []Rule {
 			Name:              CPUHighQueueEmpty,
 			Description:       "Average CPU >= 80 % while the queue is empty for more than 5 minutes: more tasks will not help, the task size may (vertical scaling); notice only",
 			Metrics:           []Metric{cpu, depth},
-			Expression:        "IF(cpu >= 80 AND depth <= 0, 1, 0)",
+			Expression:        "IF((cpu >= 80) AND (depth <= 0), 1, 0)",
 			Period:            minute,
 			EvaluationPeriods: 6, DatapointsToAlarm: 6,
 			Threshold: 1, Comparison: greaterOrEqual, TreatMissingData: missingNotBreaching,

@@ -27,7 +27,7 @@ func scalingAlarms() map[string]alarmWant {
 	consume := "consume:Hookline/Queues/ConsumeRate:Average:Stack"
 	cpu := "cpu:AWS/ECS/CPUUtilization:Average:ClusterName,ServiceName"
 	return map[string]alarmWant{
-		"backlog-rising": {"IF(DIFF(depth) > 0 AND ingest > consume, 1, 0)", []string{depth, ingest, consume},
+		"backlog-rising": {"IF((DIFF(depth) > 0) AND (ingest > consume), 1, 0)", []string{depth, ingest, consume},
 			6, 6, 1, "GreaterThanOrEqualToThreshold", "notBreaching", "backlog-out"},
 		"cpu-80": {"", []string{":AWS/ECS/CPUUtilization:Average:ClusterName,ServiceName"},
 			16, 16, 80, "GreaterThanOrEqualToThreshold", "notBreaching", "cpu-80-out"},
@@ -35,7 +35,7 @@ func scalingAlarms() map[string]alarmWant {
 			6, 6, 90, "GreaterThanOrEqualToThreshold", "notBreaching", "cpu-90-out"},
 		"queue-empty": {"", []string{":Hookline/Queues/InboundDepth:Maximum:Stack"},
 			5, 5, 0, "LessThanOrEqualToThreshold", "notBreaching", "queue-empty-in"},
-		"cpu-high-queue-empty": {"IF(cpu >= 80 AND depth <= 0, 1, 0)", []string{cpu, depth},
+		"cpu-high-queue-empty": {"IF((cpu >= 80) AND (depth <= 0), 1, 0)", []string{cpu, depth},
 			6, 6, 1, "GreaterThanOrEqualToThreshold", "notBreaching", ""},
 		"queue-metrics-missing": {"", []string{":Hookline/Queues/InboundDepth:SampleCount:Stack"},
 			3, 3, 1, "LessThanThreshold", "breaching", ""},

@@ -153,7 +153,13 @@ func (p *Publisher) publishOn(ctx context.Context, s *session, key, requestID st
 		return fmt.Errorf("publish: %w", err)
 	}
 	pc := s.chans[p.next.Add(1)%uint64(len(s.chans))]
-	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, key, true, false, msg)
+	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx,
+		topology.Exchange,
+		key,
+		true,  // mandatory: an unroutable message comes back and is not accepted
+		false, // immediate
+		msg,
+	)
 	if err != nil {
 		return fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
@@ -360,7 +366,7 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 		if err != nil {
 			return fail(fmt.Errorf("open channel: %w", err))
 		}
-		if err := ch.Confirm(false); err != nil {
+		if err := ch.Confirm(false /* noWait */); err != nil {
 			return fail(fmt.Errorf("confirm mode: %w", err))
 		}
 		pc := &pubChannel{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 64)), returned: map[string]time.Time{}}

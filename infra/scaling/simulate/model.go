@@ -44,6 +44,9 @@ func ReadTrace(r io.Reader) ([]Point, error) {
 		if len(f) == 1 && f[0] == "" {
 			continue
 		}
+		if len(f) < 2 {
+			return nil, fmt.Errorf("trace line %d: want minute,ingest_per_s[,cpu_pct]", line)
+		}
 		m, err := strconv.Atoi(strings.TrimSpace(f[0]))
 		if err != nil {
 			return nil, fmt.Errorf("trace line %d: minute %q", line, f[0])
