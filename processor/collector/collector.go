@@ -108,11 +108,12 @@ func New(o Options) (*Collector, error) {
 		o.HTTP = c
 	}
 	// Ticks well inside each slot; the lease outlives a few missed renewals
-	// but lets a successor take over within the same minute.
+	// (at least 5 s of them: a stalled process must not lose it to a
+	// pause) but lets a successor take over within the same minute.
 	tick := o.Interval / 12
 	return &Collector{
 		o:      o,
-		lease:  newLease(o.Redis, o.KeyPrefix+"collector:lease", o.Interval/2),
+		lease:  newLease(o.Redis, o.KeyPrefix+"collector:lease", max(o.Interval/2, 5*time.Second)),
 		stateK: o.KeyPrefix + "collector:last",
 		tick:   tick,
 	}, nil
