@@ -64,7 +64,7 @@ type QueueMetrics struct {
 	Endpoints []string      // QUEUE_METRICS_ENDPOINTS: comma-separated rabbitmq_prometheus base URLs, one per broker node
 	Username  string        // QUEUE_METRICS_USERNAME: the collector's broker user (monitoring tag only)
 	Password  string        // QUEUE_METRICS_PASSWORD
-	CA        string        // QUEUE_METRICS_CA: PEM or a PEM file's path for https endpoints
+	CA        string        // QUEUE_METRICS_CA: PEM or a PEM file's path for https endpoints (default RABBITMQ_CA)
 	Stack     string        // QUEUE_METRICS_STACK: the Stack dimension (required with endpoints)
 	Vhost     string        // QUEUE_METRICS_VHOST: default RABBITMQ_URL's vhost
 	Interval  time.Duration // QUEUE_METRICS_INTERVAL: default 60s
@@ -190,6 +190,10 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 		}
 		qm.Username, qm.Password = getenv("QUEUE_METRICS_USERNAME"), getenv("QUEUE_METRICS_PASSWORD")
 		qm.CA = strings.TrimSpace(getenv("QUEUE_METRICS_CA"))
+		if qm.CA == "" {
+			// The broker's one CA signs its AMQPS and Prometheus listeners.
+			qm.CA = strings.TrimSpace(getenv("RABBITMQ_CA"))
+		}
 		str("QUEUE_METRICS_STACK", &qm.Stack, true)
 		str("QUEUE_METRICS_VHOST", &qm.Vhost, false)
 		qm.Interval = time.Minute

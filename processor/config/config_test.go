@@ -46,6 +46,11 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, "hookline-collector", q.Username)
 				require.Equal(t, "/ca.pem", q.CA)
 			}},
+		{"queue metrics CA from the broker's", map[string]string{"RABBITMQ_URL": "amqps://b:5671/hookline", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
+			"QUEUE_METRICS_ENDPOINTS": "https://b:15691", "QUEUE_METRICS_STACK": "s", "RABBITMQ_CA": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}, "",
+			func(t *testing.T, c config.Config) {
+				require.Contains(t, c.QueueMetrics.CA, "BEGIN CERTIFICATE")
+			}},
 		{"queue metrics without a stack", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
 			"QUEUE_METRICS_ENDPOINTS": "http://b:15692"}, "QUEUE_METRICS_STACK: required", nil},
 		{"queue metrics endpoint not a URL", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
