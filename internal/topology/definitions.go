@@ -11,7 +11,7 @@ import (
 // applies to a queue (the highest priority wins, the others are ignored), so
 // a policy an operator adds for these queues must either carry hookline's
 // keys too or be an operator policy, which combines with this one
-// (docs/broker.md, "Tuning").
+// (docs/broker-contract.md, "Tuning").
 const PolicyPriority = 10
 
 // Document is a RabbitMQ definitions document, the format that

@@ -72,7 +72,7 @@ func Check(conn *amqp.Connection, exchanges []string, queues []string) error {
 		if err := passive(conn, func(ch *amqp.Channel) error {
 			return ch.ExchangeDeclarePassive(x, kindOf(x), true, false, false, false, nil)
 		}); err != nil {
-			return fmt.Errorf("exchange %s: %w (apply the broker definitions: see docs/broker.md)", x, err)
+			return fmt.Errorf("exchange %s: %w (apply the broker definitions: see docs/broker-contract.md)", x, err)
 		}
 	}
 	for _, q := range queues {
@@ -80,7 +80,7 @@ func Check(conn *amqp.Connection, exchanges []string, queues []string) error {
 			_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
 			return err
 		}); err != nil {
-			return fmt.Errorf("queue %s: %w (apply the broker definitions: see docs/broker.md)", q, err)
+			return fmt.Errorf("queue %s: %w (apply the broker definitions: see docs/broker-contract.md)", q, err)
 		}
 	}
 	return nil

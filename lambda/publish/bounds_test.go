@@ -28,7 +28,7 @@ func TestOverlongShortStringFailsOnlyItsPublish(t *testing.T) {
 	t.Parallel()
 	vhost := testenv.RabbitMQ(t)
 	ctx := context.Background()
-	p := New(ctx, Config{URL: testenv.AMQPURL("", vhost), Channels: 4, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	p := New(ctx, Config{URL: testenv.AMQPURLAs("", vhost, topology.Receiver), Channels: 4, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	t.Cleanup(p.Close)
 	s, err := p.current(ctx)
 	require.NoError(t, err)

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "queues":
 		// Re-creates queues an older version declared with x-arguments so
-		// that their policies govern them (docs/broker.md, "Migrating
+		// that their policies govern them (docs/broker-contract.md, "Migrating
 		// queues"). Run with RABBITMQ_URL as the broker admin, processors
 		// stopped.
 		if len(args) != 1 || args[0] != "migrate" {

@@ -138,7 +138,7 @@ func TestPanicOutsideHandlers(t *testing.T) {
 func (e *env) deadReasons() map[string]string {
 	e.t.Helper()
 	var out bytes.Buffer
-	_, err := dlq.List(context.Background(), testenv.AMQPURL("", e.vhost), &out)
+	_, err := dlq.List(context.Background(), testenv.AMQPURLAs("", e.vhost, topology.Processor), &out)
 	require.NoError(e.t, err)
 	reasons := map[string]string{}
 	dec := json.NewDecoder(&out)

@@ -3,7 +3,7 @@
 //
 //	go run ./internal/topology/cmd/brokerdefs -vhost hookline [-name receiver=NAME ...] [-delivery-limit 20]
 //
-// It holds no passwords: create the users first (see docs/broker.md).
+// It holds no passwords: create the users first (see docs/broker-contract.md).
 // With -users it prints the users instead, one "role name tags" line each
 // (tags comma-separated, "-" for none), for scripts that create them.
 package main
