@@ -34,8 +34,12 @@ const (
 
 // Document is the file as written (YAML or JSON, same keys).
 type Document struct {
-	OriginSecret string   `json:"origin_secret,omitempty"`
-	Sources      []Source `json:"sources"`
+	// OriginSecrets are the values X-Origin-Verify may carry (Cloudflare
+	// adds one); several at once let the header rotate without dropping
+	// requests. OriginSecret, the older single key, is still read.
+	OriginSecrets []string `json:"origin_secrets,omitempty"`
+	OriginSecret  string   `json:"origin_secret,omitempty"`
+	Sources       []Source `json:"sources"`
 }
 
 // Source is one sender of webhooks.
@@ -88,6 +92,11 @@ func parseDuration(b json.RawMessage) (time.Duration, error) {
 
 // Set is a validated document, ready for lookups.
 type Set struct {
+	// OriginSecrets are every accepted X-Origin-Verify value, newest first
+	// (origin_secrets, then origin_secret); empty: no origin check.
+	OriginSecrets []string
+	// OriginSecret is the newest of them: what a sender of this document's
+	// own requests (the demo script) puts in the header.
 	OriginSecret string
 	byName       map[string]*Source
 	names        []string
@@ -147,13 +156,17 @@ func Parse(b []byte) (*Set, error) {
 	if err := yaml.UnmarshalStrict(b, &doc); err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
-	if doc.OriginSecret != "" && len(doc.OriginSecret) < minOriginSecret {
-		return nil, fmt.Errorf("sources: origin_secret: must be at least %d characters", minOriginSecret)
+	origins, err := originSecrets(doc)
+	if err != nil {
+		return nil, err
 	}
 	if len(doc.Sources) == 0 {
 		return nil, errors.New("sources: sources: at least one source is required")
 	}
-	set := &Set{OriginSecret: doc.OriginSecret, byName: make(map[string]*Source, len(doc.Sources))}
+	set := &Set{OriginSecrets: origins, byName: make(map[string]*Source, len(doc.Sources))}
+	if len(origins) > 0 {
+		set.OriginSecret = origins[0]
+	}
 	for i := range doc.Sources {
 		src := &doc.Sources[i]
 		label := fmt.Sprintf("sources[%d]", i)
@@ -273,4 +286,28 @@ func checkCallbackURL(raw string) error {
 		}
 	}
 	return fmt.Errorf("%q must be https (http only to a loopback host)", raw)
+}
+
+// originSecrets merges origin_secrets and origin_secret, newest first,
+// without duplicates; each must be long enough to be unguessable.
+func originSecrets(doc Document) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for i, v := range append(append([]string(nil), doc.OriginSecrets...), doc.OriginSecret) {
+		key := fmt.Sprintf("origin_secrets[%d]", i)
+		if i == len(doc.OriginSecrets) {
+			if v == "" {
+				break
+			}
+			key = "origin_secret"
+		}
+		if len(v) < minOriginSecret {
+			return nil, fmt.Errorf("sources: %s: must be at least %d characters", key, minOriginSecret)
+		}
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }

@@ -31,6 +31,37 @@ sources:
     callback_secret: whsec_Y2FsbGJhY2stc2VjcmV0LTAxMjM0NTY3ODlhYg==
 `
 
+// origin_secrets and origin_secret merge, newest first, without duplicates;
+// each is at least 32 characters.
+func TestOriginSecrets(t *testing.T) {
+	const a, b = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	src := "sources:\n  - {name: x, hosts: [h.example.com], scheme: github, secrets: [s]}\n"
+	for _, tc := range []struct {
+		doc     string
+		want    []string
+		wantErr string
+	}{
+		{"", nil, ""},
+		{"origin_secret: " + a + "\n", []string{a}, ""},
+		{"origin_secrets: [" + b + ", " + a + "]\n", []string{b, a}, ""},
+		{"origin_secrets: [" + b + "]\norigin_secret: " + a + "\n", []string{b, a}, ""},
+		{"origin_secrets: [" + a + "]\norigin_secret: " + a + "\n", []string{a}, ""},
+		{"origin_secrets: [" + a + ", short]\n", nil, "origin_secrets[1]: must be at least 32"},
+		{"origin_secret: short\n", nil, "origin_secret: must be at least 32"},
+	} {
+		set, err := sources.Parse([]byte(tc.doc + src))
+		if tc.wantErr != "" {
+			require.ErrorContains(t, err, tc.wantErr, tc.doc)
+			continue
+		}
+		require.NoError(t, err, tc.doc)
+		require.Equal(t, tc.want, set.OriginSecrets, tc.doc)
+		if len(tc.want) > 0 {
+			require.Equal(t, tc.want[0], set.OriginSecret, "the newest is the one to send")
+		}
+	}
+}
+
 func TestParseGood(t *testing.T) {
 	set, err := sources.Parse([]byte(good))
 	require.NoError(t, err)

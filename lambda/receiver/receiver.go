@@ -175,11 +175,8 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 	if !src.AllowsHost(r.Host) {
 		return reject(http.StatusForbidden, "forbidden", "host not allowed for source")
 	}
-	if want := h.sources.OriginSecret; want != "" {
-		got := r.Header.Get(OriginHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-			return reject(http.StatusForbidden, "forbidden", "missing or wrong "+OriginHeader)
-		}
+	if want := h.sources.OriginSecrets; len(want) > 0 && !originMatches(r.Header.Get(OriginHeader), want) {
+		return reject(http.StatusForbidden, "forbidden", "missing or wrong "+OriginHeader)
 	}
 	if r.ContentLength > src.MaxBodyBytes {
 		return reject(http.StatusRequestEntityTooLarge, "body too large", "content-length over max_body_bytes")
@@ -244,4 +241,14 @@ func headerBytes(r *http.Request) int {
 		}
 	}
 	return n
+}
+
+// originMatches reports whether got equals one of the accepted origin
+// secrets. Every one is compared, in constant time, whichever matches.
+func originMatches(got string, want []string) bool {
+	ok := 0
+	for _, w := range want {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(w))
+	}
+	return ok == 1
 }

@@ -31,17 +31,21 @@ import (
 const (
 	host         = "hooks.example.com"
 	originSecret = "origin-0123456789abcdef0123456789"
-	stdSecret    = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	// newOriginSecret is the one a rotation adds; both are accepted.
+	newOriginSecret = "origin-new-0123456789abcdef012345"
+	stdSecret       = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )
 
+// doc accepts two origin secrets, as during a rotation: requests carry
+// originSecret (the older one) unless a test says otherwise.
 var doc = fmt.Sprintf(`
-origin_secret: %q
+origin_secrets: [%q, %q]
 sources:
-  - {name: std, hosts: [%[2]s], scheme: standard, secrets: [%q], max_body_bytes: 2048}
-  - {name: gh, hosts: [%[2]s], scheme: github, secrets: ["new-secret", "old-secret"], max_body_bytes: 2048}
-  - {name: stripe, hosts: [%[2]s], scheme: stripe, secrets: ["whsec_stripe_test"], max_body_bytes: 2048}
-  - {name: plain, hosts: [%[2]s], scheme: hmac-sha256, secrets: ["k"], max_body_bytes: 2048}
-`, originSecret, host, stdSecret)
+  - {name: std, hosts: [%[3]s], scheme: standard, secrets: [%q], max_body_bytes: 2048}
+  - {name: gh, hosts: [%[3]s], scheme: github, secrets: ["new-secret", "old-secret"], max_body_bytes: 2048}
+  - {name: stripe, hosts: [%[3]s], scheme: stripe, secrets: ["whsec_stripe_test"], max_body_bytes: 2048}
+  - {name: plain, hosts: [%[3]s], scheme: hmac-sha256, secrets: ["k"], max_body_bytes: 2048}
+`, newOriginSecret, originSecret, host, stdSecret)
 
 var secretOf = map[string]string{"std": stdSecret, "gh": "old-secret", "stripe": "whsec_stripe_test", "plain": "k"}
 var schemeOf = map[string]string{"std": "standard", "gh": "github", "stripe": "stripe", "plain": "hmac-sha256"}
@@ -195,6 +199,15 @@ func TestStatusTable(t *testing.T) {
 		{"wrong host", "std", func(r *http.Request) { r.Host = "evil.example.com" }, 403},
 		{"missing origin header", "gh", func(r *http.Request) { r.Header.Del(receiver.OriginHeader) }, 403},
 		{"wrong origin header", "gh", func(r *http.Request) { r.Header.Set(receiver.OriginHeader, originSecret+"x") }, 403},
+		{"the new origin secret accepted", "gh", func(r *http.Request) { r.Header.Set(receiver.OriginHeader, newOriginSecret) }, 202},
+		{"origin secret prefix", "gh", func(r *http.Request) { r.Header.Set(receiver.OriginHeader, originSecret[:20]) }, 403},
+		// What a request straight to the API Gateway domain looks like:
+		// its own Host and no X-Origin-Verify, since Cloudflare adds it.
+		{"bypassing Cloudflare", "gh", func(r *http.Request) {
+			r.Host = "abc123.execute-api.us-east-1.amazonaws.com"
+			r.Header.Del(receiver.OriginHeader)
+		}, 403},
+		{"bypassing Cloudflare with the right Host", "gh", func(r *http.Request) { r.Header.Del(receiver.OriginHeader) }, 403},
 		{"body too large", "std", func(r *http.Request) {
 			big := bytes.Repeat([]byte("a"), 4096)
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(big)), int64(len(big))

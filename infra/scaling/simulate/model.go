@@ -166,13 +166,18 @@ func Run(r *Rules, trace []Point, p Params) Result {
 			if a.Policy == nil {
 				continue
 			}
-			// An alarm in ALARM invokes its policy every minute; the
-			// cooldown after the last activity in that direction holds it.
+			// An alarm in ALARM invokes its policy every minute. During a
+			// scale-out cooldown the capacity the previous scale-out added
+			// counts as part of the next one (Application Auto Scaling's
+			// step scaling): the invocation holds the current capacity,
+			// which a concurrent scale-in cannot undercut (largest wins).
 			switch a.Policy.AdjustmentType {
 			case "ChangeInCapacity":
 				if (t-lastOut)*60 >= a.Policy.CooldownSec {
 					proposals = append(proposals, desired+a.Policy.Adjustment)
 					outFired = true
+				} else {
+					proposals = append(proposals, desired)
 				}
 			case "ExactCapacity":
 				if (t-lastIn)*60 >= a.Policy.CooldownSec {

@@ -256,3 +256,30 @@ func TestRulesComeFromThePlan(t *testing.T) {
 		t.Errorf("prod %d..%d tasks of %d CPU units", rs.MinTasks, rs.MaxTasks, rs.TaskCPU)
 	}
 }
+
+// Rule 2 in ALARM while the queue has been empty for 5 minutes: the
+// scale-out and the scale-in are both due; the larger capacity wins every
+// minute, including during the scale-out cooldown, so the tasks do not flap.
+func TestConflictingRulesLargestCapacityWins(t *testing.T) {
+	rs := stackRules(t, "prod")
+	r := simulate.Run(rs, trace(t, [3]float64{25, 0, 85}, [3]float64{5, 0, 20}), params)
+	out, ok := fired(r, "cpu-80")
+	if !ok || out != 16 {
+		t.Fatalf("cpu-80 first fired at %d (%v); want 16", out, ok)
+	}
+	if _, ok := fired(r, "queue-empty"); !ok {
+		t.Fatal("queue-empty never fired; the test needs the conflict")
+	}
+	for i := 1; i < len(r.Minutes); i++ {
+		m, prev := r.Minutes[i], r.Minutes[i-1]
+		if m.Minute <= 25 && m.Desired < prev.Desired {
+			t.Errorf("minute %d: %d tasks after %d while rule 2 holds; want no scale-in", m.Minute, m.Desired, prev.Desired)
+		}
+	}
+	if got := desiredAt(r, 25); got <= rs.MinTasks {
+		t.Errorf("tasks at minute 25: %d; want added tasks", got)
+	}
+	if got := desiredAt(r, 26); got != rs.MinTasks {
+		t.Errorf("tasks at minute 26, CPU back to 20 %% and the queue empty: %d; want the minimum %d", got, rs.MinTasks)
+	}
+}
