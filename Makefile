@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/...
 
-.PHONY: help services test test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate
+.PHONY: help services test actionlint test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,11 +16,14 @@ help: ## list targets
 services: ## make sure RabbitMQ, Redis and MariaDB run on loopback (start them if not)
 	@bash scripts/services.sh
 
-test: services vet test-app test-infra ## every test: unit, integration (real services), Pulumi mocks
+test: services vet actionlint test-app test-infra ## every test: unit, integration (real services), Pulumi mocks
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(APP_PKGS)
+
+actionlint: ## lint .github/workflows with the pinned actionlint; a deliberately broken workflow must fail
+	@GO=$(GO) bash scripts/actionlint.sh
 
 test-app: services
 	$(GO) test -race -count=1 -timeout 20m $(APP_PKGS)
