@@ -250,7 +250,10 @@ func (c *Collector) sample(ctx context.Context, now time.Time, prev *state) (sta
 		{queuemetrics.DeadDepth, depth[topology.DeadQueue], now},
 	}
 	if prev != nil {
-		if dt := now.Sub(prev.At).Seconds(); dt > 0 && now.Sub(prev.At) <= 3*c.o.Interval {
+		// A rate over a longer gap (a broker or Redis outage, a paused
+		// process) is still the right average; past a few minutes it says
+		// too little about this one.
+		if dt := now.Sub(prev.At).Seconds(); dt > 0 && now.Sub(prev.At) <= max(5*c.o.Interval, 30*time.Second) {
 			data = append(data,
 				Datum{queuemetrics.IngestRate, increase(prev.Published, cur.Published) / dt, now},
 				Datum{queuemetrics.ConsumeRate, increase(prev.Acked, cur.Acked) / dt, now},

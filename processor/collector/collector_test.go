@@ -96,11 +96,16 @@ func start(t *testing.T, o Options) (stop func()) {
 	return stop
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, show ...*fakeCloudWatch) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, cw := range show {
+				for _, d := range cw.data() {
+					t.Logf("%s %s %v", d.At.Format("15:04:05.000"), d.Name, d.Value)
+				}
+			}
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -205,7 +210,7 @@ func TestPublishesQueueFiguresFromRealBroker(t *testing.T) {
 		d, _ := last(data, queuemetrics.InboundDepth)
 		return d.Value == 20 && math.Abs(counted(data, queuemetrics.IngestRate)-30) < tolerance &&
 			math.Abs(counted(data, queuemetrics.ConsumeRate)-10) < tolerance
-	})
+	}, r.cw)
 
 	data := r.cw.data()
 	perSlot := map[string]map[time.Time]int{}
