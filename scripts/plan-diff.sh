@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Offline plan diff: resources added, removed and changed between the
+# Offline plan diff: resources added, removed, replaced (with the inputs
+# that force it, infra/plan/replace.go) and changed (inputs old -> new,
+# secrets masked), a WARNING line per stateful resource replaced or removed,
+# between the
 # program at a git ref and the working tree, for one stack. The ref's plan is
 # built in a temporary git worktree (same Go build cache, so it is quick
 # when warm). Usage: scripts/plan-diff.sh STACK [REF]   (REF defaults to HEAD)

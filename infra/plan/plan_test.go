@@ -79,9 +79,10 @@ func TestDiff(t *testing.T) {
 	}}
 	got := plan.Diff(before, after)
 	want := []plan.Change{
-		{URN: "new", Kind: "added"},
-		{URN: "b", Kind: "changed", Inputs: []string{"x", "z"}},
-		{URN: "gone", Kind: "removed"},
+		{URN: "gone", Type: "t", Kind: "removed"},
+		{URN: "new", Type: "t", Kind: "added"},
+		{URN: "b", Type: "t", Kind: "changed", Inputs: []string{"x", "z"}, Untabled: true,
+			Values: []plan.InputChange{{Key: "x", Old: "1", New: "2"}, {Key: "z", Old: "(unset)", New: "true"}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Diff = %+v; want %+v", got, want)
@@ -90,8 +91,11 @@ func TestDiff(t *testing.T) {
 	if err := plan.WriteDiff(&buf, got); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(buf.String(), "1 added, 1 removed, 1 changed\n") {
+	if !strings.HasSuffix(buf.String(), "1 added, 1 removed, 0 replaced, 1 changed; 0 warnings\n") {
 		t.Errorf("summary line: %q", buf.String())
+	}
+	if !strings.Contains(buf.String(), "(no replace table entry for t: may replace)") {
+		t.Errorf("a change to an untabled type is not flagged:\n%s", buf.String())
 	}
 }
 
