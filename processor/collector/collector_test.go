@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,6 +49,8 @@ type rig struct {
 	rdb    *redis.Client
 	prefix string
 	cw     *fakeCloudWatch
+	user   string // the collector role's broker user
+	pass   string
 }
 
 func newRig(t *testing.T) *rig {
@@ -63,12 +67,14 @@ func newRig(t *testing.T) *rig {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
 	t.Cleanup(func() { rdb.Close() })
-	return &rig{vhost: vhost, ch: ch, rdb: rdb, prefix: testenv.Redis(t), cw: newFakeCloudWatch(t)}
+	// The collector's own user: tag monitoring, no vhost permissions.
+	user, pass := testenv.Credentials(t, vhost, topology.Collector)
+	return &rig{vhost: vhost, ch: ch, rdb: rdb, prefix: testenv.Redis(t), cw: newFakeCloudWatch(t), user: user, pass: pass}
 }
 
 func (r *rig) options(endpoint string) Options {
 	return Options{
-		Endpoints: []string{endpoint}, Username: "hookline-collector", Password: "collector-password",
+		Endpoints: []string{endpoint}, Username: r.user, Password: r.pass,
 		Vhost: r.vhost, Stack: "hookline-test", Interval: interval,
 		Redis: r.rdb, KeyPrefix: r.prefix, Publisher: r.cw.publisher("hookline-test"),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -336,20 +342,28 @@ func TestOneLeaderAndHandover(t *testing.T) {
 	}
 }
 
-// Production reads the endpoint over TLS with the collector's user: the
-// CA bundle setting verifies the server, and the credentials go along.
-func TestTLSWithCABundleAndCredentials(t *testing.T) {
+// Production reads the endpoint over TLS as the collector's own broker
+// user. The stand-in endpoint terminates TLS with its own certificate and
+// admits a request as rabbitmq_prometheus (3.13+) does with
+// prometheus.authentication.enabled: the credentials must authenticate
+// against the real broker and the user must be tagged monitoring (or
+// administrator); then it forwards to the local endpoint. The collector
+// verifies the certificate with the CA bundle setting, and is admitted with
+// the collector role's user, which has no vhost permissions; the receiver's
+// user is refused.
+func TestTLSWithCABundleAsMonitoringUser(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	target, _ := url.Parse(prometheusURL)
-	var authed, unauthed atomic.Int32
+	var admitted, refused atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if u, p, ok := req.BasicAuth(); !ok || u != "hookline-collector" || p != "collector-password" {
-			unauthed.Add(1)
+		u, p, _ := req.BasicAuth()
+		if !monitoringUser(t, u, p) {
+			refused.Add(1)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		authed.Add(1)
+		admitted.Add(1)
 		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, req)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below is expected
@@ -357,19 +371,52 @@ func TestTLSWithCABundleAndCredentials(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 
-	// Without the CA bundle the server's certificate is refused.
 	o := r.options(srv.URL)
+	// Without the CA bundle the server's certificate is refused.
 	if _, err := scrape(context.Background(), mustClient(t, ""), srv.URL, r.vhost, o.Username, o.Password, topology.Queue); err == nil {
 		t.Fatal("scrape over TLS succeeded without the CA bundle")
 	} else if !isUnknownAuthority(err) {
 		t.Logf("without CA: %v", err)
 	}
+	// Another role's user is not a monitoring user.
+	ru, rp := testenv.Credentials(t, r.vhost, topology.Receiver)
+	if _, err := scrape(context.Background(), mustClient(t, ca), srv.URL, r.vhost, ru, rp, topology.Queue); err == nil {
+		t.Fatal("the receiver's user was admitted to the metrics")
+	}
+	refusedBefore := refused.Load()
+
 	o.CA = ca
 	start(t, o)
 	waitFor(t, 10*interval, "a sample over TLS", func() bool { _, ok := last(r.cw.data(), queuemetrics.InboundDepth); return ok })
-	if authed.Load() == 0 || unauthed.Load() != 0 {
-		t.Errorf("authenticated scrapes %d, refused %d", authed.Load(), unauthed.Load())
+	if admitted.Load() == 0 || refused.Load() != refusedBefore {
+		t.Errorf("collector scrapes admitted %d, refused %d", admitted.Load(), refused.Load()-refusedBefore)
 	}
+}
+
+// monitoringUser authenticates user against the real broker (management
+// API /api/whoami) and reports whether it carries the monitoring or
+// administrator tag.
+func monitoringUser(t *testing.T, user, pass string) bool {
+	mg, err := url.Parse(testenv.RabbitMQMgmt())
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	mg.User = url.UserPassword(user, pass)
+	resp, err := http.Get(mg.String() + "/api/whoami")
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	defer resp.Body.Close()
+	var who struct {
+		Tags any `json:"tags"` // a list since 3.9, a comma-separated string before
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&who) != nil {
+		return false
+	}
+	tags := fmt.Sprint(who.Tags)
+	return strings.Contains(tags, "monitoring") || strings.Contains(tags, "administrator")
 }
 
 func mustClient(t *testing.T, ca string) *http.Client {
