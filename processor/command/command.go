@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ const usage = `usage: processor [run | migrate | queues migrate | dlq list | dlq
 configuration from the environment: RABBITMQ_URL, REDIS_URL, MYSQL_DSN
 (MYSQL_USER, MYSQL_PASSWORD, MYSQL_PASSWORD_SECRET_ARN or MYSQL_PASSWORD_FILE, MYSQL_CA;
 migrate: PROCESSOR_DB_USER, PROCESSOR_DB_PASSWORD),
-WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES_SECRET_ARN, or WEBHOOK_SOURCES), SOURCES_RELOAD_INTERVAL, HTTP_ADDR (:9090), PREFETCH, CONCURRENCY, BATCH_SIZE,
+WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES_SECRET_ARN, or WEBHOOK_SOURCES), SOURCES_RELOAD_INTERVAL, HTTP_ADDR (:9090), PREFETCH, BODY_BUDGET, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
 CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL; the queue metrics collector:
 QUEUE_METRICS_ENDPOINTS, QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD,
@@ -201,6 +202,11 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	if o.Health == nil {
 		o.Health = &health.State{}
 	}
+	// Without GOMEMLIMIT, let the garbage collector see the container's
+	// limit: it works harder near it instead of letting the kernel kill us.
+	if limit := config.MemoryLimit(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit / 10 * 9)
+	}
 	// The sources document is read again when a delivery names a source
 	// it does not have (one the receiver already accepts), at most once per
 	// SOURCES_RELOAD_INTERVAL. The secret wins when several are set, as in
@@ -300,7 +306,7 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	go func() { defer wg.Done(); cb.Run(aux) }()
 
 	c := consume.New(consume.Options{
-		URL: cfg.RabbitMQURL, Prefetch: cfg.Prefetch, Workers: cfg.Concurrency, BatchSize: cfg.BatchSize,
+		URL: cfg.RabbitMQURL, Prefetch: cfg.Prefetch, BodyBudget: cfg.BodyBudget, Workers: cfg.Concurrency, BatchSize: cfg.BatchSize,
 		MaxAttempts: cfg.MaxAttempts, LockWait: cfg.LockWait, ShutdownTimeout: cfg.ShutdownTimeout,
 		WedgeAfter: cfg.WedgeTimeout,
 	}, consume.Deps{

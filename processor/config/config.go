@@ -29,6 +29,7 @@ type Config struct {
 	SourcesReload   time.Duration // SOURCES_RELOAD_INTERVAL: an unknown source re-reads the document at most this often
 	HTTPAddr        string        // HTTP_ADDR, default :9090
 	Prefetch        int           // PREFETCH: per-consumer unacked deliveries (quorum queues cap it at 2000)
+	BodyBudget      int64         // BODY_BUDGET: bytes of bodies held at once (default: a quarter of the container's memory); 0 turns it off
 	Concurrency     int           // CONCURRENCY: workers; deliveries are sharded to them by entity
 	BatchSize       int           // BATCH_SIZE: deliveries per transaction, at most
 	MaxAttempts     int           // MAX_ATTEMPTS: handler attempts before the DLQ
@@ -92,7 +93,7 @@ const (
 // Defaults returns a Config with every default filled in and no URLs.
 func Defaults() Config {
 	return Config{
-		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, Concurrency: DefaultConcurrency,
+		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, BodyBudget: DefaultBodyBudget(MemoryLimit()), Concurrency: DefaultConcurrency,
 		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
 		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix, WedgeTimeout: DefaultWedgeTimeout,
 		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, SourcesReload: DefaultSourcesReload, LogLevel: "info",
@@ -168,6 +169,17 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	str("LOCK_PREFIX", &c.LockPrefix, false)
 	str("LOG_LEVEL", &c.LogLevel, false)
 	num("PREFETCH", &c.Prefetch, 1, maxPrefetch)
+	if v := strings.TrimSpace(getenv("BODY_BUDGET")); v != "" {
+		n, err := parseBytes(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("BODY_BUDGET: %w", err))
+		case n != 0 && n < 1<<20:
+			errs = append(errs, fmt.Errorf("BODY_BUDGET: %q is under 1MiB (0 turns the budget off)", v))
+		default:
+			c.BodyBudget = n
+		}
+	}
 	num("CONCURRENCY", &c.Concurrency, 1, 256)
 	num("BATCH_SIZE", &c.BatchSize, 1, 1000)
 	num("MAX_ATTEMPTS", &c.MaxAttempts, 1, 100)

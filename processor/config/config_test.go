@@ -24,6 +24,7 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, ":9090", c.HTTPAddr)
 				require.Equal(t, config.DefaultPrefetch, c.Prefetch)
 				require.Equal(t, config.DefaultShutdownTimeout, c.ShutdownTimeout)
+				require.Equal(t, config.DefaultBodyBudget(config.MemoryLimit()), c.BodyBudget)
 			}},
 		{"overrides", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "rediss://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
 			"PREFETCH": "50", "CONCURRENCY": "2", "SHUTDOWN_TIMEOUT": "40s", "MAX_ATTEMPTS": "7", "LOCK_TTL": "10"}, "",
@@ -81,6 +82,11 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, "arn:aws:secretsmanager:eu-west-1:1:secret:sources", c.SourcesSecret)
 				require.Equal(t, 5*time.Second, c.SourcesReload)
 			}},
+		{"body budget", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "BODY_BUDGET": "64MiB"}, "",
+			func(t *testing.T, c config.Config) { require.Equal(t, int64(64<<20), c.BodyBudget) }},
+		{"body budget off", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "BODY_BUDGET": "0"}, "",
+			func(t *testing.T, c config.Config) { require.Zero(t, c.BodyBudget) }},
+		{"bad body budget", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "BODY_BUDGET": "12 apples"}, "BODY_BUDGET", nil},
 		{"no sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d"}, "WEBHOOK_SOURCES_FILE: required", nil},
 		{"bad prefetch", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f", "PREFETCH": "5000"}, "PREFETCH", nil},
 		{"bad redis", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "http://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f"}, "REDIS_URL", nil},

@@ -25,7 +25,9 @@ type item struct {
 	unknown  string // non-empty: the source, not (yet) in the sources document
 	reason   string // DLQ metric label for invalid
 	parked   int
-	settled  bool // acked or given back: nothing more may be done with d
+	settled  bool  // acked or given back: nothing more may be done with d
+	size     int64 // body bytes counted against flow
+	flow     *flow // the byte budget of the session that took it
 }
 
 // prepare reads the envelope and finds the source and entity.

@@ -30,6 +30,7 @@ import (
 type Options struct {
 	URL             string
 	Prefetch        int
+	BodyBudget      int64 // bytes of bodies held at once (0: no budget, Prefetch alone bounds them)
 	Workers         int
 	BatchSize       int
 	MaxAttempts     int

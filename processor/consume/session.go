@@ -3,7 +3,6 @@ package consume
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -29,6 +28,7 @@ type session struct {
 	blocked       chan amqp.Blocking
 	isBlocked     atomic.Bool // the broker blocked the publishing connection (resource alarm)
 	tag           string
+	flow          *flow // the byte budget; its consumer's tag and deliveries are tag and deliveries
 }
 
 func (s *session) close() {
@@ -46,7 +46,7 @@ func (c *Consumer) dial() (_ *session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conn: conn, tag: fmt.Sprintf("processor-%d", rand.Int64())}
+	s := &session{conn: conn}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -73,28 +73,16 @@ func (c *Consumer) dial() (_ *session, err error) {
 		return nil, err
 	}
 	s.pubClosed = pub.NotifyClose(make(chan *amqp.Error, 1))
-	// Each delivery has at most one copy in flight, so the prefetch bounds
-	// the returns not yet drained.
-	if s.pub, err = confirm.New(pub, c.o.Prefetch+16); err != nil {
+	// Each delivery has at most one copy in flight, so the most ever
+	// unacked (2×PREFETCH, flow.go) bounds the returns not yet drained.
+	if s.pub, err = confirm.New(pub, 2*c.o.Prefetch+16); err != nil {
 		return nil, err
 	}
-	// Per-consumer prefetch: quorum queues refuse global QoS.
-	if err = s.ch.Qos(
-		c.o.Prefetch, // prefetchCount
-		0,            // prefetchSize
-		false,        // global
-	); err != nil {
-		return nil, err
-	}
-	if s.deliveries, err = s.ch.Consume(
-		topology.Queue,
-		s.tag, // consumer
-		false, // autoAck
-		false, // exclusive
-		false, // noLocal
-		false, // noWait
-		nil,   // args
-	); err != nil {
+	// The consumer's prefetch follows the byte budget (flow.go).
+	s.flow = newFlow(c.o.BodyBudget, c.o.Prefetch, c.Sources.Current().MaxBodyBytes(), c.Metrics.BodyBytes)
+	p := s.flow.target()
+	c.Metrics.Prefetch(p)
+	if err = s.startConsumer(p); err != nil {
 		return nil, err
 	}
 	return s, nil

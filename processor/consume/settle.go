@@ -76,8 +76,17 @@ func (c *Consumer) deadLetter(ctx context.Context, s *session, it *item, label, 
 	}
 }
 
+// release gives a settled delivery's bytes back to the budget.
+func (it *item) release() {
+	if it.flow != nil {
+		it.flow.give(it.size)
+		it.flow = nil
+	}
+}
+
 func (c *Consumer) ack(it *item) {
 	it.settled = true
+	it.release()
 	if err := it.d.Ack(false /* multiple */); err != nil {
 		c.Log.Debug("ack failed (channel gone; the broker redelivers and dedupe absorbs it)", "message_id", it.d.MessageId, "err", err)
 	} else {
@@ -89,6 +98,7 @@ func (c *Consumer) ack(it *item) {
 // giveBack returns a delivery to the queue when it could not be parked.
 func (c *Consumer) giveBack(it *item) {
 	it.settled = true
+	it.release()
 	_ = it.d.Nack(false /* multiple */, true /* requeue */)
 	c.Metrics.Settled()
 }

@@ -34,7 +34,7 @@ func (c *Consumer) resolveSources(ctx context.Context, s *session, batch []*item
 		if ok {
 			// Prepared anew in place: the batch (and its panic
 			// recovery) keeps seeing one item per delivery.
-			if *it = *c.prepare(it.d); it.unknown == "" {
+			if c.decode(it); it.unknown == "" {
 				out = append(out, it)
 				continue
 			}

@@ -75,6 +75,13 @@ func callbackSecretLine(url string) string {
 	return "\n    callback_secret: " + callbackSecret + "\n    callback_allow_private: true"
 }
 
+func maxBodyLine(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n    max_body_bytes: %d", n)
+}
+
 func orderKeyLine(p string) string {
 	if p == "" {
 		return ""
@@ -98,6 +105,7 @@ type env struct {
 type envOpts struct {
 	callbackURL string // for source "shop"
 	orderKey    string // for source "shop": the sender's order (e.g. /seq)
+	maxBody     int64  // for source "shop": max_body_bytes (0: the default)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -121,13 +129,13 @@ func newEnv(t testing.TB, o envOpts) *env {
     hosts: [localhost]
     scheme: standard
     secrets: [%q]
-    entity_key: /entity%s
+    entity_key: /entity%s%s
     callback_url: %q%s
   - name: plain
     hosts: [localhost]
     scheme: github
     secrets: ["a-github-secret-that-is-long-enough"]
-`, secret, orderKeyLine(o.orderKey), o.callbackURL, callbackSecretLine(o.callbackURL))
+`, secret, orderKeyLine(o.orderKey), maxBodyLine(o.maxBody), o.callbackURL, callbackSecretLine(o.callbackURL))
 	e.sourcesFile = filepath.Join(t.TempDir(), "sources.yaml")
 	require.NoError(t, os.WriteFile(e.sourcesFile, []byte(doc), 0o600))
 	e.db_, err = sql.Open("mysql", testenv.MySQLDSN("", e.db))

@@ -28,6 +28,11 @@ type Metrics struct {
 	endToEnd     prometheus.Histogram
 	batchSize    prometheus.Histogram
 	inFlight     prometheus.Gauge
+	bodyBytes    prometheus.Gauge
+	bodyPeak     prometheus.Gauge
+	prefetch     prometheus.Gauge
+	flowPauses   prometheus.Counter
+	nBodyPeak    atomic.Int64
 	panics       prometheus.Counter
 
 	// Totals for /health/ready's "messages".
@@ -57,6 +62,10 @@ func New() *Metrics {
 		endToEnd:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds", Help: "x-received-at to commit.", Buckets: lat}),
 		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
 		inFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight", Help: "Deliveries received and not yet settled."}),
+		bodyBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "body_bytes", Help: "Bytes of the bodies received and not yet settled (kept under BODY_BUDGET)."}),
+		bodyPeak:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "body_bytes_peak", Help: "The most body_bytes has been since start."}),
+		prefetch:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "prefetch", Help: "The running consumer's prefetch (follows the body sizes under BODY_BUDGET)."}),
+		flowPauses:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "consumer_restarts_total", Help: "Consumers cancelled to stay under BODY_BUDGET or to change the prefetch."}),
 		panics:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "panics_total", Help: "Panics recovered while handling a delivery (each counts as that delivery's failure)."}),
 	}
 	// Every label value exists from the start, so dashboards and alerts see
@@ -71,7 +80,8 @@ func New() *Metrics {
 		m.callbacks.WithLabelValues(l)
 	}
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
-		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics)
+		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics,
+		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses)
 	return m
 }
 
@@ -115,6 +125,26 @@ func (m *Metrics) LockLost(n int) { m.lockLost.Add(float64(n)) }
 
 // PublishFailed counts a copy the broker did not confirm, by reason.
 func (m *Metrics) PublishFailed(reason string) { m.pubFailed.WithLabelValues(reason).Inc() }
+
+// BodyBytes records the body bytes held now (and the peak).
+func (m *Metrics) BodyBytes(n int64) {
+	m.bodyBytes.Set(float64(n))
+	for p := m.nBodyPeak.Load(); n > p; p = m.nBodyPeak.Load() {
+		if m.nBodyPeak.CompareAndSwap(p, n) {
+			m.bodyPeak.Set(float64(n))
+			break
+		}
+	}
+}
+
+// BodyPeak is the most body bytes held at once since start.
+func (m *Metrics) BodyPeak() int64 { return m.nBodyPeak.Load() }
+
+// Prefetch records the running consumer's prefetch.
+func (m *Metrics) Prefetch(n int) { m.prefetch.Set(float64(n)) }
+
+// FlowPause counts a consumer cancelled by the byte budget.
+func (m *Metrics) FlowPause() { m.flowPauses.Inc() }
 
 // Callback counts a callback's final result.
 func (m *Metrics) Callback(result string) { m.callbacks.WithLabelValues(result).Inc() }
