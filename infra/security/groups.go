@@ -40,6 +40,7 @@ type Edge struct {
 const (
 	AMQP       = 5672
 	Management = 15672
+	Prometheus = 15692 // rabbitmq_prometheus: the queue metrics collector reads it
 	MySQL      = 3306
 	Redis      = 6379
 	HTTPS      = 443
@@ -50,7 +51,7 @@ func Edges(brokerCluster bool) []Edge {
 	edges := []Edge{
 		{Receiver, Broker, AMQP, AMQP, "publish webhooks"},
 		{Processor, Broker, AMQP, AMQP, "consume webhooks"},
-		{Processor, Broker, Management, Management, "queue depth and rates from the management API"},
+		{Processor, Broker, Prometheus, Prometheus, "queue depth and rates for autoscaling (rabbitmq_prometheus)"},
 		{Processor, Database, MySQL, MySQL, "store events"},
 		{Processor, Cache, Redis, Redis, "entity locks"},
 		{Receiver, Endpoints, HTTPS, HTTPS, "AWS APIs (Secrets Manager)"},

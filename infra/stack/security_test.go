@@ -17,7 +17,7 @@ func TestSecurityGroupGraph(t *testing.T) {
 	base := []string{
 		"receiver -> broker 5672",
 		"processor -> broker 5672",
-		"processor -> broker 15672",
+		"processor -> broker 15692",
 		"processor -> database 3306",
 		"processor -> cache 6379",
 		"receiver -> endpoints 443",

@@ -243,10 +243,9 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SubnetIDs:          computeSubnets,
 		SecurityGroupID:    p.Security.ID(security.Processor),
 		RabbitMQURL:        amqpURL,
-		// rabbitmq_prometheus on the broker: plain HTTP on 15692 until the
-		// broker's TLS listener (https://…:15691) and its security group
-		// edge land with the broker issue.
-		QueueMetricsEndpoints: pulumi.Sprintf("http://%s:15692", p.Broker.Host),
+		// rabbitmq_prometheus on the broker: plain HTTP until the broker's
+		// TLS listener (https://…:15691) lands with the broker issue.
+		QueueMetricsEndpoints: pulumi.Sprintf("http://%s:%d", p.Broker.Host, security.Prometheus),
 		QueueMetricsStack:     name,
 		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
 		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
