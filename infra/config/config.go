@@ -103,6 +103,10 @@ type Database struct {
 	PerformanceInsights bool   `json:"performanceInsights"`
 	Name                string `json:"name"`
 	MasterUsername      string `json:"masterUsername"`
+	// ProcessorUsername is the processor's own user: `processor migrate`
+	// creates it and grants it rows only; its password is the
+	// databaseProcessorPassword secret.
+	ProcessorUsername string `json:"processorUsername"`
 }
 
 // Cache is the ElastiCache Redis replication group.
@@ -134,6 +138,10 @@ type Secrets struct {
 	BrokerProcessorPassword string // hookline:brokerProcessorPassword
 	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
 	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON)
+	// DatabaseProcessorPassword is the processor database user's password
+	// (hookline:databaseProcessorPassword): `processor migrate` sets it, the
+	// processor re-reads it from its secret after a refusal.
+	DatabaseProcessorPassword string
 }
 
 // Lookup returns the raw value of a full config key ("hookline:network"),
@@ -185,6 +193,7 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Secrets.BrokerProcessorPassword, _ = get(Namespace + ":brokerProcessorPassword")
 	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
 	c.Secrets.WebhookSources, _ = get(Namespace + ":webhookSources")
+	c.Secrets.DatabaseProcessorPassword, _ = get(Namespace + ":databaseProcessorPassword")
 	c.Images.Processor, _ = get(Namespace + ":processorImageDigest")
 	c.Images.Migration, _ = get(Namespace + ":migrationImageDigest")
 	if c.Images.Migration == "" {

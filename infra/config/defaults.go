@@ -27,6 +27,7 @@ func Defaults(profile string) Config {
 				PerformanceInsights: true,
 				Name:                "hookline",
 				MasterUsername:      "hookline_admin",
+				ProcessorUsername:   "hookline_processor",
 			},
 			Cache: Cache{
 				NodeType:              "cache.m7g.large",
@@ -89,6 +90,7 @@ func Defaults(profile string) Config {
 			PerformanceInsights: false,
 			Name:                "hookline",
 			MasterUsername:      "hookline_admin",
+			ProcessorUsername:   "hookline_processor",
 		},
 		Cache: Cache{
 			NodeType:              "cache.t4g.micro",

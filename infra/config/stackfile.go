@@ -18,6 +18,7 @@ var SecretKeys = []string{
 	Namespace + ":brokerProcessorPassword",
 	Namespace + ":brokerErlangCookie",
 	Namespace + ":webhookSources",
+	Namespace + ":databaseProcessorPassword",
 }
 
 // StackFile is a Pulumi.<stack>.yaml read without the Pulumi CLI: plain

@@ -12,16 +12,20 @@ import (
 var InterfaceEndpointServices = []string{"secretsmanager", "ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages", "monitoring", "kms", "sts"}
 
 var (
-	azPattern          = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d[a-z]$`)
-	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	dbClassPattern     = regexp.MustCompile(`^db\.(t4g|m6g|m7g|m8g|r6g|r7g|r8g|t3|m6i|m7i|r6i|r7i)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
-	cacheNodePattern   = regexp.MustCompile(`^cache\.(t4g|m6g|m7g|r6g|r7g)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
-	gravitonPattern    = regexp.MustCompile(`^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
-	ssmParamPattern    = regexp.MustCompile(`^/aws/service/[A-Za-z0-9/_.-]+$`)
-	identifierPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,15}$`)
-	rabbitVersionRegex = regexp.MustCompile(`^4\.\d+(\.\d+)?$`)
-	vhostPattern       = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
-	authTokenPattern   = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
+	azPattern         = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d[a-z]$`)
+	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	dbClassPattern    = regexp.MustCompile(`^db\.(t4g|m6g|m7g|m8g|r6g|r7g|r8g|t3|m6i|m7i|r6i|r7i)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	cacheNodePattern  = regexp.MustCompile(`^cache\.(t4g|m6g|m7g|r6g|r7g)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	gravitonPattern   = regexp.MustCompile(`^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge)$`)
+	ssmParamPattern   = regexp.MustCompile(`^/aws/service/[A-Za-z0-9/_.-]+$`)
+	identifierPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,15}$`)
+	// printableNoQuotes: ASCII 0x21-0x7e except " ' and backslash.
+	printableNoQuotes = regexp.MustCompile(`^[!#-&(-\[\]-~]+$`)
+	// processorUserPattern: MySQL user names are at most 32 characters.
+	processorUserPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,31}$`)
+	rabbitVersionRegex   = regexp.MustCompile(`^4\.\d+(\.\d+)?$`)
+	vhostPattern         = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	authTokenPattern     = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
 )
 
 // engineVersions are the engines and major versions the database accepts,
@@ -153,6 +157,9 @@ func (c Config) validateDatabase() error {
 	if !identifierPattern.MatchString(d.MasterUsername) {
 		return keyErr("database.masterUsername", "%q is not a user name; accepts a letter then up to 15 letters, digits or underscores", d.MasterUsername)
 	}
+	if !processorUserPattern.MatchString(d.ProcessorUsername) || d.ProcessorUsername == d.MasterUsername {
+		return keyErr("database.processorUsername", "%q is not the processor's own user name; accepts a letter then up to 31 letters, digits or underscores (MySQL's 32), different from masterUsername", d.ProcessorUsername)
+	}
 	return nil
 }
 
@@ -215,6 +222,7 @@ func (c Config) validateSecrets() error {
 		{"brokerReceiverPassword", s.BrokerReceiverPassword, "at least 16 characters"},
 		{"brokerProcessorPassword", s.BrokerProcessorPassword, "at least 16 characters"},
 		{"webhookSources", s.WebhookSources, "the sources document, YAML or JSON: `pulumi config set --secret hookline:webhookSources < sources.yaml`"},
+		{"databaseProcessorPassword", s.DatabaseProcessorPassword, "32 to 128 printable characters without quotes, backslashes or spaces, e.g. `openssl rand -hex 24`"},
 	}
 	if c.Broker.Nodes > 1 {
 		required = append(required, struct{ key, value, accepts string }{"brokerErlangCookie", s.BrokerErlangCookie, "20 to 255 letters and digits"})
@@ -231,6 +239,9 @@ func (c Config) validateSecrets() error {
 		if len(r.value) < 16 || strings.ContainsAny(r.value, "'\"\\ \n") {
 			return keyErr(r.key, "the secret is too weak or has quotes, backslashes or spaces; accepts at least 16 characters without them")
 		}
+	}
+	if p := s.DatabaseProcessorPassword; len(p) < 32 || len(p) > 128 || !printableNoQuotes.MatchString(p) {
+		return keyErr("databaseProcessorPassword", "the secret is too short, too long or has quotes, backslashes, spaces or control characters; accepts 32 to 128 printable characters without them (`openssl rand -hex 24`)")
 	}
 	if c.Broker.Nodes > 1 && !regexp.MustCompile(`^[A-Za-z0-9]{20,255}$`).MatchString(s.BrokerErlangCookie) {
 		return keyErr("brokerErlangCookie", "the secret is not a valid Erlang cookie; accepts 20 to 255 letters and digits")

@@ -1,11 +1,16 @@
 // Package database declares the RDS instance (MariaDB 10.11 by default,
 // MySQL 8.x by config) in the database tier: TLS forced by its parameter
 // group, storage, backups, Performance Insights and the RDS-managed master
-// secret all encrypted with a customer-managed key, never publicly accessible.
+// secret all encrypted with a customer-managed key, never publicly accessible;
+// and the processor's own database user secret under the same key, which
+// `processor migrate` applies to the database.
 package database
 
 import (
+	"encoding/json"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
@@ -26,6 +31,11 @@ type Args struct {
 	PerformanceInsights bool
 	DatabaseName        string
 	MasterUsername      string
+	// The processor's own user: `processor migrate` creates it with these
+	// credentials (PROCESSOR_DB_USER, PROCESSOR_DB_PASSWORD) and grants it
+	// rows only; the processor connects as it.
+	ProcessorUsername string
+	ProcessorPassword pulumi.StringInput // a secret
 
 	SubnetIDs       pulumi.StringArrayInput // database tier
 	SecurityGroupID pulumi.IDInput          // the database role
@@ -39,7 +49,10 @@ type Database struct {
 	Port            pulumi.IntOutput
 	KeyArn          pulumi.StringOutput
 	MasterSecretArn pulumi.StringOutput // RDS-managed master user secret
-	InstanceArn     pulumi.StringOutput
+	// ProcessorSecretArn is the processor user's secret, JSON
+	// {"username","password"}, encrypted with KeyArn.
+	ProcessorSecretArn pulumi.StringOutput
+	InstanceArn        pulumi.StringOutput
 }
 
 // New declares the database.
@@ -122,10 +135,34 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 		return *secrets[0].SecretArn
 	}).(pulumi.StringOutput)
+
+	// The processor's user: its value is owned by Pulumi config (no
+	// rotation function: one would fight the next `pulumi up`); a new
+	// password reaches the database through the migration task.
+	user, err := secretsmanager.NewSecret(ctx, name+"-processor", &secretsmanager.SecretArgs{
+		Description: pulumi.String("hookline processor database user (" + args.ProcessorUsername + "): set by processor migrate, read by the processor tasks"),
+		KmsKeyId:    key.Arn,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	value := pulumi.ToSecret(args.ProcessorPassword.ToStringOutput().ApplyT(func(password string) (string, error) {
+		b, err := json.Marshal(map[string]string{"username": args.ProcessorUsername, "password": password})
+		return string(b), err
+	})).(pulumi.StringOutput)
+	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-processor", &secretsmanager.SecretVersionArgs{
+		SecretId:     user.ID(),
+		SecretString: value,
+	}, parent); err != nil {
+		return nil, err
+	}
+	d.ProcessorSecretArn = user.Arn
+
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
-		"address":         d.Address,
-		"port":            d.Port,
-		"masterSecretArn": d.MasterSecretArn,
+		"address":            d.Address,
+		"port":               d.Port,
+		"masterSecretArn":    d.MasterSecretArn,
+		"processorSecretArn": d.ProcessorSecretArn,
 	}); err != nil {
 		return nil, err
 	}

@@ -1,11 +1,16 @@
 // Package service declares the processor on ECS Fargate: a cluster with
 // Container Insights, the task execution role (pull the image, write logs,
-// read the processor's secrets) and the task role (no AWS access yet), the
-// task definition (arm64, non-root, read-only root filesystem, secrets only
+// inject the processor's secrets) and the task role (re-read the processor
+// database user's password and the sources document at run time), the task
+// definition (arm64, non-root, read-only root filesystem, secrets only
 // through `secrets`, health check, stopTimeout), the migration task
 // definition `processor migrate` that `make deploy` runs before the service
 // moves, and the service in the compute tier without public IPs, with a
 // circuit breaker that rolls back and desiredCount left to autoscaling.
+//
+// The run task connects to the database as the processor's own user (its
+// secret, never the RDS master secret); the migration task connects as the
+// master user and creates or updates the processor user from that secret.
 package service
 
 import (
@@ -66,10 +71,19 @@ type Args struct {
 
 	// Secrets the processor reads, and the keys that encrypt them.
 	BrokerSecretArn   pulumi.StringInput // JSON {"username","password",…}
-	DatabaseSecretArn pulumi.StringInput // RDS-managed, JSON {"username","password"}
-	CacheSecretArn    pulumi.StringInput // JSON {"auth_token","url"}
-	SourcesSecretArn  pulumi.StringInput // the sources document
-	KeyArns           []pulumi.StringInput
+	DatabaseSecretArn pulumi.StringInput // RDS-managed master, JSON {"username","password"}: the migration task only
+	// DatabaseUserSecretArn is the processor's own database user, JSON
+	// {"username","password"}: injected into both tasks, and re-read by the
+	// run task (MYSQL_PASSWORD_SECRET_ARN) after an authentication failure.
+	DatabaseUserSecretArn pulumi.StringInput
+	CacheSecretArn        pulumi.StringInput // JSON {"auth_token","url"}
+	// SourcesSecretArn is the sources document; the run task reads it by
+	// ARN (WEBHOOK_SOURCES_SECRET_ARN) and again when it meets an unknown source.
+	SourcesSecretArn pulumi.StringInput
+	KeyArns          []pulumi.StringInput // the keys of the secrets ECS injects (execution role)
+	// The keys of DatabaseUserSecretArn and SourcesSecretArn, which the
+	// task role decrypts through Secrets Manager.
+	DatabaseUserKeyArn, SourcesKeyArn pulumi.StringInput
 }
 
 // Processor is the ECS service component.
@@ -102,15 +116,39 @@ type KV struct {
 	Value string `json:"value"`
 }
 
-// SecretVariables are the variables the processor's credentials arrive in,
-// each from one JSON key of its secret ("" = the whole value).
-var SecretVariables = []struct{ Name, Secret, JSONKey string }{
-	{"RABBITMQ_USERNAME", "broker", "username"},
-	{"RABBITMQ_PASSWORD", "broker", "password"},
-	{"MYSQL_USER", "database", "username"},
-	{"MYSQL_PASSWORD", "database", "password"},
-	{"REDIS_PASSWORD", "cache", "auth_token"},
-	{"WEBHOOK_SOURCES", "sources", ""},
+// Task says which task definition a variable belongs to.
+type Task int
+
+const (
+	Run     Task = iota // `processor run`, the service
+	Migrate             // `processor migrate`, the one-off migration
+)
+
+// SecretVariables are the variables ECS injects the processor's credentials
+// into, each from one JSON key of its secret ("" = the whole value), per
+// task definition. The run task never sees the master secret.
+var SecretVariables = []struct {
+	Name, Secret, JSONKey string
+	Task                  Task
+}{
+	{"RABBITMQ_USERNAME", "broker", "username", Run},
+	{"RABBITMQ_PASSWORD", "broker", "password", Run},
+	{"MYSQL_USER", "databaseUser", "username", Run},
+	{"MYSQL_PASSWORD", "databaseUser", "password", Run},
+	{"REDIS_PASSWORD", "cache", "auth_token", Run},
+	{"MYSQL_USER", "database", "username", Migrate},
+	{"MYSQL_PASSWORD", "database", "password", Migrate},
+	{"PROCESSOR_DB_USER", "databaseUser", "username", Migrate},
+	{"PROCESSOR_DB_PASSWORD", "databaseUser", "password", Migrate},
+}
+
+// ARNVariables are the plain variables of the run task that name a secret
+// its code reads itself with the task role: the database password again
+// after a refusal (a rotation), the sources document again when an unknown
+// source arrives.
+var ARNVariables = []struct{ Name, Secret string }{
+	{"MYSQL_PASSWORD_SECRET_ARN", "databaseUser"},
+	{"WEBHOOK_SOURCES_SECRET_ARN", "sources"},
 }
 
 // valueFrom is ECS's reference to a secret or one JSON key of it.
@@ -153,7 +191,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	inputs := []any{args.RepositoryArn, logs.Arn, args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn}
+	inputs := []any{args.RepositoryArn, logs.Arn, args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.DatabaseUserSecretArn}
 	for _, k := range args.KeyArns {
 		inputs = append(inputs, k)
 	}
@@ -174,14 +212,28 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	// Task role: what the processor's code may call on AWS. Its secrets
-	// arrive as variables; the queue metrics collector's one permission
-	// (PutMetricData into its namespace) comes from infra/scaling.
+	// Task role: what the processor's code may call on AWS: read its own
+	// database user's secret and the sources document again at run time.
+	// The queue metrics collector's one permission (PutMetricData into its
+	// namespace) comes from infra/scaling.
 	taskRole, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("hookline processor tasks: publish the queue metrics (%s)", name),
+		Description:      pulumi.Sprintf("hookline processor tasks: re-read their database password and sources, publish the queue metrics (%s)", name),
 		AssumeRolePolicy: pulumi.String(policy.AssumeRole("ecs-tasks.amazonaws.com")),
 	}, parent)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
+		Role: taskRole.ID(),
+		Policy: pulumi.All(args.DatabaseUserSecretArn, args.SourcesSecretArn, args.DatabaseUserKeyArn, args.SourcesKeyArn).ApplyT(func(v []any) (string, error) {
+			s := policy.Strings(v)
+			userSecret, sourcesSecret, userKey, sourcesKey := s[0], s[1], s[2], s[3]
+			return policy.Document(
+				policy.ReadSecrets([]string{userSecret, sourcesSecret}),
+				policy.DecryptViaSecretsManager(args.Region, []string{userKey, sourcesKey}),
+			)
+		}).(pulumi.StringOutput),
+	}, parent); err != nil {
 		return nil, err
 	}
 
@@ -200,14 +252,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			queueMetrics = pulumi.String("")
 		}
 		defs := pulumi.All(args.RepositoryURL, logs.Name, args.RabbitMQURL, args.RedisURL, args.MySQLDSN,
-			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics).ApplyT(
+			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics, args.DatabaseUserSecretArn).ApplyT(
 			func(v []any) (string, error) {
 				s := policy.Strings(v)
 				return ContainerDefinitions(Container{
 					Image: s[0] + "@" + digest, LogGroup: s[1], Region: args.Region,
 					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
 					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack,
-					SecretArns:         map[string]string{"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8]},
+					SecretArns: map[string]string{
+						"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8], "databaseUser": s[10],
+					},
 					Prefetch:           args.Prefetch,
 					Concurrency:        args.Concurrency,
 					StopTimeoutSeconds: args.StopTimeoutSeconds,
@@ -295,7 +349,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 type Container struct {
 	Image, LogGroup, Region         string
 	RabbitMQURL, RedisURL, MySQLDSN string
-	SecretArns                      map[string]string // broker, database, cache, sources
+	SecretArns                      map[string]string // broker, database (master), databaseUser, cache, sources
 	Prefetch, Concurrency           int
 	StopTimeoutSeconds              int
 	ShutdownTimeout                 int
@@ -319,9 +373,13 @@ func ContainerDefinitions(c Container) (string, error) {
 		{"MYSQL_DSN", c.MySQLDSN},
 		{"SHUTDOWN_TIMEOUT", fmt.Sprintf("%ds", c.ShutdownTimeout)},
 	}
+	task := Run
+	if c.Migrate {
+		task = Migrate
+	}
 	var secrets []Secret
 	for _, s := range SecretVariables {
-		if c.Migrate && s.Secret != "database" {
+		if s.Task != task {
 			continue
 		}
 		arn, ok := c.SecretArns[s.Secret]
@@ -350,6 +408,13 @@ func ContainerDefinitions(c Container) (string, error) {
 			KV{"PREFETCH", strconv.Itoa(c.Prefetch)},
 			KV{"CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		)
+		for _, a := range ARNVariables {
+			arn, ok := c.SecretArns[a.Secret]
+			if !ok || arn == "" {
+				return "", fmt.Errorf("service: no %s secret for %s", a.Secret, a.Name)
+			}
+			env = append(env, KV{a.Name, arn})
+		}
 		if c.QueueMetricsEndpoints != "" {
 			env = append(env,
 				KV{"QUEUE_METRICS_ENDPOINTS", c.QueueMetricsEndpoints},

@@ -2,8 +2,8 @@
 // hosts, schemes, signing secrets, callbacks) as a Secrets Manager secret
 // under its own customer-managed key. The value comes from the operator's
 // `pulumi config set --secret hookline:webhookSources`; the receiver reads it
-// by ARN at cold start and ECS injects it into the processor as
-// WEBHOOK_SOURCES.
+// by ARN at cold start, the processor by ARN (WEBHOOK_SOURCES_SECRET_ARN) at
+// start and again when it meets a source it does not know.
 package sources
 
 import (

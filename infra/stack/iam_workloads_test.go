@@ -55,7 +55,10 @@ var wildcardResourceActions = map[string]bool{
 // resource outside the table above, and each role reads exactly its own
 // secrets and decrypts only with the keys of those secrets, only through
 // Secrets Manager. Roles are one per workload, each trusting only its
-// service; the task role has no permissions at all.
+// service. The processor's task role reads only what its code re-reads at
+// run time (its own database user, the sources document), never the RDS
+// master secret; the execution role injects, and the run task gets, no
+// sources document any more.
 func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
 		n := "hookline-" + v.stack + "-"
@@ -72,7 +75,8 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 		}
 		// role name → the secrets it must read, exactly.
 		want := map[string][]string{
-			n + "processor-execution": {secretArn + n + "cache-auth", secretArn + n + "rabbitmq-processor", secretArn + n + "sources", secretArn + "rds!" + n + "database"},
+			n + "processor-execution": {secretArn + n + "cache-auth", secretArn + n + "rabbitmq-processor", secretArn + n + "database-processor", secretArn + "rds!" + n + "database"},
+			n + "processor-task":      {secretArn + n + "database-processor", secretArn + n + "sources"},
 			n + "receiver":            {secretArn + n + "rabbitmq-receiver", secretArn + n + "sources"},
 			n + "rabbitmq":            brokerSecrets,
 			n + "flow-logs":           nil,
@@ -188,18 +192,25 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(secrets, " ") {
 				t.Errorf("role %s reads %v; want exactly %v", role, got, secrets)
 			}
+			if role == n+"processor-task" {
+				continue // two policies: its secrets, and the queue metrics (below)
+			}
 			if withPolicy[role] != 1 {
 				t.Errorf("role %s has %d inline policies; want 1", role, withPolicy[role])
 			}
 		}
-		// The task role: the queue metrics collector's PutMetricData, into
-		// its namespace only, and nothing else.
-		if withPolicy[n+"processor-task"] != 1 {
-			t.Errorf("the processor's task role has %d policies; want the queue metrics one", withPolicy[n+"processor-task"])
+		// The task role: re-reading its two secrets (above), plus the queue
+		// metrics collector's PutMetricData into its namespace only, and
+		// nothing else.
+		if withPolicy[n+"processor-task"] != 2 {
+			t.Errorf("the processor's task role has %d policies; want its secrets' and the queue metrics'", withPolicy[n+"processor-task"])
 		}
 		for _, p := range r.OfType("aws:iam/rolePolicy:RolePolicy") {
 			if p.Str("role") != "role-"+n+"processor-task" && p.Str("role") != n+"processor-task" {
 				continue
+			}
+			if p.Name == n+"processor-task" {
+				continue // its secrets: checked above, exactly
 			}
 			var doc policyDoc
 			if err := json.Unmarshal([]byte(p.Str("policy")), &doc); err != nil {

@@ -121,6 +121,8 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		PerformanceInsights: db.PerformanceInsights,
 		DatabaseName:        db.Name,
 		MasterUsername:      db.MasterUsername,
+		ProcessorUsername:   db.ProcessorUsername,
+		ProcessorPassword:   pulumi.ToSecret(pulumi.String(cfg.Secrets.DatabaseProcessorPassword)).(pulumi.StringOutput),
 		SubnetIDs:           p.Network.DatabaseSubnetIDs,
 		SecurityGroupID:     p.Security.ID(security.Database),
 	}, with); err != nil {
@@ -251,9 +253,12 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
 		BrokerSecretArn:       p.Broker.SecretArns["processor"],
 		DatabaseSecretArn:     p.Database.MasterSecretArn,
+		DatabaseUserSecretArn: p.Database.ProcessorSecretArn,
 		CacheSecretArn:        p.Cache.AuthSecretArn,
 		SourcesSecretArn:      p.Sources.SecretArn,
-		KeyArns:               []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn, p.Sources.KeyArn},
+		KeyArns:               []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn},
+		DatabaseUserKeyArn:    p.Database.KeyArn,
+		SourcesKeyArn:         p.Sources.KeyArn,
 	}, with); err != nil {
 		return err
 	}
@@ -314,6 +319,7 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	}
 	ctx.Export("databaseAddress", p.Database.Address)
 	ctx.Export("databaseMasterSecretArn", p.Database.MasterSecretArn)
+	ctx.Export("databaseProcessorSecretArn", p.Database.ProcessorSecretArn)
 	ctx.Export("redisPrimaryEndpoint", p.Cache.PrimaryEndpoint)
 	ctx.Export("redisAuthSecretArn", p.Cache.AuthSecretArn)
 	ctx.Export("rabbitmqHost", p.Broker.Host)

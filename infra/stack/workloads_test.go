@@ -130,28 +130,40 @@ func TestProcessorTaskDefinition(t *testing.T) {
 			logGroups[g.Str("name")] = g
 		}
 		rdsSecret := secretArn + "rds!" + name + "database"
-		wantSecrets := map[string]string{
+		userSecret := secretArn + name + "database-processor" // the processor's own database user
+		sourcesSecret := secretArn + name + "sources"
+		runSecrets := map[string]string{
 			"RABBITMQ_USERNAME": secretArn + name + "rabbitmq-processor:username::",
 			"RABBITMQ_PASSWORD": secretArn + name + "rabbitmq-processor:password::",
-			"MYSQL_USER":        rdsSecret + ":username::",
-			"MYSQL_PASSWORD":    rdsSecret + ":password::",
+			"MYSQL_USER":        userSecret + ":username::",
+			"MYSQL_PASSWORD":    userSecret + ":password::",
 			"REDIS_PASSWORD":    secretArn + name + "cache-auth:auth_token::",
-			"WEBHOOK_SOURCES":   secretArn + name + "sources",
+		}
+		// The migration connects as the master user and creates or updates
+		// the processor's user from its secret.
+		migrateSecrets := map[string]string{
+			"MYSQL_USER":            rdsSecret + ":username::",
+			"MYSQL_PASSWORD":        rdsSecret + ":password::",
+			"PROCESSOR_DB_USER":     userSecret + ":username::",
+			"PROCESSOR_DB_PASSWORD": userSecret + ":password::",
 		}
 		for _, tc := range []struct {
 			td          plan.Resource
 			container   string
 			command     string
+			wantSecrets map[string]string
 			secrets     []string
 			env         []string
+			arns        map[string]string // plain variables that name a secret the code reads with the task role
 			healthCheck bool
 		}{
-			{svc, "processor", "run",
-				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD", "WEBHOOK_SOURCES"},
-				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT"}, true},
-			{migrate, "migrate", "migrate",
-				[]string{"MYSQL_PASSWORD", "MYSQL_USER"},
-				[]string{"MYSQL_CA", "MYSQL_DSN", "SHUTDOWN_TIMEOUT"}, false},
+			{svc, "processor", "run", runSecrets,
+				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD"},
+				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "MYSQL_PASSWORD_SECRET_ARN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT", "WEBHOOK_SOURCES_SECRET_ARN"},
+				map[string]string{"MYSQL_PASSWORD_SECRET_ARN": userSecret, "WEBHOOK_SOURCES_SECRET_ARN": sourcesSecret}, true},
+			{migrate, "migrate", "migrate", migrateSecrets,
+				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "PROCESSOR_DB_PASSWORD", "PROCESSOR_DB_USER"},
+				[]string{"MYSQL_CA", "MYSQL_DSN", "SHUTDOWN_TIMEOUT"}, nil, false},
 		} {
 			td := tc.td
 			t.Run(tc.container, func(t *testing.T) {
@@ -201,8 +213,8 @@ func TestProcessorTaskDefinition(t *testing.T) {
 				var gotSecrets []string
 				for _, s := range c.Secrets {
 					gotSecrets = append(gotSecrets, s.Name)
-					if s.ValueFrom != wantSecrets[s.Name] {
-						t.Errorf("secret %s from %q; want %q", s.Name, s.ValueFrom, wantSecrets[s.Name])
+					if s.ValueFrom != tc.wantSecrets[s.Name] {
+						t.Errorf("secret %s from %q; want %q", s.Name, s.ValueFrom, tc.wantSecrets[s.Name])
 					}
 				}
 				sort.Strings(gotSecrets)
@@ -213,9 +225,21 @@ func TestProcessorTaskDefinition(t *testing.T) {
 					t.Errorf("environment %v; want %v", got, tc.env)
 				}
 				for _, e := range c.Environment {
+					if want, ok := tc.arns[e.Name]; ok {
+						if e.Value != want {
+							t.Errorf("%s=%q; want the secret %q", e.Name, e.Value, want)
+						}
+						continue
+					}
 					if secretName.MatchString(e.Name) || secretValue.MatchString(e.Value) || strings.Contains(e.Value, "arn:aws:secretsmanager") {
 						t.Errorf("environment %s=%q looks like a secret; credentials come through `secrets`", e.Name, e.Value)
 					}
+				}
+				// The service never sees the RDS master secret (rotated every
+				// 7 days, and a user that may alter the schema): not injected,
+				// not named.
+				if tc.container == "processor" && strings.Contains(td.Str("containerDefinitions"), "rds!") {
+					t.Errorf("the run task refers to the RDS master secret: %s", td.Str("containerDefinitions"))
 				}
 				for k, prefix := range map[string]string{"RABBITMQ_URL": "amqp://", "REDIS_URL": "rediss://", "MYSQL_DSN": "tcp("} {
 					if val := envValue(c, k); val != "" && (!strings.HasPrefix(val, prefix) || strings.Contains(val, "@")) {
