@@ -29,6 +29,9 @@ type Config struct {
 	Processor Processor // the ECS Fargate service
 	Receiver  Receiver  // the webhook Lambda
 	Images    Images    // image digests the deploy script records
+
+	Edge   *Edge   // Cloudflare + API Gateway (infra/edge); nil: no public endpoint
+	Routes []Route // the sources document's sources, when the edge is set
 }
 
 // Processor is the queue consumer's ECS Fargate service.
@@ -137,11 +140,15 @@ type Secrets struct {
 	BrokerReceiverPassword  string // hookline:brokerReceiverPassword
 	BrokerProcessorPassword string // hookline:brokerProcessorPassword
 	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
-	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON)
+	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON), origin secrets merged in
 	// DatabaseProcessorPassword is the processor database user's password
 	// (hookline:databaseProcessorPassword): `processor migrate` sets it, the
 	// processor re-reads it from its secret after a refusal.
 	DatabaseProcessorPassword string
+	// OriginSecrets (hookline:originSecrets, newest first) are the
+	// X-Origin-Verify values: merged into WebhookSources for the receiver,
+	// and the first is the one Cloudflare adds.
+	OriginSecrets []string
 }
 
 // Lookup returns the raw value of a full config key ("hookline:network"),
@@ -198,6 +205,9 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Images.Migration, _ = get(Namespace + ":migrationImageDigest")
 	if c.Images.Migration == "" {
 		c.Images.Migration = c.Images.Processor
+	}
+	if err := c.parseEdge(get); err != nil {
+		return Config{}, err
 	}
 
 	if err := c.Validate(); err != nil {

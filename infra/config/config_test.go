@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -25,6 +26,11 @@ func shipped(t *testing.T, stack string) map[string]string {
 	for _, k := range config.SecretKeys {
 		sf.Values[k] = placeholder
 	}
+	doc, err := os.ReadFile(config.SampleSourcesPath(root, stack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf.Values["hookline:webhookSources"] = string(doc)
 	return sf.Values
 }
 

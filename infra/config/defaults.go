@@ -138,3 +138,21 @@ func MinAZs(profile string) int {
 	}
 	return 2
 }
+
+// DefaultEdge is hookline:edge's defaults: what a stack file does not set.
+// The rate limit fits every Cloudflare plan (10 s period and timeout); the
+// threshold is per client IP, generous because a provider sends from few IPs.
+func DefaultEdge(profile string) Edge {
+	e := Edge{
+		Plan:          "free",
+		ThrottleBurst: 100,
+		ThrottleRate:  50,
+		RateLimit:     RateLimit{PeriodSeconds: 10, RequestsPerPeriod: 300, MitigationTimeoutSeconds: 10},
+	}
+	if profile == "prod" {
+		e.Plan = "pro"
+		e.ThrottleBurst, e.ThrottleRate = 2000, 1000
+		e.RateLimit.RequestsPerPeriod = 1500
+	}
+	return e
+}

@@ -19,6 +19,14 @@ var SecretKeys = []string{
 	Namespace + ":brokerErlangCookie",
 	Namespace + ":webhookSources",
 	Namespace + ":databaseProcessorPassword",
+	Namespace + ":originSecrets",
+}
+
+// SampleSourcesPath is the sample sources document of a stack
+// (examples/sources.<stack>.yaml), which the offline plan and the tests use
+// when hookline:webhookSources is not in clear.
+func SampleSourcesPath(root, stack string) string {
+	return filepath.Join(root, "examples", "sources."+stack+".yaml")
 }
 
 // StackFile is a Pulumi.<stack>.yaml read without the Pulumi CLI: plain
