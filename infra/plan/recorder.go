@@ -71,6 +71,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		if n := args.Inputs["name"]; args.TypeToken == "aws:ecr/repository:Repository" && n.IsString() {
 			state["repositoryUrl"] = resource.NewStringProperty("123456789012.dkr.ecr." + r.Region + ".amazonaws.com/" + n.StringValue())
 		}
+		r.edgeOutputs(args, id, state)
 		if args.TypeToken == "aws:rds/instance:Instance" && args.Inputs["manageMasterUserPassword"].IsBool() && args.Inputs["manageMasterUserPassword"].BoolValue() {
 			// The secret RDS creates for the master user.
 			state["masterUserSecrets"] = resource.NewArrayProperty([]resource.PropertyValue{
@@ -143,4 +144,44 @@ func MockID(typ, name string) string {
 		kind = typ[i+1:]
 	}
 	return strings.ToLower(kind) + "-" + name
+}
+
+// edgeOutputs are the computed outputs of the edge's API Gateway and ACM
+// resources that the program passes on: the API's execution ARN, each
+// custom domain's regional target, and ACM's DNS validation records (one
+// per name, shaped like ACM's).
+func (r *Recorder) edgeOutputs(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {
+	switch args.TypeToken {
+	case "aws:apigatewayv2/api:Api":
+		state["executionArn"] = resource.NewStringProperty(fmt.Sprintf("arn:aws:execute-api:%s:123456789012:%s", r.Region, id))
+		state["apiEndpoint"] = resource.NewStringProperty(fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com", id, r.Region))
+	case "aws:apigatewayv2/domainName:DomainName":
+		if c := args.Inputs["domainNameConfiguration"]; c.IsObject() {
+			conf := c.ObjectValue().Copy()
+			conf["targetDomainName"] = resource.NewStringProperty(fmt.Sprintf("d-%s.execute-api.%s.amazonaws.com", strings.ToLower(args.Name), r.Region))
+			state["domainNameConfiguration"] = resource.NewObjectProperty(conf)
+		}
+	case "aws:acm/certificate:Certificate":
+		var names []string
+		if d := args.Inputs["domainName"]; d.IsString() {
+			names = append(names, d.StringValue())
+		}
+		if sans := args.Inputs["subjectAlternativeNames"]; sans.IsArray() {
+			for _, v := range sans.ArrayValue() {
+				if v.IsString() {
+					names = append(names, v.StringValue())
+				}
+			}
+		}
+		var opts []resource.PropertyValue
+		for i, n := range names {
+			opts = append(opts, resource.NewObjectProperty(resource.PropertyMap{
+				"domainName":          resource.NewStringProperty(n),
+				"resourceRecordName":  resource.NewStringProperty(fmt.Sprintf("_acm%02d.%s.", i, n)),
+				"resourceRecordType":  resource.NewStringProperty("CNAME"),
+				"resourceRecordValue": resource.NewStringProperty(fmt.Sprintf("_acm%02d.validations.aws.", i)),
+			}))
+		}
+		state["domainValidationOptions"] = resource.NewArrayProperty(opts)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/hookline/hookline/infra/config"
 	"github.com/hookline/hookline/infra/dashboard"
 	"github.com/hookline/hookline/infra/database"
+	"github.com/hookline/hookline/infra/edge"
+	"github.com/hookline/hookline/infra/edge/rules"
 	"github.com/hookline/hookline/infra/network"
 	"github.com/hookline/hookline/infra/receiver"
 	"github.com/hookline/hookline/infra/registry"
@@ -60,6 +62,7 @@ type Platform struct {
 	Dashboard *dashboard.Dashboard // CloudWatch
 	Alarms    *alarms.Topic        // the one SNS topic every alarm notifies
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
+	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
 }
 
 // Build declares the platform of a validated config.
@@ -198,10 +201,42 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		}
 	}
 
-	// Next parts slot in here, in the order of the picture:
-	//   edge: API Gateway custom domain + Cloudflare, in front of
-	//     p.Receiver.InvokeArn; it exports webhookUrl (see Export).
+	if cfg.Edge != nil { // without it, nothing on the internet reaches the receiver
+		if p.Edge, err = edge.New(ctx, name+"-edge", edgeArgs(p), with); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// edgeArgs is the edge of the config, in front of the receiver. The origin
+// secret Cloudflare adds is the newest of hookline:originSecrets, the same
+// stack secret config merged into the receiver's sources document.
+func edgeArgs(p *Platform) edge.Args {
+	cfg := p.Config
+	e := cfg.Edge
+	plan := config.CloudflarePlans[e.Plan]
+	args := edge.Args{
+		Hostnames:        e.Hostnames,
+		ThrottleBurst:    e.ThrottleBurst,
+		ThrottleRate:     e.ThrottleRate,
+		LogGroupName:     "/hookline/" + cfg.Name() + "/api",
+		LogRetentionDays: cfg.Receiver.LogRetentionDays,
+		FunctionName:     p.Receiver.Name,
+		FunctionArn:      p.Receiver.Arn,
+		ZoneID:           e.ZoneID,
+		Plan:             edge.Plan{Name: e.Plan, RateLimitRules: plan.RateLimitRules, PathCharacteristic: plan.PathCharacteristic},
+		RateLimit:        edge.RateLimit{PeriodSeconds: e.RateLimit.PeriodSeconds, RequestsPerPeriod: e.RateLimit.RequestsPerPeriod, MitigationTimeoutSeconds: e.RateLimit.MitigationTimeoutSeconds},
+		Allow:            map[string]rules.AllowList{},
+		OriginSecret:     pulumi.ToSecret(pulumi.String(cfg.Secrets.OriginSecrets[0])).(pulumi.StringOutput),
+	}
+	for _, r := range cfg.Routes {
+		args.Sources = append(args.Sources, edge.Source{Name: r.Name, Hosts: r.Hosts})
+	}
+	for src, a := range e.Allow {
+		args.Allow[src] = rules.AllowList{Countries: a.Countries, ASNs: a.ASNs, IPRanges: a.IPRanges}
+	}
+	return args
 }
 
 // workloads declares what runs on the platform: the sources document both
@@ -343,8 +378,11 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	ctx.Export("receiverLogGroup", p.Receiver.LogGroupName)
 	ctx.Export("dashboardUrl", p.Dashboard.URL)
 	ctx.Export("alarmTopicArn", p.Alarms.Arn)
-	// webhookUrl: exported by the edge part (API Gateway custom domain
-	// behind Cloudflare) once it exists; nothing routes to the receiver yet.
+	if p.Edge != nil { // no edge, no public endpoint and no webhookUrl
+		ctx.Export("webhookUrl", p.Edge.WebhookURL)
+		ctx.Export("apiId", p.Edge.APIID)
+		ctx.Export("apiAccessLogGroup", p.Edge.LogGroupName)
+	}
 }
 
 func capitalize(s string) string {
