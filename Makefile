@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/...
 
-.PHONY: help services test actionlint test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate
+.PHONY: help services test actionlint test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,15 @@ image: ## processor image with ko (arm64, distroless nonroot, SBOM) pushed to ST
 
 deploy: ## build, image, migrate, pulumi up: one command, also on an empty account (STACK=dev|prod)
 	@GO=$(GO) bash scripts/deploy.sh $(STACK)
+
+broker-wait: ## every broker node of STACK ready and accepting connections (docs/broker.md)
+	@bash scripts/broker.sh wait $(STACK)
+
+broker-reconcile: ## apply users, passwords and definitions on STACK's running broker nodes
+	@bash scripts/broker.sh reconcile $(STACK)
+
+broker-roll: ## replace STACK's broker nodes one at a time (new image, user data, instance type)
+	@bash scripts/broker.sh roll $(STACK)
 
 local: services ## run the pipeline locally and send a signed demo webhook
 	@bash scripts/local.sh

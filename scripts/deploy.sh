@@ -11,6 +11,10 @@
 #        pulumi config set hookline:migrationImageDigest <digest>
 #        pulumi up                    registers the migration task definition;
 #                                     the service keeps its image
+#        broker.sh wait, reconcile    every broker node ready (its marker, then
+#                                     check_running and check_port_connectivity),
+#                                     then users, passwords and definitions
+#                                     applied on every node (SSM document)
 #        aws ecs run-task … migrate   waits for it; a non-zero exit stops here
 #        pulumi config set hookline:processorImageDigest <digest>
 #   5. pulumi up                      the service rolls to the new image (the
@@ -18,7 +22,7 @@
 # The digests are recorded in Pulumi.<stack>.yaml: commit them.
 #
 # Usage: scripts/deploy.sh STACK
-# Tools (override for tests): MAKE, PULUMI, AWS, GO; HOOKLINE_BUILD_DIR.
+# Tools (override for tests): MAKE, PULUMI, AWS, GO, BROKER; HOOKLINE_BUILD_DIR.
 set -euo pipefail
 
 stack="${1:?usage: deploy.sh STACK}"
@@ -26,10 +30,17 @@ make="${MAKE:-make}"
 pulumi="${PULUMI:-pulumi}"
 aws="${AWS:-aws}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+broker="${BROKER:-$root/scripts/broker.sh}"
 cd "$root"
 say() { echo "deploy[$stack]: $*" >&2; }
 up() { "$pulumi" up --stack "$stack" --yes --non-interactive; }
 output() { "$pulumi" stack output "$@" --stack "$stack" 2>/dev/null || true; }
+# broker_ready: nothing migrates or rolls before the broker is ready and
+# runs the current definitions.
+broker_ready() {
+	PULUMI="$pulumi" AWS="$aws" bash "$broker" wait "$stack"
+	PULUMI="$pulumi" AWS="$aws" bash "$broker" reconcile "$stack"
+}
 
 say "1/5 build"
 "$make" build
@@ -50,6 +61,7 @@ if [[ "$digest" != "$current" ]]; then
 	say "4/5 migrate: ${current:-no image yet} -> $digest"
 	"$pulumi" config set hookline:migrationImageDigest "$digest" --stack "$stack"
 	up
+	broker_ready
 	region="$("$pulumi" config get aws:region --stack "$stack")"
 	cluster="$(output ecsClusterName)"
 	taskdef="$(output migrationTaskDefinitionArn)"
@@ -91,4 +103,7 @@ fi
 
 say "5/5 pulumi up"
 up
+if [[ "$digest" == "$current" ]]; then
+	broker_ready
+fi
 say "done: $(output processorServiceName) runs $digest"

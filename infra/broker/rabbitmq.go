@@ -1,9 +1,13 @@
 // Package broker declares RabbitMQ 4.x on Graviton EC2 in the compute tier:
 // per node a launch template (IMDSv2 required, no key pair, encrypted root),
 // a network interface and an encrypted gp3 data volume that both outlive the
-// instance, alarms that recover or reboot a failed instance, and user data
-// (userdata.sh) that installs and configures RabbitMQ from Secrets Manager.
-// Nodes: 3 builds a quorum cluster that finds its peers by tag.
+// instance, alarms that recover or reboot a failed instance or say it never
+// became ready, and user data (bootstrap/install.sh) that runs the official
+// RabbitMQ image pinned by digest, TLS only. The configuration half
+// (bootstrap/configure.sh: users, vhost, the internal/topology definitions)
+// is an SSM document: the node runs it at first boot and `make deploy` runs
+// it on running nodes (reconcile). Nodes: 3 builds a quorum cluster that
+// finds its peers by tag, behind an internal network load balancer.
 package broker
 
 import (
@@ -11,68 +15,93 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/broker/bootstrap"
 	"github.com/hookline/hookline/infra/encryption"
+	"github.com/hookline/hookline/internal/topology"
 )
 
-// Users are the RabbitMQ users the broker creates, each with a secret
-// holding {"username","password","host","port","vhost"}.
-var Users = []string{"admin", "receiver", "processor"}
+// Port is AMQP over TLS, the only AMQP listener the nodes open.
+const Port = 5671
+
+// MetricsNamespace is where the nodes publish Booting, Ready, memory and disk.
+const MetricsNamespace = "hookline/broker"
+
+// Roles are the broker users, each with a secret holding
+// {"username","password","host","port","vhost"}; internal/topology defines
+// their names, tags and grants.
+var Roles = []topology.Role{topology.Admin, topology.Receiver, topology.Processor, topology.Collector}
 
 // Args is what a stack decides about its broker.
 type Args struct {
-	Region          string
-	Stack           string
-	Nodes           int // 1, or 3 for a quorum cluster
-	InstanceType    string
-	AMIParameter    string // public SSM parameter, resolved by EC2 at launch
-	DataVolumeGiB   int
-	RabbitMQVersion string
-	Vhost           string
-	DeliveryLimit   int
+	Region        string
+	Stack         string
+	Nodes         int // 1, or 3 for a quorum cluster
+	InstanceType  string
+	AMIParameter  string // public SSM parameter, resolved by EC2 at launch
+	DataVolumeGiB int
+	Image         string // the official image pinned by digest
+	Vhost         string
+	DeliveryLimit int
+	Protect       bool // prod: the data volumes and the key are protected from deletion
+	LogGroupName  string
+	LogRetention  int // days, the broker log group
 
 	AZs             []string             // node i runs in AZs[i % len]
 	SubnetIDs       []pulumi.StringInput // compute subnets, aligned with AZs
-	SecurityGroupID pulumi.IDInput       // the broker role
+	SecurityGroupID pulumi.IDInput       // the broker role (nodes and load balancer)
+	VpcID           pulumi.IDInput
 
-	Passwords    map[string]pulumi.StringInput // by user in Users; secrets
-	ErlangCookie pulumi.StringInput            // secret; only with Nodes > 1
+	Passwords    map[topology.Role]pulumi.StringInput // secrets
+	ErlangCookie pulumi.StringInput                   // secret; only with Nodes > 1
+	AlarmTopic   pulumi.StringInput                   // the stack's SNS topic for alarms
 }
 
 // RabbitMQ is the broker component.
 type RabbitMQ struct {
 	pulumi.ResourceState
 
-	PrivateIPs  pulumi.StringArrayOutput       // one per node, stable across instance replacement
-	Host        pulumi.StringOutput            // node 0's address, for clients
-	Port        int                            // AMQP
-	SecretArns  map[string]pulumi.StringOutput // by user
-	InstanceIDs pulumi.StringArrayOutput
-	KeyArn      pulumi.StringOutput
+	PrivateIPs   pulumi.StringArrayOutput // one per node, stable across instance replacement
+	Host         pulumi.StringOutput      // what clients connect to: node 0's address, or the load balancer with nodes: 3
+	Port         int                      // AMQPS
+	SecretArns   map[topology.Role]pulumi.StringOutput
+	CACertArn    pulumi.StringOutput // the stack's broker CA certificate (PEM), for clients to verify
+	InstanceIDs  pulumi.StringArrayOutput
+	KeyArn       pulumi.StringOutput
+	DocumentName pulumi.StringOutput // the reconcile SSM document
+	StatusPrefix string              // SSM parameter path of the nodes' ready markers
+	Nodes        []string            // node names, in InstanceIDs' order
 }
 
 // New declares the broker.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*RabbitMQ, error) {
-	b := &RabbitMQ{Port: 5672, SecretArns: map[string]pulumi.StringOutput{}}
+	b := &RabbitMQ{Port: Port, SecretArns: map[topology.Role]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource("hookline:broker:RabbitMQ", name, b, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(b)
-
-	key, err := encryption.NewKey(ctx, name, "hookline RabbitMQ volumes and credentials ("+name+")", parent)
+	version, err := bootstrap.ImageVersion(args.Image)
+	if err != nil {
+		return nil, err
+	}
+	// Data that outlives the stack stays readable: the key is retained on
+	// delete, and protected (like the volumes) in prod.
+	keep := []pulumi.ResourceOption{parent, pulumi.RetainOnDelete(true), pulumi.Protect(args.Protect)}
+	key, err := encryption.NewKey(ctx, name, "hookline RabbitMQ volumes, snapshots and credentials ("+name+")", keep...)
 	if err != nil {
 		return nil, err
 	}
 
-	// Addresses first: the credentials secrets carry node 0's host.
 	var enis []*ec2.NetworkInterface
 	for i := 0; i < args.Nodes; i++ {
 		eni, err := ec2.NewNetworkInterface(ctx, fmt.Sprintf("%s-%d", name, i), &ec2.NetworkInterfaceArgs{
@@ -87,41 +116,53 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		enis = append(enis, eni)
 	}
 	host := enis[0].PrivateIp
+	var nlb *lb.LoadBalancer
+	if args.Nodes > 1 {
+		if nlb, err = loadBalancer(ctx, name, args, enis, parent); err != nil {
+			return nil, err
+		}
+		host = nlb.DnsName
+	}
 
-	secretArns := map[string]pulumi.StringOutput{}
-	for _, user := range Users {
-		secret, err := secretsmanager.NewSecret(ctx, name+"-"+user, &secretsmanager.SecretArgs{
-			Description: pulumi.Sprintf("hookline RabbitMQ user %s (%s)", user, name),
+	secret := func(suffix, description string) (*secretsmanager.Secret, error) {
+		return secretsmanager.NewSecret(ctx, name+"-"+suffix, &secretsmanager.SecretArgs{
+			Description: pulumi.Sprintf("hookline RabbitMQ %s (%s)", description, name),
 			KmsKeyId:    key.Arn,
 		}, parent)
+	}
+	var users []userSecret
+	for _, role := range Roles {
+		s, err := secret(string(role), "user "+string(role))
 		if err != nil {
 			return nil, err
 		}
-		user := user
-		value := pulumi.All(args.Passwords[user], host).ApplyT(func(v []any) (string, error) {
-			out, err := json.Marshal(map[string]any{
-				"username": "hookline-" + user,
-				"password": v[0].(string),
-				"host":     v[1].(string),
-				"port":     5672,
-				"vhost":    args.Vhost,
-			})
+		role, user := role, topology.UserFor(role)
+		value := pulumi.All(args.Passwords[role], host).ApplyT(func(v []any) (string, error) {
+			out, err := json.Marshal(map[string]any{"username": user.Name, "password": v[0].(string), "host": v[1].(string), "port": Port, "vhost": args.Vhost})
 			return string(out), err
 		}).(pulumi.StringOutput)
-		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-"+user, &secretsmanager.SecretVersionArgs{
-			SecretId:     secret.ID(),
+		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-"+string(role), &secretsmanager.SecretVersionArgs{
+			SecretId:     s.ID(),
 			SecretString: pulumi.ToSecret(value).(pulumi.StringOutput),
 		}, parent); err != nil {
 			return nil, err
 		}
-		secretArns[user] = secret.Arn
+		b.SecretArns[role] = s.Arn
+		users = append(users, userSecret{user: user, arn: s.Arn})
+	}
+	// The CA: node 0 creates it on its first boot; no version is declared,
+	// so pulumi never overwrites it, and every replacement reuses it.
+	caKey, err := secret("ca-key", "CA private key (nodes only)")
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := secret("ca-cert", "CA certificate (PEM, for clients)")
+	if err != nil {
+		return nil, err
 	}
 	cookieArn := pulumi.String("").ToStringOutput()
 	if args.Nodes > 1 {
-		cookie, err := secretsmanager.NewSecret(ctx, name+"-erlang-cookie", &secretsmanager.SecretArgs{
-			Description: pulumi.Sprintf("hookline RabbitMQ cluster Erlang cookie (%s)", name),
-			KmsKeyId:    key.Arn,
-		}, parent)
+		cookie, err := secret("erlang-cookie", "cluster Erlang cookie")
 		if err != nil {
 			return nil, err
 		}
@@ -138,16 +179,32 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		cookieArn = cookie.Arn
 	}
 
-	profile, err := instanceProfile(ctx, name, args, key, secretArns, cookieArn, parent)
+	document, err := configureDocument(ctx, name, args, users, parent)
+	if err != nil {
+		return nil, err
+	}
+	logGroup, err := cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(args.LogGroupName),
+		RetentionInDays: pulumi.Int(args.LogRetention),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	b.StatusPrefix = "/hookline/" + args.Stack + "/broker/"
+
+	profile, err := instanceProfile(ctx, name, args, nodeAccess{
+		key: key.Arn, document: document.Arn, logGroup: logGroup.Arn, statusPrefix: b.StatusPrefix,
+		users: users, caKey: caKey.Arn, caCert: caCert.Arn, cookie: cookieArn,
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
 
 	clusterTag := name
-	var ips pulumi.StringArray
-	var instanceIDs pulumi.StringArray
+	var ips, instanceIDs pulumi.StringArray
 	for i, eni := range enis {
 		node := fmt.Sprintf("%s-%d", name, i)
+		b.Nodes = append(b.Nodes, node)
 		az := args.AZs[i%len(args.AZs)]
 		volume, err := ebs.NewVolume(ctx, node+"-data", &ebs.VolumeArgs{
 			AvailabilityZone: pulumi.String(az),
@@ -157,27 +214,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			KmsKeyId:         key.Arn,
 			FinalSnapshot:    pulumi.Bool(true),
 			Tags:             pulumi.StringMap{"Name": pulumi.String(node + "-data")},
-		}, parent)
+		}, parent, pulumi.Protect(args.Protect))
 		if err != nil {
 			return nil, err
 		}
-		userData := pulumi.All(volume.ID(), secretArns["admin"], secretArns["receiver"], secretArns["processor"], cookieArn).ApplyT(
+		i := i
+		userData := pulumi.All(volume.ID(), host, document.Name, logGroup.Name, caKey.Arn, caCert.Arn, cookieArn).ApplyT(
 			func(v []any) (string, error) {
-				script, err := RenderUserData(UserData{
-					Region:             args.Region,
-					Stack:              args.Stack,
-					Nodes:              args.Nodes,
-					ClusterTag:         clusterTag,
-					DataVolumeID:       string(v[0].(pulumi.ID)),
-					RabbitMQVersion:    args.RabbitMQVersion,
-					Vhost:              args.Vhost,
-					DeliveryLimit:      args.DeliveryLimit,
-					AdminSecretArn:     v[1].(string),
-					ReceiverSecretArn:  v[2].(string),
-					ProcessorSecretArn: v[3].(string),
-					CookieSecretArn:    v[4].(string),
+				script, err := bootstrap.RenderInstall(bootstrap.Install{
+					Region: args.Region, Stack: args.Stack, Node: node, NodeIndex: i, Nodes: args.Nodes,
+					ClusterTag: clusterTag, DataVolumeID: string(v[0].(pulumi.ID)),
+					Image: args.Image, RabbitMQVersion: version, ErlangSeries: bootstrap.ErlangSeries, DockerPackage: bootstrap.DockerPackage,
+					Endpoint: v[1].(string), ConfigureDocument: v[2].(string), StatusParameter: b.StatusPrefix + node + "/status",
+					LogGroup: v[3].(string), MetricsNamespace: MetricsNamespace,
+					CAKeySecretArn: v[4].(string), CACertSecretArn: v[5].(string), CookieSecretArn: v[6].(string),
 				})
-				return base64.StdEncoding.EncodeToString([]byte(script)), err
+				if err != nil {
+					return "", err
+				}
+				gz, err := bootstrap.UserData(script)
+				return base64.StdEncoding.EncodeToString(gz), err
 			}).(pulumi.StringOutput)
 
 		lt, err := ec2.NewLaunchTemplate(ctx, node, &ec2.LaunchTemplateArgs{
@@ -214,10 +270,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 		// The instance is disposable: the interface (address) and the data
 		// volume are separate resources, so a replacement gets both back.
+		// It ignores its launch template: a new user data, image or
+		// instance type reaches a node only through `make broker-roll`, one
+		// node at a time, never as a side effect of pulumi up.
 		instance, err := ec2.NewInstance(ctx, node, &ec2.InstanceArgs{
 			LaunchTemplate: &ec2.InstanceLaunchTemplateArgs{
+				// $Latest, not a number: the input never changes, and a
+				// replacement (make broker-roll) launches the current version.
 				Id:      lt.ID(),
-				Version: lt.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
+				Version: pulumi.String("$Latest"),
 			},
 			NetworkInterfaces: ec2.InstanceNetworkInterfaceArray{
 				ec2.InstanceNetworkInterfaceArgs{DeviceIndex: pulumi.Int(0), NetworkInterfaceId: eni.ID()},
@@ -225,8 +286,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Tags: pulumi.StringMap{
 				"Name":                    pulumi.String(node),
 				"hookline-broker-cluster": pulumi.String(clusterTag),
+				"hookline-broker-node":    pulumi.String(node),
 			},
-		}, parent, pulumi.DeleteBeforeReplace(true))
+		}, parent, pulumi.DeleteBeforeReplace(true), pulumi.IgnoreChanges([]string{"launchTemplate"}))
 		if err != nil {
 			return nil, err
 		}
@@ -241,27 +303,154 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err := recoveryAlarms(ctx, node, args.Region, instance, parent); err != nil {
 			return nil, err
 		}
+		if err := readyAlarm(ctx, node, args.AlarmTopic, parent); err != nil {
+			return nil, err
+		}
 		ips = append(ips, eni.PrivateIp)
 		instanceIDs = append(instanceIDs, instance.ID().ToStringOutput())
 	}
 
 	b.PrivateIPs = ips.ToStringArrayOutput()
 	b.Host = host
-	b.SecretArns = secretArns
+	b.CACertArn = caCert.Arn
 	b.InstanceIDs = instanceIDs.ToStringArrayOutput()
 	b.KeyArn = key.Arn
+	b.DocumentName = document.Name
 	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{
-		"privateIps": b.PrivateIPs,
-		"host":       b.Host,
+		"privateIps":   b.PrivateIPs,
+		"host":         b.Host,
+		"documentName": b.DocumentName,
 	}); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// instanceProfile lets a node use SSM Session Manager and the CloudWatch
-// agent, read its own credentials and, in a cluster, find its peers.
-func instanceProfile(ctx *pulumi.Context, name string, args Args, key *kms.Key, secretArns map[string]pulumi.StringOutput, cookieArn pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.InstanceProfile, error) {
+type userSecret struct {
+	user topology.User
+	arn  pulumi.StringOutput
+}
+
+// configureDocument is the configuration half as an SSM Command document:
+// the definitions of internal/topology and the users, rendered into
+// configure.sh. Nodes run it at first boot; `make deploy` runs it on the
+// running nodes, so changed grants, policies or passwords converge
+// without replacing an instance.
+func configureDocument(ctx *pulumi.Context, name string, args Args, users []userSecret, parent pulumi.ResourceOption) (*ssm.Document, error) {
+	doc, err := topology.Definitions(topology.Spec{Vhost: args.Vhost, DeliveryLimit: args.DeliveryLimit})
+	if err != nil {
+		return nil, err
+	}
+	var arns []any
+	for _, u := range users {
+		arns = append(arns, u.arn)
+	}
+	content := pulumi.All(arns...).ApplyT(func(v []any) (string, error) {
+		c := bootstrap.Configure{Region: args.Region, Stack: args.Stack, Vhost: args.Vhost, Nodes: args.Nodes, Definitions: doc.JSON(), DeleteGuest: true}
+		for i, u := range users {
+			c.Users = append(c.Users, bootstrap.User{Name: u.user.Name, Tags: u.user.Tags, SecretArn: v[i].(string)})
+		}
+		script, err := bootstrap.RenderConfigure(c)
+		if err != nil {
+			return "", err
+		}
+		return Document(script)
+	}).(pulumi.StringOutput)
+	return ssm.NewDocument(ctx, name+"-configure", &ssm.DocumentArgs{
+		DocumentType:   pulumi.String("Command"),
+		DocumentFormat: pulumi.String("JSON"),
+		Content:        content,
+	}, parent)
+}
+
+// Document wraps a script as the content of an SSM Command document that
+// runs it as root with bash (aws:runShellScript runs its lines with sh).
+func Document(script string) (string, error) {
+	lines := []string{"cat >/run/hookline-broker-configure.sh <<'HOOKLINE_SCRIPT'"}
+	for _, l := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
+		if l == "HOOKLINE_SCRIPT" {
+			return "", fmt.Errorf("broker document: the script contains its heredoc terminator")
+		}
+		lines = append(lines, l)
+	}
+	lines = append(lines, "HOOKLINE_SCRIPT", "exec bash /run/hookline-broker-configure.sh")
+	out, err := json.Marshal(map[string]any{
+		"schemaVersion": "2.2",
+		"description":   "hookline broker: apply users, vhost and definitions (reconcile)",
+		"mainSteps": []map[string]any{{
+			"action": "aws:runShellScript",
+			"name":   "configure",
+			"inputs": map[string]any{"runCommand": lines, "timeoutSeconds": "1200"},
+		}},
+	})
+	return string(out), err
+}
+
+// loadBalancer is the one endpoint of a cluster: an internal network load
+// balancer across the nodes' fixed addresses, passing TLS through to them
+// (each node's certificate names the balancer), in the broker's group.
+func loadBalancer(ctx *pulumi.Context, name string, args Args, enis []*ec2.NetworkInterface, parent pulumi.ResourceOption) (*lb.LoadBalancer, error) {
+	var subnets pulumi.StringArray
+	for _, s := range args.SubnetIDs {
+		subnets = append(subnets, s)
+	}
+	nlb, err := lb.NewLoadBalancer(ctx, name, &lb.LoadBalancerArgs{
+		Internal:                     pulumi.Bool(true),
+		LoadBalancerType:             pulumi.String("network"),
+		Subnets:                      subnets,
+		SecurityGroups:               pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
+		EnableCrossZoneLoadBalancing: pulumi.Bool(true),
+		EnableDeletionProtection:     pulumi.Bool(args.Protect),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := lb.NewTargetGroup(ctx, name+"-amqps", &lb.TargetGroupArgs{
+		Port:                pulumi.Int(Port),
+		Protocol:            pulumi.String("TCP"),
+		TargetType:          pulumi.String("ip"),
+		VpcId:               args.VpcID.ToIDOutput().ToStringOutput(),
+		DeregistrationDelay: pulumi.Int(30),
+		HealthCheck: &lb.TargetGroupHealthCheckArgs{
+			Protocol: pulumi.String("TCP"), Port: pulumi.String(strconv.Itoa(Port)),
+			Interval: pulumi.Int(10), HealthyThreshold: pulumi.Int(2), UnhealthyThreshold: pulumi.Int(2),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	for i, eni := range enis {
+		if _, err := lb.NewTargetGroupAttachment(ctx, fmt.Sprintf("%s-amqps-%d", name, i), &lb.TargetGroupAttachmentArgs{
+			TargetGroupArn: tg.Arn,
+			TargetId:       eni.PrivateIp,
+			Port:           pulumi.Int(Port),
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := lb.NewListener(ctx, name+"-amqps", &lb.ListenerArgs{
+		LoadBalancerArn: nlb.Arn,
+		Port:            pulumi.Int(Port),
+		Protocol:        pulumi.String("TCP"),
+		DefaultActions:  lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{Type: pulumi.String("forward"), TargetGroupArn: tg.Arn}},
+	}, parent); err != nil {
+		return nil, err
+	}
+	return nlb, nil
+}
+
+type nodeAccess struct {
+	key, document, logGroup pulumi.StringOutput
+	statusPrefix            string
+	users                   []userSecret
+	caKey, caCert, cookie   pulumi.StringOutput
+}
+
+// instanceProfile lets a node use SSM Session Manager, read its users'
+// secrets and the cookie, create and read the stack's CA, read its
+// configuration document, write its ready marker, logs and metrics and, in
+// a cluster, find its peers.
+func instanceProfile(ctx *pulumi.Context, name string, args Args, a nodeAccess, parent pulumi.ResourceOption) (*iam.InstanceProfile, error) {
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.Sprintf("hookline RabbitMQ nodes (%s)", name),
 		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
@@ -269,33 +458,45 @@ func instanceProfile(ctx *pulumi.Context, name string, args Args, key *kms.Key, 
 	if err != nil {
 		return nil, err
 	}
-	for _, policy := range []string{"AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"} {
-		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-"+policy, &iam.RolePolicyAttachmentArgs{
-			Role:      role.Name,
-			PolicyArn: pulumi.String("arn:aws:iam::aws:policy/" + policy),
-		}, parent); err != nil {
-			return nil, err
-		}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-AmazonSSMManagedInstanceCore", &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+	}, parent); err != nil {
+		return nil, err
 	}
 	cluster := args.Nodes > 1
-	document := pulumi.All(key.Arn, secretArns["admin"], secretArns["receiver"], secretArns["processor"], cookieArn).ApplyT(
-		func(v []any) (string, error) {
-			secrets := []string{v[1].(string), v[2].(string), v[3].(string)}
-			if cluster {
-				secrets = append(secrets, v[4].(string))
-			}
-			statements := []map[string]any{
-				{"Sid": "ReadOwnCredentials", "Effect": "Allow", "Action": []string{"secretsmanager:GetSecretValue"}, "Resource": secrets},
-				{"Sid": "DecryptOwnCredentials", "Effect": "Allow", "Action": []string{"kms:Decrypt"}, "Resource": []string{v[0].(string)}},
-			}
-			if cluster {
-				statements = append(statements, map[string]any{
-					"Sid": "PeerDiscovery", "Effect": "Allow", "Action": []string{"ec2:DescribeInstances"}, "Resource": []string{"*"},
-				})
-			}
-			out, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
-			return string(out), err
-		}).(pulumi.StringOutput)
+	inputs := []any{a.key, a.document, a.logGroup, a.caKey, a.caCert, a.cookie}
+	for _, u := range a.users {
+		inputs = append(inputs, u.arn)
+	}
+	document := pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		str := func(i int) string { return v[i].(string) }
+		secrets := []string{str(3), str(4)}
+		for i := range a.users {
+			secrets = append(secrets, str(6+i))
+		}
+		if cluster {
+			secrets = append(secrets, str(5))
+		}
+		statements := []map[string]any{
+			{"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": []string{"secretsmanager:GetSecretValue"}, "Resource": secrets},
+			{"Sid": "CreateTheCA", "Effect": "Allow", "Action": []string{"secretsmanager:PutSecretValue"}, "Resource": []string{str(3), str(4)}},
+			{"Sid": "UseOwnKey", "Effect": "Allow", "Action": []string{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": []string{str(0)}},
+			{"Sid": "ReadConfiguration", "Effect": "Allow", "Action": []string{"ssm:GetDocument"}, "Resource": []string{str(1)}},
+			{"Sid": "WriteReadyMarker", "Effect": "Allow", "Action": []string{"ssm:PutParameter"},
+				"Resource": []string{fmt.Sprintf("arn:aws:ssm:%s:*:parameter%s*", args.Region, strings.TrimSuffix(a.statusPrefix, "/")+"/")}},
+			{"Sid": "WriteLogs", "Effect": "Allow", "Action": []string{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": []string{str(2), str(2) + ":log-stream:*"}},
+			{"Sid": "WriteMetrics", "Effect": "Allow", "Action": []string{"cloudwatch:PutMetricData"}, "Resource": []string{"*"},
+				"Condition": map[string]any{"StringEquals": map[string]string{"cloudwatch:namespace": MetricsNamespace}}},
+		}
+		if cluster {
+			statements = append(statements, map[string]any{
+				"Sid": "PeerDiscovery", "Effect": "Allow", "Action": []string{"ec2:DescribeInstances"}, "Resource": []string{"*"},
+			})
+		}
+		out, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
+		return string(out), err
+	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{Role: role.ID(), Policy: document}, parent); err != nil {
 		return nil, err
 	}
@@ -326,4 +527,31 @@ func recoveryAlarms(ctx *pulumi.Context, node, region string, instance *ec2.Inst
 		}
 	}
 	return nil
+}
+
+// ReadyMinutes is how long a node may boot before its alarm fires.
+const ReadyMinutes = 15
+
+// readyAlarm fires when a node has been booting (bootstrap started, not
+// ready) for ReadyMinutes: the bootstrap publishes Booting=1 every minute
+// from its first step until the node is ready, and keeps publishing it when
+// a step fails. No data (a node that is ready, or not launched) is not
+// breaching, so the alarm is quiet when the stack is created.
+func readyAlarm(ctx *pulumi.Context, node string, topic pulumi.StringInput, parent pulumi.ResourceOption) error {
+	_, err := cloudwatch.NewMetricAlarm(ctx, node+"-not-ready", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription:   pulumi.Sprintf("%s has not become ready within %d minutes of launch: see its ready marker (SSM) and /var/log/hookline-broker-bootstrap.log", node, ReadyMinutes),
+		Namespace:          pulumi.String(MetricsNamespace),
+		MetricName:         pulumi.String("Booting"),
+		Dimensions:         pulumi.StringMap{"Node": pulumi.String(node)},
+		Statistic:          pulumi.String("Minimum"),
+		Period:             pulumi.Int(300), // ≥ 4 datapoints each: one every minute or so
+		EvaluationPeriods:  pulumi.Int(ReadyMinutes / 5),
+		DatapointsToAlarm:  pulumi.Int(ReadyMinutes / 5),
+		Threshold:          pulumi.Float64(1),
+		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+		TreatMissingData:   pulumi.String("notBreaching"),
+		AlarmActions:       pulumi.Array{topic},
+		OkActions:          pulumi.Array{topic},
+	}, parent)
+	return err
 }

@@ -32,6 +32,16 @@ type Config struct {
 
 	Edge   *Edge   // Cloudflare + API Gateway (infra/edge); nil: no public endpoint
 	Routes []Route // the sources document's sources, when the edge is set
+	Alarms Alarms  // where the stack's alarms go
+}
+
+// Alarms is where the stack's one SNS alarm topic delivers.
+type Alarms struct {
+	// PagerDutyEndpoint is a PagerDuty Amazon CloudWatch integration URL
+	// (https://events.pagerduty.com/integration/<key>/enqueue), set with
+	// `pulumi config set --secret hookline:pagerDutyEndpoint`; empty: the
+	// topic has no subscription (subscribe by hand).
+	PagerDutyEndpoint string
 }
 
 // Processor is the queue consumer's ECS Fargate service.
@@ -122,13 +132,14 @@ type Cache struct {
 
 // Broker is RabbitMQ on Graviton EC2.
 type Broker struct {
-	Nodes           int    `json:"nodes"` // 1, or 3 for a quorum cluster
-	InstanceType    string `json:"instanceType"`
-	AMIParameter    string `json:"amiParameter"` // public SSM parameter, resolved by EC2 at launch
-	DataVolumeGiB   int    `json:"dataVolumeGiB"`
-	RabbitMQVersion string `json:"rabbitmqVersion"` // package version prefix, e.g. 4.1
-	Vhost           string `json:"vhost"`
-	DeliveryLimit   int    `json:"deliveryLimit"`
+	Nodes            int    `json:"nodes"` // 1, or 3 for a quorum cluster
+	InstanceType     string `json:"instanceType"`
+	AMIParameter     string `json:"amiParameter"` // public SSM parameter, resolved by EC2 at launch
+	DataVolumeGiB    int    `json:"dataVolumeGiB"`
+	Image            string `json:"image"` // the official image pinned by digest: docker.io/library/rabbitmq:<4.x.y>-management@sha256:…
+	Vhost            string `json:"vhost"`
+	DeliveryLimit    int    `json:"deliveryLimit"`
+	LogRetentionDays int    `json:"logRetentionDays"` // the nodes' bootstrap and ready log lines
 }
 
 // Secrets are the values only an operator may set, with
@@ -139,6 +150,7 @@ type Secrets struct {
 	BrokerAdminPassword     string // hookline:brokerAdminPassword
 	BrokerReceiverPassword  string // hookline:brokerReceiverPassword
 	BrokerProcessorPassword string // hookline:brokerProcessorPassword
+	BrokerCollectorPassword string // hookline:brokerCollectorPassword (queue metrics)
 	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
 	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON), origin secrets merged in
 	// DatabaseProcessorPassword is the processor database user's password
@@ -198,6 +210,8 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Secrets.BrokerAdminPassword, _ = get(Namespace + ":brokerAdminPassword")
 	c.Secrets.BrokerReceiverPassword, _ = get(Namespace + ":brokerReceiverPassword")
 	c.Secrets.BrokerProcessorPassword, _ = get(Namespace + ":brokerProcessorPassword")
+	c.Secrets.BrokerCollectorPassword, _ = get(Namespace + ":brokerCollectorPassword")
+	c.Alarms.PagerDutyEndpoint, _ = get(Namespace + ":pagerDutyEndpoint")
 	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
 	c.Secrets.WebhookSources, _ = get(Namespace + ":webhookSources")
 	c.Secrets.DatabaseProcessorPassword, _ = get(Namespace + ":databaseProcessorPassword")

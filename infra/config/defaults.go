@@ -1,5 +1,7 @@
 package config
 
+import "github.com/hookline/hookline/infra/broker/bootstrap"
+
 // Defaults are the stack table of DESIGN.md, in one place. A stack file
 // overrides any of them; the AZs, CIDR and owner have no default on purpose:
 // each stack names them.
@@ -36,13 +38,14 @@ func Defaults(profile string) Config {
 				SnapshotRetentionDays: 7,
 			},
 			Broker: Broker{
-				Nodes:           1,
-				InstanceType:    "m7g.large",
-				AMIParameter:    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
-				DataVolumeGiB:   100,
-				RabbitMQVersion: "4.1",
-				Vhost:           "hookline",
-				DeliveryLimit:   20,
+				Nodes:            1,
+				InstanceType:     "m7g.large",
+				AMIParameter:     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+				DataVolumeGiB:    100,
+				Image:            bootstrap.DefaultImage,
+				Vhost:            "hookline",
+				DeliveryLimit:    20,
+				LogRetentionDays: 365,
 			},
 			Processor: Processor{
 				CPU:                1024,
@@ -99,13 +102,14 @@ func Defaults(profile string) Config {
 			SnapshotRetentionDays: 1,
 		},
 		Broker: Broker{
-			Nodes:           1,
-			InstanceType:    "t4g.small",
-			AMIParameter:    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
-			DataVolumeGiB:   20,
-			RabbitMQVersion: "4.1",
-			Vhost:           "hookline",
-			DeliveryLimit:   20,
+			Nodes:            1,
+			InstanceType:     "t4g.small",
+			AMIParameter:     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+			DataVolumeGiB:    20,
+			Image:            bootstrap.DefaultImage,
+			Vhost:            "hookline",
+			DeliveryLimit:    20,
+			LogRetentionDays: 30,
 		},
 		Processor: Processor{
 			CPU:                     256,

@@ -16,6 +16,7 @@ var SecretKeys = []string{
 	Namespace + ":brokerAdminPassword",
 	Namespace + ":brokerReceiverPassword",
 	Namespace + ":brokerProcessorPassword",
+	Namespace + ":brokerCollectorPassword",
 	Namespace + ":brokerErlangCookie",
 	Namespace + ":webhookSources",
 	Namespace + ":databaseProcessorPassword",

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/hookline/hookline/infra/broker/bootstrap"
 )
 
 // InterfaceEndpointServices are the interface endpoints a stack may ask for
@@ -23,8 +25,8 @@ var (
 	printableNoQuotes = regexp.MustCompile(`^[!#-&(-\[\]-~]+$`)
 	// processorUserPattern: MySQL user names are at most 32 characters.
 	processorUserPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,31}$`)
-	rabbitVersionRegex   = regexp.MustCompile(`^4\.\d+(\.\d+)?$`)
 	vhostPattern         = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	pagerDutyPattern     = regexp.MustCompile(`^https://events\.pagerduty\.com/integration/[A-Za-z0-9]{16,64}/enqueue$`)
 	authTokenPattern     = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
 )
 
@@ -200,8 +202,11 @@ func (c Config) validateBroker() error {
 	if b.DataVolumeGiB < 8 || b.DataVolumeGiB > 16384 {
 		return keyErr("broker.dataVolumeGiB", "%d is out of range; accepts 8 to 16384", b.DataVolumeGiB)
 	}
-	if !rabbitVersionRegex.MatchString(b.RabbitMQVersion) {
-		return keyErr("broker.rabbitmqVersion", "%q is not a RabbitMQ 4.x version; accepts 4.<minor> or 4.<minor>.<patch>", b.RabbitMQVersion)
+	if _, err := bootstrap.ImageVersion(b.Image); err != nil {
+		return keyErr("broker.image", "%q is not the official RabbitMQ 4.x image pinned by digest; accepts docker.io/library/rabbitmq:4.<minor>.<patch>-management@sha256:<64 hex digits> (default %s)", b.Image, bootstrap.DefaultImage)
+	}
+	if err := retention("broker.logRetentionDays", b.LogRetentionDays); err != nil {
+		return err
 	}
 	if !vhostPattern.MatchString(b.Vhost) {
 		return keyErr("broker.vhost", "%q is not a vhost name; accepts 1 to 64 letters, digits, '.', '_' or '-'", b.Vhost)
@@ -221,6 +226,7 @@ func (c Config) validateSecrets() error {
 		{"brokerAdminPassword", s.BrokerAdminPassword, "at least 16 characters"},
 		{"brokerReceiverPassword", s.BrokerReceiverPassword, "at least 16 characters"},
 		{"brokerProcessorPassword", s.BrokerProcessorPassword, "at least 16 characters"},
+		{"brokerCollectorPassword", s.BrokerCollectorPassword, "at least 16 characters"},
 		{"webhookSources", s.WebhookSources, "the sources document, YAML or JSON: `pulumi config set --secret hookline:webhookSources < sources.yaml`"},
 		{"databaseProcessorPassword", s.DatabaseProcessorPassword, "32 to 128 printable characters without quotes, backslashes or spaces, e.g. `openssl rand -hex 24`"},
 	}
@@ -235,7 +241,7 @@ func (c Config) validateSecrets() error {
 	if !authTokenPattern.MatchString(s.CacheAuthToken) {
 		return keyErr("cacheAuthToken", "the secret is not a valid AUTH token; accepts 16 to 128 characters: letters, digits and ! & # $ ^ < > -")
 	}
-	for _, r := range required[1:4] {
+	for _, r := range required[1:5] {
 		if len(r.value) < 16 || strings.ContainsAny(r.value, "'\"\\ \n") {
 			return keyErr(r.key, "the secret is too weak or has quotes, backslashes or spaces; accepts at least 16 characters without them")
 		}
@@ -245,6 +251,9 @@ func (c Config) validateSecrets() error {
 	}
 	if c.Broker.Nodes > 1 && !regexp.MustCompile(`^[A-Za-z0-9]{20,255}$`).MatchString(s.BrokerErlangCookie) {
 		return keyErr("brokerErlangCookie", "the secret is not a valid Erlang cookie; accepts 20 to 255 letters and digits")
+	}
+	if e := c.Alarms.PagerDutyEndpoint; e != "" && !pagerDutyPattern.MatchString(e) {
+		return keyErr("pagerDutyEndpoint", "the secret is not a PagerDuty CloudWatch integration URL; accepts https://events.pagerduty.com/integration/<key>/enqueue")
 	}
 	return nil
 }

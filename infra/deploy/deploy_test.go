@@ -66,6 +66,11 @@ case "$1 $2" in
 esac
 `
 
+// fake broker.sh: its own tests (broker_test.go) cover what it does.
+const fakeBroker = `#!/usr/bin/env bash
+echo "broker $*" >>"$FAKE_STATE/calls.log"
+`
+
 const fakeMake = `#!/usr/bin/env bash
 echo "make $*" >>"$FAKE_STATE/calls.log"
 `
@@ -115,7 +120,7 @@ func run(t *testing.T, state map[string]string, env ...string) ([]string, string
 			t.Fatal(err)
 		}
 	}
-	for name, body := range map[string]string{"pulumi": fakePulumi, "aws": fakeAWS, "make": fakeMake, "go": fakeGo, "curl": fakeCurl} {
+	for name, body := range map[string]string{"pulumi": fakePulumi, "aws": fakeAWS, "make": fakeMake, "go": fakeGo, "curl": fakeCurl, "broker": fakeBroker} {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -139,6 +144,7 @@ func run(t *testing.T, state map[string]string, env ...string) ([]string, string
 		"PATH="+bin+":"+os.Getenv("PATH"),
 		"PULUMI="+filepath.Join(bin, "pulumi"), "AWS="+filepath.Join(bin, "aws"),
 		"MAKE="+filepath.Join(bin, "make"), "GO="+filepath.Join(bin, "go"), "CURL="+filepath.Join(bin, "curl"),
+		"BROKER="+filepath.Join(bin, "broker"),
 		"HOOKLINE_KODATA="+filepath.Join(dir, "kodata"),
 		"FAKE_STATE="+stateDir, "HOOKLINE_BUILD_DIR="+filepath.Join(dir, "build"),
 	)
@@ -177,6 +183,8 @@ func steps(t *testing.T, calls []string) []string {
 			out = append(out, "ko build")
 		case strings.HasPrefix(c, "aws ecs run-task"):
 			out = append(out, "migrate")
+		case strings.HasPrefix(c, "broker "):
+			out = append(out, strings.Fields(c)[1])
 		}
 	}
 	return out
@@ -194,32 +202,32 @@ func TestDeployOrder(t *testing.T) {
 			name:  "empty account: repository, image, migration, service",
 			state: map[string]string{},
 			env:   []string{"FAKE_BUILT=" + digestA},
-			want:  []string{"build", "up(p=,m=)", "ko build", "set migrationImageDigest=A", "up(p=,m=A)", "migrate", "set processorImageDigest=A", "up(p=A,m=A)"},
+			want:  []string{"build", "up(p=,m=)", "ko build", "set migrationImageDigest=A", "up(p=,m=A)", "wait", "reconcile", "migrate", "set processorImageDigest=A", "up(p=A,m=A)"},
 		},
 		{
-			name:  "second run with nothing changed: no build, no migration, one no-op up",
+			name:  "second run with nothing changed: no build, no migration, one no-op up, the broker checked and reconciled",
 			state: map[string]string{"deployed": "", "hookline:processorImageDigest": digestA, "hookline:migrationImageDigest": digestA},
 			env:   []string{"FAKE_PUSHED=" + digestA},
-			want:  []string{"build", "up(p=A,m=A)"},
+			want:  []string{"build", "up(p=A,m=A)", "wait", "reconcile"},
 		},
 		{
 			name:  "new image on a running stack: migrate before the service moves",
 			state: map[string]string{"deployed": "", "hookline:processorImageDigest": digestA, "hookline:migrationImageDigest": digestA},
 			env:   []string{"FAKE_BUILT=" + digestB},
-			want:  []string{"build", "ko build", "set migrationImageDigest=B", "up(p=A,m=B)", "migrate", "set processorImageDigest=B", "up(p=B,m=B)"},
+			want:  []string{"build", "ko build", "set migrationImageDigest=B", "up(p=A,m=B)", "wait", "reconcile", "migrate", "set processorImageDigest=B", "up(p=B,m=B)"},
 		},
 		{
 			name:  "failed migration: the service keeps its image",
 			state: map[string]string{"deployed": "", "hookline:processorImageDigest": digestA, "hookline:migrationImageDigest": digestA},
 			env:   []string{"FAKE_BUILT=" + digestB, "FAKE_MIGRATION_EXIT=1"},
 			fails: true,
-			want:  []string{"build", "ko build", "set migrationImageDigest=B", "up(p=A,m=B)", "migrate"},
+			want:  []string{"build", "ko build", "set migrationImageDigest=B", "up(p=A,m=B)", "wait", "reconcile", "migrate"},
 		},
 		{
 			name:  "image pushed before but not deployed (an earlier failed migration, fixed by a new push elsewhere): migrate again",
 			state: map[string]string{"deployed": "", "hookline:processorImageDigest": digestA, "hookline:migrationImageDigest": digestB},
 			env:   []string{"FAKE_PUSHED=" + digestB},
-			want:  []string{"build", "set migrationImageDigest=B", "up(p=A,m=B)", "migrate", "set processorImageDigest=B", "up(p=B,m=B)"},
+			want:  []string{"build", "set migrationImageDigest=B", "up(p=A,m=B)", "wait", "reconcile", "migrate", "set processorImageDigest=B", "up(p=B,m=B)"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +311,7 @@ func TestScriptsShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Fatal("shellcheck missing: make test-infra installs it (scripts/ensure-shellcheck.sh)")
 	}
-	out, err := exec.Command("shellcheck", filepath.Join(root, "scripts", "deploy.sh"), filepath.Join(root, "scripts", "image.sh")).CombinedOutput()
+	out, err := exec.Command("shellcheck", filepath.Join(root, "scripts", "deploy.sh"), filepath.Join(root, "scripts", "image.sh"), filepath.Join(root, "scripts", "broker.sh")).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}

@@ -26,6 +26,7 @@ type Resource struct {
 
 	DeleteBeforeReplace bool
 	Protect             bool
+	RetainOnDelete      bool
 	IgnoreChanges       []string
 	DependsOn           []string // URNs
 }
@@ -41,10 +42,10 @@ type Recorder struct {
 // NewResource records the registration and answers with a deterministic ID
 // and the inputs echoed back, plus the few computed outputs the program reads.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	parent, dbr, protect := "", false, false
+	parent, dbr, protect, retain := "", false, false, false
 	var ignore, deps []string
 	if rpc := args.RegisterRPC; rpc != nil {
-		parent, dbr, protect = rpc.GetParent(), rpc.GetDeleteBeforeReplace(), rpc.GetProtect()
+		parent, dbr, protect, retain = rpc.GetParent(), rpc.GetDeleteBeforeReplace(), rpc.GetProtect(), rpc.GetRetainOnDelete()
 		ignore, deps = rpc.GetIgnoreChanges(), rpc.GetDependencies()
 	}
 	urn := r.urn(parent, args.TypeToken, args.Name)
@@ -52,7 +53,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.resources = append(r.resources, Resource{
 		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent,
 		Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs.Copy(),
-		DeleteBeforeReplace: dbr, Protect: protect, IgnoreChanges: ignore, DependsOn: deps,
+		DeleteBeforeReplace: dbr, Protect: protect, RetainOnDelete: retain, IgnoreChanges: ignore, DependsOn: deps,
 	})
 	r.mu.Unlock()
 
@@ -125,6 +126,10 @@ func computed(typ, name string) map[string]string {
 		return map[string]string{"primaryEndpointAddress": "master." + name + ".cache.amazonaws.com"}
 	case "aws:rds/instance:Instance":
 		return map[string]string{"address": name + ".rds.amazonaws.com"}
+	case "aws:lb/loadBalancer:LoadBalancer":
+		return map[string]string{"dnsName": name + "-0123456789abcdef.elb.amazonaws.com"}
+	case "aws:ssm/document:Document":
+		return map[string]string{"name": name}
 	case "aws:kms/key:Key":
 		return map[string]string{"keyId": name + "-key-id"}
 	case "aws:cloudwatch/logGroup:LogGroup", "aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "aws:lambda/function:Function":

@@ -30,6 +30,17 @@ type FileResource struct {
 	Name   string         `json:"name"`
 	Parent string         `json:"parent"`
 	Inputs map[string]any `json:"inputs"`
+	// Options are the resource options that change what pulumi does on
+	// update and delete (omitted when none is set).
+	Options *ResourceOptions `json:"options,omitempty"`
+}
+
+// ResourceOptions are the lifecycle options of a resource in a plan file.
+type ResourceOptions struct {
+	Protect             bool     `json:"protect,omitempty"`
+	RetainOnDelete      bool     `json:"retainOnDelete,omitempty"`
+	DeleteBeforeReplace bool     `json:"deleteBeforeReplace,omitempty"`
+	IgnoreChanges       []string `json:"ignoreChanges,omitempty"`
 }
 
 // File converts the run into the plan format, secrets replaced by "[secret]".
@@ -40,7 +51,11 @@ func (r *Result) File() File {
 		if inputs == nil {
 			inputs = map[string]any{}
 		}
-		f.Resources = append(f.Resources, FileResource{URN: res.URN, Type: res.Type, Name: res.Name, Parent: res.Parent, Inputs: inputs})
+		fr := FileResource{URN: res.URN, Type: res.Type, Name: res.Name, Parent: res.Parent, Inputs: inputs}
+		if res.Protect || res.RetainOnDelete || res.DeleteBeforeReplace || len(res.IgnoreChanges) > 0 {
+			fr.Options = &ResourceOptions{Protect: res.Protect, RetainOnDelete: res.RetainOnDelete, DeleteBeforeReplace: res.DeleteBeforeReplace, IgnoreChanges: res.IgnoreChanges}
+		}
+		f.Resources = append(f.Resources, fr)
 	}
 	return f
 }

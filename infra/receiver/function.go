@@ -37,6 +37,7 @@ type Args struct {
 
 	RabbitMQURL      pulumi.StringInput // amqp://host:5672/vhost, no credentials
 	BrokerSecretArn  pulumi.StringInput // the receiver's broker user
+	BrokerCAArn      pulumi.StringInput // the broker CA certificate (PEM): RABBITMQ_CA_SECRET_ARN
 	SourcesSecretArn pulumi.StringInput
 	KeyArns          []pulumi.StringInput // the keys of those two secrets
 }
@@ -74,7 +75,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	inputs := []any{logs.Arn, args.BrokerSecretArn, args.SourcesSecretArn}
+	inputs := []any{logs.Arn, args.BrokerSecretArn, args.SourcesSecretArn, args.BrokerCAArn}
 	for _, k := range args.KeyArns {
 		inputs = append(inputs, k)
 	}
@@ -93,8 +94,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 					"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
 				}, Resource: []string{"*"}},
 				policy.WriteLogs(s[0]),
-				policy.ReadSecrets(s[1:3]),
-				policy.DecryptViaSecretsManager(args.Region, s[3:]),
+				policy.ReadSecrets(s[1:4]),
+				policy.DecryptViaSecretsManager(args.Region, s[4:]),
 			)
 		}).(pulumi.StringOutput),
 	}, parent)
@@ -119,6 +120,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Environment: &lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
 			"RABBITMQ_URL":               args.RabbitMQURL,
 			"RABBITMQ_SECRET_ARN":        args.BrokerSecretArn,
+			"RABBITMQ_CA_SECRET_ARN":     args.BrokerCAArn,
 			"WEBHOOK_SOURCES_SECRET_ARN": args.SourcesSecretArn,
 		}},
 		LoggingConfig: &lambda.FunctionLoggingConfigArgs{

@@ -38,9 +38,9 @@ type Edge struct {
 
 // Ports the design uses.
 const (
-	AMQP       = 5672
-	Management = 15672
-	Prometheus = 15692 // rabbitmq_prometheus: the queue metrics collector reads it
+	AMQPS      = 5671  // AMQP over TLS: the broker opens no plaintext AMQP port
+	Management = 15671 // the management API over TLS (operators: SSM port forwarding)
+	Prometheus = 15691 // rabbitmq_prometheus over TLS: the queue metrics collector reads it
 	MySQL      = 3306
 	Redis      = 6379
 	HTTPS      = 443
@@ -49,9 +49,9 @@ const (
 // Edges is the graph for a stack; a broker cluster adds the inter-node ports.
 func Edges(brokerCluster bool) []Edge {
 	edges := []Edge{
-		{Receiver, Broker, AMQP, AMQP, "publish webhooks"},
-		{Processor, Broker, AMQP, AMQP, "consume webhooks"},
-		{Processor, Broker, Prometheus, Prometheus, "queue depth and rates for autoscaling (rabbitmq_prometheus)"},
+		{Receiver, Broker, AMQPS, AMQPS, "publish webhooks (AMQPS)"},
+		{Processor, Broker, AMQPS, AMQPS, "consume webhooks (AMQPS)"},
+		{Processor, Broker, Prometheus, Prometheus, "queue depth and rates for autoscaling (rabbitmq_prometheus over TLS)"},
 		{Processor, Database, MySQL, MySQL, "store events"},
 		{Processor, Cache, Redis, Redis, "entity locks"},
 		{Receiver, Endpoints, HTTPS, HTTPS, "AWS APIs (Secrets Manager)"},
@@ -60,6 +60,7 @@ func Edges(brokerCluster bool) []Edge {
 	}
 	if brokerCluster {
 		edges = append(edges,
+			Edge{Broker, Broker, AMQPS, AMQPS, "the cluster's load balancer (in the broker group) to the nodes"},
 			Edge{Broker, Broker, 4369, 4369, "epmd peer discovery"},
 			Edge{Broker, Broker, 25672, 25672, "Erlang distribution"},
 			Edge{Broker, Broker, 35672, 35682, "CLI tools"},

@@ -59,7 +59,7 @@ type Args struct {
 	SecurityGroupID pulumi.IDInput          // the processor role
 
 	// Endpoints, without credentials.
-	RabbitMQURL pulumi.StringInput // amqp://host:5672/vhost
+	RabbitMQURL pulumi.StringInput // amqps://host:5671/vhost
 	RedisURL    pulumi.StringInput // rediss://host:6379
 	MySQLDSN    pulumi.StringInput // tcp(host:3306)/db?tls=true
 
@@ -70,8 +70,12 @@ type Args struct {
 	QueueMetricsStack     string
 
 	// Secrets the processor reads, and the keys that encrypt them.
-	BrokerSecretArn   pulumi.StringInput // JSON {"username","password",…}
-	DatabaseSecretArn pulumi.StringInput // RDS-managed master, JSON {"username","password"}: the migration task only
+	BrokerSecretArn pulumi.StringInput // JSON {"username","password",…}
+	BrokerCAArn     pulumi.StringInput // the broker CA certificate (PEM): RABBITMQ_CA (the collector's CA too)
+	// CollectorSecretArn is the queue-metrics collector's broker user
+	// (monitoring tag): QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD.
+	CollectorSecretArn pulumi.StringInput
+	DatabaseSecretArn  pulumi.StringInput // RDS-managed master, JSON {"username","password"}: the migration task only
 	// DatabaseUserSecretArn is the processor's own database user, JSON
 	// {"username","password"}: injected into both tasks, and re-read by the
 	// run task (MYSQL_PASSWORD_SECRET_ARN) after an authentication failure.
@@ -133,6 +137,9 @@ var SecretVariables = []struct {
 }{
 	{"RABBITMQ_USERNAME", "broker", "username", Run},
 	{"RABBITMQ_PASSWORD", "broker", "password", Run},
+	{"RABBITMQ_CA", "brokerCA", "", Run},
+	{"QUEUE_METRICS_USERNAME", "collector", "username", Run},
+	{"QUEUE_METRICS_PASSWORD", "collector", "password", Run},
 	{"MYSQL_USER", "databaseUser", "username", Run},
 	{"MYSQL_PASSWORD", "databaseUser", "password", Run},
 	{"REDIS_PASSWORD", "cache", "auth_token", Run},
@@ -191,7 +198,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	inputs := []any{args.RepositoryArn, logs.Arn, args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.DatabaseUserSecretArn}
+	inputs := []any{args.RepositoryArn, logs.Arn, args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.DatabaseUserSecretArn, args.BrokerCAArn, args.CollectorSecretArn}
 	for _, k := range args.KeyArns {
 		inputs = append(inputs, k)
 	}
@@ -204,8 +211,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				policy.Statement{Sid: "RegistryLogin", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
 				policy.Statement{Sid: "PullOwnImage", Action: []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, Resource: []string{s[0]}},
 				policy.WriteLogs(s[1]),
-				policy.ReadSecrets(s[2:6]),
-				policy.DecryptViaSecretsManager(args.Region, s[6:]),
+				policy.ReadSecrets(s[2:8]),
+				policy.DecryptViaSecretsManager(args.Region, s[8:]),
 			)
 		}).(pulumi.StringOutput),
 	}, parent)
@@ -252,7 +259,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			queueMetrics = pulumi.String("")
 		}
 		defs := pulumi.All(args.RepositoryURL, logs.Name, args.RabbitMQURL, args.RedisURL, args.MySQLDSN,
-			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics, args.DatabaseUserSecretArn).ApplyT(
+			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics, args.DatabaseUserSecretArn, args.BrokerCAArn, args.CollectorSecretArn).ApplyT(
 			func(v []any) (string, error) {
 				s := policy.Strings(v)
 				return ContainerDefinitions(Container{
@@ -260,7 +267,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
 					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack,
 					SecretArns: map[string]string{
-						"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8], "databaseUser": s[10],
+						"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8], "databaseUser": s[10], "brokerCA": s[11], "collector": s[12],
 					},
 					Prefetch:           args.Prefetch,
 					Concurrency:        args.Concurrency,
@@ -349,7 +356,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 type Container struct {
 	Image, LogGroup, Region         string
 	RabbitMQURL, RedisURL, MySQLDSN string
-	SecretArns                      map[string]string // broker, database (master), databaseUser, cache, sources
+	SecretArns                      map[string]string // broker, brokerCA, collector, database (master), databaseUser, cache, sources
 	Prefetch, Concurrency           int
 	StopTimeoutSeconds              int
 	ShutdownTimeout                 int

@@ -57,6 +57,15 @@ func TestBrokerRoleLeastPrivilege(t *testing.T) {
 						if len(st.Resource) != 1 || st.Resource[0] != "arn:aws:kms:us-east-1:123456789012:hookline-"+v.stack+"-rabbitmq" {
 							t.Errorf("decrypts with %v; want only the broker's key", st.Resource)
 						}
+					case "secretsmanager:PutSecretValue":
+						// Only node 0's first boot writes: the CA it creates.
+						if len(st.Resource) != 2 || !strings.HasSuffix(st.Resource[0], "-rabbitmq-ca-key") || !strings.HasSuffix(st.Resource[1], "-rabbitmq-ca-cert") {
+							t.Errorf("writes secrets %v; want only the broker CA's two", st.Resource)
+						}
+					case "ssm:PutParameter":
+						if len(st.Resource) != 1 || st.Resource[0] != "arn:aws:ssm:us-east-1:*:parameter/hookline/"+v.stack+"/broker/*" {
+							t.Errorf("writes parameters %v; want only the nodes' ready markers", st.Resource)
+						}
 					}
 					if strings.Contains(a, "*") {
 						t.Errorf("wildcard action %s", a)
@@ -64,9 +73,9 @@ func TestBrokerRoleLeastPrivilege(t *testing.T) {
 				}
 			}
 			sort.Strings(actions)
-			want := "kms:Decrypt secretsmanager:GetSecretValue"
+			want := "cloudwatch:PutMetricData kms:Decrypt kms:GenerateDataKey logs:CreateLogStream logs:PutLogEvents secretsmanager:GetSecretValue secretsmanager:PutSecretValue ssm:GetDocument ssm:PutParameter"
 			if cluster {
-				want = "ec2:DescribeInstances " + want
+				want = "cloudwatch:PutMetricData ec2:DescribeInstances " + strings.TrimPrefix(want, "cloudwatch:PutMetricData ")
 			}
 			if strings.Join(actions, " ") != want {
 				t.Errorf("actions %v; want %s", actions, want)

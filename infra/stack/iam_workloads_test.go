@@ -48,7 +48,7 @@ var wildcardResourceActions = map[string]bool{
 	"ec2:AssignPrivateIpAddresses":   true,
 	"ec2:UnassignPrivateIpAddresses": true,
 	"ec2:DescribeInstances":          true, // broker cluster peer discovery
-	"cloudwatch:PutMetricData":       true, // processor tasks' queue metrics, confined by the cloudwatch:namespace condition
+	"cloudwatch:PutMetricData":       true, // processor queue metrics and broker ready/health metrics, each confined by a cloudwatch:namespace condition
 }
 
 // Every inline policy in the plan, parsed: no wildcard action, no "*"
@@ -69,15 +69,16 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 		for _, db := range r.OfType("aws:rds/instance:Instance") {
 			keyOf[secretArn+"rds!"+db.Name] = db.Str("masterUserSecretKmsKeyId")
 		}
-		brokerSecrets := []string{secretArn + n + "rabbitmq-admin", secretArn + n + "rabbitmq-processor", secretArn + n + "rabbitmq-receiver"}
+		ca := secretArn + n + "rabbitmq-ca-cert"
+		brokerSecrets := []string{secretArn + n + "rabbitmq-admin", ca, secretArn + n + "rabbitmq-ca-key", secretArn + n + "rabbitmq-collector", secretArn + n + "rabbitmq-processor", secretArn + n + "rabbitmq-receiver"}
 		if v.name == "prod-cluster" {
 			brokerSecrets = append(brokerSecrets, secretArn+n+"rabbitmq-erlang-cookie")
 		}
 		// role name → the secrets it must read, exactly.
 		want := map[string][]string{
-			n + "processor-execution": {secretArn + n + "cache-auth", secretArn + n + "rabbitmq-processor", secretArn + n + "database-processor", secretArn + "rds!" + n + "database"},
+			n + "processor-execution": {secretArn + n + "cache-auth", ca, secretArn + n + "rabbitmq-collector", secretArn + n + "rabbitmq-processor", secretArn + n + "database-processor", secretArn + "rds!" + n + "database"},
 			n + "processor-task":      {secretArn + n + "database-processor", secretArn + n + "sources"},
-			n + "receiver":            {secretArn + n + "rabbitmq-receiver", secretArn + n + "sources"},
+			n + "receiver":            {ca, secretArn + n + "rabbitmq-receiver", secretArn + n + "sources"},
 			n + "rabbitmq":            brokerSecrets,
 			n + "flow-logs":           nil,
 		}

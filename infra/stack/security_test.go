@@ -15,9 +15,9 @@ import (
 // admitted from 0.0.0.0/0 or ::/0; port 22 is open nowhere.
 func TestSecurityGroupGraph(t *testing.T) {
 	base := []string{
-		"receiver -> broker 5672",
-		"processor -> broker 5672",
-		"processor -> broker 15692",
+		"receiver -> broker 5671",
+		"processor -> broker 5671",
+		"processor -> broker 15691",
 		"processor -> database 3306",
 		"processor -> cache 6379",
 		"receiver -> endpoints 443",
@@ -25,6 +25,7 @@ func TestSecurityGroupGraph(t *testing.T) {
 		"broker -> endpoints 443",
 	}
 	cluster := []string{
+		"broker -> broker 5671",
 		"broker -> broker 4369",
 		"broker -> broker 25672",
 		"broker -> broker 35672-35682",

@@ -5,7 +5,9 @@
 package stack
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -25,6 +27,7 @@ import (
 	"github.com/hookline/hookline/infra/security"
 	"github.com/hookline/hookline/infra/service"
 	"github.com/hookline/hookline/infra/sources"
+	"github.com/hookline/hookline/internal/topology"
 )
 
 // Program is the Pulumi program (pulumi.Run(stack.Program)).
@@ -53,6 +56,7 @@ type Platform struct {
 	Endpoints *network.Endpoints
 	Database  *database.Database
 	Cache     *cache.Redis
+	Alarms    *alarms.Topic // the one SNS topic every alarm notifies
 	Broker    *broker.RabbitMQ
 
 	Sources   *sources.Document    // the webhook sources document secret
@@ -60,7 +64,6 @@ type Platform struct {
 	Processor *service.Processor   // ECS Fargate
 	Receiver  *receiver.Function   // Lambda
 	Dashboard *dashboard.Dashboard // CloudWatch
-	Alarms    *alarms.Topic        // the one SNS topic every alarm notifies
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
 }
@@ -144,6 +147,14 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		return nil, err
 	}
 
+	var pagerDuty pulumi.StringInput
+	if e := cfg.Alarms.PagerDutyEndpoint; e != "" {
+		pagerDuty = pulumi.ToSecret(pulumi.String(e)).(pulumi.StringOutput)
+	}
+	if p.Alarms, err = alarms.New(ctx, name+"-alarms", alarms.Args{PagerDutyEndpoint: pagerDuty}, with); err != nil {
+		return nil, err
+	}
+
 	var brokerSubnets []pulumi.StringInput
 	for i := range cfg.Network.AZs {
 		brokerSubnets = append(brokerSubnets, p.Network.ComputeSubnet(i).ToStringOutput())
@@ -159,23 +170,25 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		InstanceType:    bk.InstanceType,
 		AMIParameter:    bk.AMIParameter,
 		DataVolumeGiB:   bk.DataVolumeGiB,
-		RabbitMQVersion: bk.RabbitMQVersion,
+		Image:           bk.Image,
 		Vhost:           bk.Vhost,
 		DeliveryLimit:   bk.DeliveryLimit,
+		Protect:         cfg.Profile == "prod",
+		LogGroupName:    "/hookline/" + name + "/broker",
+		LogRetention:    bk.LogRetentionDays,
 		AZs:             cfg.Network.AZs,
 		SubnetIDs:       brokerSubnets,
 		SecurityGroupID: p.Security.ID(security.Broker),
-		Passwords: map[string]pulumi.StringInput{
-			"admin":     secret(cfg.Secrets.BrokerAdminPassword),
-			"receiver":  secret(cfg.Secrets.BrokerReceiverPassword),
-			"processor": secret(cfg.Secrets.BrokerProcessorPassword),
+		VpcID:           p.Network.VpcID,
+		Passwords: map[topology.Role]pulumi.StringInput{
+			topology.Admin:     secret(cfg.Secrets.BrokerAdminPassword),
+			topology.Receiver:  secret(cfg.Secrets.BrokerReceiverPassword),
+			topology.Processor: secret(cfg.Secrets.BrokerProcessorPassword),
+			topology.Collector: secret(cfg.Secrets.BrokerCollectorPassword),
 		},
 		ErlangCookie: secret(cfg.Secrets.BrokerErlangCookie),
+		AlarmTopic:   p.Alarms.Arn,
 	}, with); err != nil {
-		return nil, err
-	}
-
-	if p.Alarms, err = alarms.New(ctx, name+"-alarms", alarms.Args{}, with); err != nil {
 		return nil, err
 	}
 
@@ -259,7 +272,7 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		return err
 	}
 
-	amqpURL := pulumi.Sprintf("amqp://%s:%d/%s", p.Broker.Host, p.Broker.Port, cfg.Broker.Vhost)
+	amqpURL := pulumi.Sprintf("amqps://%s:%d/%s", p.Broker.Host, p.Broker.Port, cfg.Broker.Vhost)
 	computeSubnets := p.Network.ComputeSubnetIDs
 	pc := cfg.Processor
 	if p.Processor, err = service.New(ctx, name+"-processor", service.Args{
@@ -280,13 +293,21 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SubnetIDs:          computeSubnets,
 		SecurityGroupID:    p.Security.ID(security.Processor),
 		RabbitMQURL:        amqpURL,
-		// rabbitmq_prometheus on the broker: plain HTTP until the broker's
-		// TLS listener (https://…:15691) lands with the broker issue.
-		QueueMetricsEndpoints: pulumi.Sprintf("http://%s:%d", p.Broker.Host, security.Prometheus),
+		// rabbitmq_prometheus on every node, over TLS (15691), read by the
+		// collector user and verified against the broker CA.
+		QueueMetricsEndpoints: p.Broker.PrivateIPs.ApplyT(func(ips []string) string {
+			var eps []string
+			for _, ip := range ips {
+				eps = append(eps, fmt.Sprintf("https://%s:%d", ip, security.Prometheus))
+			}
+			return strings.Join(eps, ",")
+		}).(pulumi.StringOutput),
 		QueueMetricsStack:     name,
 		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
 		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
-		BrokerSecretArn:       p.Broker.SecretArns["processor"],
+		BrokerSecretArn:       p.Broker.SecretArns[topology.Processor],
+		BrokerCAArn:           p.Broker.CACertArn,
+		CollectorSecretArn:    p.Broker.SecretArns[topology.Collector],
 		DatabaseSecretArn:     p.Database.MasterSecretArn,
 		DatabaseUserSecretArn: p.Database.ProcessorSecretArn,
 		CacheSecretArn:        p.Cache.AuthSecretArn,
@@ -310,7 +331,8 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SubnetIDs:           computeSubnets,
 		SecurityGroupID:     p.Security.ID(security.Receiver),
 		RabbitMQURL:         amqpURL,
-		BrokerSecretArn:     p.Broker.SecretArns["receiver"],
+		BrokerSecretArn:     p.Broker.SecretArns[topology.Receiver],
+		BrokerCAArn:         p.Broker.CACertArn,
 		SourcesSecretArn:    p.Sources.SecretArn,
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
 	}, with)
@@ -359,12 +381,18 @@ func (p *Platform) Export(ctx *pulumi.Context) {
 	ctx.Export("redisAuthSecretArn", p.Cache.AuthSecretArn)
 	ctx.Export("rabbitmqHost", p.Broker.Host)
 	ctx.Export("rabbitmqPrivateIps", p.Broker.PrivateIPs)
+	ctx.Export("rabbitmqInstanceIds", p.Broker.InstanceIDs)
+	ctx.Export("rabbitmqNodes", pulumi.ToStringArray(p.Broker.Nodes))
+	ctx.Export("rabbitmqConfigureDocument", p.Broker.DocumentName)
+	ctx.Export("rabbitmqStatusPrefix", pulumi.String(p.Broker.StatusPrefix))
+	ctx.Export("rabbitmqCaCertSecretArn", p.Broker.CACertArn)
 	for user, arn := range p.Broker.SecretArns {
-		ctx.Export("rabbitmq"+capitalize(user)+"SecretArn", arn)
+		ctx.Export("rabbitmq"+capitalize(string(user))+"SecretArn", arn)
 	}
+	ctx.Export("alarmTopicArn", p.Alarms.Arn)
 
 	// What a user needs (README, "Stack outputs").
-	ctx.Export("brokerEndpoint", pulumi.Sprintf("amqp://%s:%d/%s", p.Broker.Host, p.Broker.Port, p.Config.Broker.Vhost))
+	ctx.Export("brokerEndpoint", pulumi.Sprintf("amqps://%s:%d/%s", p.Broker.Host, p.Broker.Port, p.Config.Broker.Vhost))
 	ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", p.Database.Address, security.MySQL))
 	ctx.Export("webhookSourcesSecretArn", p.Sources.SecretArn)
 	ctx.Export("ecrRepositoryUrl", p.Registry.URL)

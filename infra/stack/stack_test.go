@@ -237,7 +237,6 @@ func TestEncryption(t *testing.T) {
 // IMDSv2 only, no key pair, no SSH: every instance comes from a launch
 // template that requires session tokens.
 func TestInstancesIMDSv2NoKeyPair(t *testing.T) {
-	nodes := map[string]int{"dev": 1, "prod": 1, "prod-cluster": 3}
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
 		lts := map[string]plan.Resource{}
 		for _, lt := range r.OfType("aws:ec2/launchTemplate:LaunchTemplate") {

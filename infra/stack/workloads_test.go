@@ -133,11 +133,14 @@ func TestProcessorTaskDefinition(t *testing.T) {
 		userSecret := secretArn + name + "database-processor" // the processor's own database user
 		sourcesSecret := secretArn + name + "sources"
 		runSecrets := map[string]string{
-			"RABBITMQ_USERNAME": secretArn + name + "rabbitmq-processor:username::",
-			"RABBITMQ_PASSWORD": secretArn + name + "rabbitmq-processor:password::",
-			"MYSQL_USER":        userSecret + ":username::",
-			"MYSQL_PASSWORD":    userSecret + ":password::",
-			"REDIS_PASSWORD":    secretArn + name + "cache-auth:auth_token::",
+			"RABBITMQ_USERNAME":      secretArn + name + "rabbitmq-processor:username::",
+			"RABBITMQ_PASSWORD":      secretArn + name + "rabbitmq-processor:password::",
+			"RABBITMQ_CA":            secretArn + name + "rabbitmq-ca-cert",
+			"QUEUE_METRICS_USERNAME": secretArn + name + "rabbitmq-collector:username::",
+			"QUEUE_METRICS_PASSWORD": secretArn + name + "rabbitmq-collector:password::",
+			"MYSQL_USER":             userSecret + ":username::",
+			"MYSQL_PASSWORD":         userSecret + ":password::",
+			"REDIS_PASSWORD":         secretArn + name + "cache-auth:auth_token::",
 		}
 		// The migration connects as the master user and creates or updates
 		// the processor's user from its secret.
@@ -158,7 +161,7 @@ func TestProcessorTaskDefinition(t *testing.T) {
 			healthCheck bool
 		}{
 			{svc, "processor", "run", runSecrets,
-				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD"},
+				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "QUEUE_METRICS_PASSWORD", "QUEUE_METRICS_USERNAME", "RABBITMQ_CA", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD"},
 				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "MYSQL_PASSWORD_SECRET_ARN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT", "WEBHOOK_SOURCES_SECRET_ARN"},
 				map[string]string{"MYSQL_PASSWORD_SECRET_ARN": userSecret, "WEBHOOK_SOURCES_SECRET_ARN": sourcesSecret}, true},
 			{migrate, "migrate", "migrate", migrateSecrets,
@@ -241,7 +244,7 @@ func TestProcessorTaskDefinition(t *testing.T) {
 				if tc.container == "processor" && strings.Contains(td.Str("containerDefinitions"), "rds!") {
 					t.Errorf("the run task refers to the RDS master secret: %s", td.Str("containerDefinitions"))
 				}
-				for k, prefix := range map[string]string{"RABBITMQ_URL": "amqp://", "REDIS_URL": "rediss://", "MYSQL_DSN": "tcp("} {
+				for k, prefix := range map[string]string{"RABBITMQ_URL": "amqps://", "REDIS_URL": "rediss://", "MYSQL_DSN": "tcp("} {
 					if val := envValue(c, k); val != "" && (!strings.HasPrefix(val, prefix) || strings.Contains(val, "@")) {
 						t.Errorf("%s=%q; want %s… without credentials", k, val, prefix)
 					}
@@ -394,17 +397,18 @@ func TestReceiverFunction(t *testing.T) {
 		want := map[string]string{
 			"RABBITMQ_SECRET_ARN":        secretArn + "hookline-" + v.stack + "-rabbitmq-receiver",
 			"WEBHOOK_SOURCES_SECRET_ARN": secretArn + "hookline-" + v.stack + "-sources",
+			"RABBITMQ_CA_SECRET_ARN":     secretArn + "hookline-" + v.stack + "-rabbitmq-ca-cert",
 		}
-		if len(env) != 3 {
-			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN", env)
+		if len(env) != 4 {
+			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, RABBITMQ_CA_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN", env)
 		}
 		for k, val := range want {
 			if env[k] != val {
 				t.Errorf("%s=%v; want %s", k, env[k], val)
 			}
 		}
-		if u, _ := env["RABBITMQ_URL"].(string); !strings.HasPrefix(u, "amqp://") || !strings.HasSuffix(u, ":5672/hookline") || strings.Contains(u, "@") {
-			t.Errorf("RABBITMQ_URL %q; want amqp://host:5672/hookline without credentials", u)
+		if u, _ := env["RABBITMQ_URL"].(string); !strings.HasPrefix(u, "amqps://") || !strings.HasSuffix(u, ":5671/hookline") || strings.Contains(u, "@") {
+			t.Errorf("RABBITMQ_URL %q; want amqps://host:5671/hookline without credentials", u)
 		}
 		for k, val := range env {
 			s, _ := val.(string)

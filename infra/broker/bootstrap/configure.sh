@@ -150,7 +150,7 @@ main() {
 	fi
 	wait_for_cluster
 	self="$(this_node)"
-	first="$(running_nodes | head -n1)"
+	first="$(running_nodes | sed -n 1p)"
 	if [[ $self == "$first" ]]; then
 		apply
 	else

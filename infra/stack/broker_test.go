@@ -1,0 +1,248 @@
+package stack_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/hookline/hookline/infra/broker"
+	"github.com/hookline/hookline/infra/broker/bootstrap"
+	"github.com/hookline/hookline/infra/plan"
+	"github.com/hookline/hookline/internal/topology"
+)
+
+// userDataScript decodes a launch template's user data (base64 of gzip).
+func userDataScript(t *testing.T, lt plan.Resource) string {
+	t.Helper()
+	gz, err := base64.StdEncoding.DecodeString(lt.Str("userData"))
+	if err != nil {
+		t.Fatalf("%s user data: %v", lt.Name, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatalf("%s user data is not gzip: %v", lt.Name, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Each node's user data is the install half for that node: its own data
+// volume, the pinned image and runtime, its ready marker, and the stack's
+// configuration document; nothing from RabbitMQ's x86-64-only yum mirrors.
+func TestBrokerUserDataIsThePinnedInstall(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		docs := r.OfType("aws:ssm/document:Document")
+		if len(docs) != 1 {
+			t.Fatalf("%d SSM documents; want the broker's one configuration document", len(docs))
+		}
+		lts := r.OfType("aws:ec2/launchTemplate:LaunchTemplate")
+		if len(lts) != nodes[v.name] {
+			t.Fatalf("%d launch templates; want one per node (%d)", len(lts), nodes[v.name])
+		}
+		for _, lt := range lts {
+			script := userDataScript(t, lt)
+			for _, want := range []string{
+				"readonly NODE='" + lt.Name + "'",
+				"readonly DATA_VOLUME_ID='volume-" + lt.Name + "-data'",
+				"readonly IMAGE='" + bootstrap.DefaultImage + "'",
+				"readonly RABBITMQ_VERSION='4.3.6'",
+				"readonly DOCKER_PACKAGE='" + bootstrap.DockerPackage + "'",
+				"readonly CONFIGURE_DOCUMENT='" + docs[0].Name + "'",
+				"readonly STATUS_PARAMETER='/hookline/" + v.stack + "/broker/" + lt.Name + "/status'",
+			} {
+				if !strings.Contains(script, want) {
+					t.Errorf("%s user data lacks %q", lt.Name, want)
+				}
+			}
+			if strings.Contains(script, "yum1.rabbitmq.com") || strings.Contains(script, "yum2.rabbitmq.com") {
+				t.Errorf("%s user data still installs from RabbitMQ's yum mirrors (x86-64 only)", lt.Name)
+			}
+		}
+	})
+}
+
+// The configuration document carries the internal/topology definitions for
+// the stack's vhost and every role's user with its own secret, and deletes
+// guest: one definition for tests, `make services` and the nodes.
+func TestBrokerConfigurationIsTheTopology(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		doc := r.OfType("aws:ssm/document:Document")[0]
+		var content struct {
+			MainSteps []struct {
+				Inputs struct{ RunCommand []string }
+			}
+		}
+		if err := json.Unmarshal([]byte(doc.Str("content")), &content); err != nil {
+			t.Fatalf("document content: %v", err)
+		}
+		script := strings.Join(content.MainSteps[0].Inputs.RunCommand, "\n")
+		want, err := topology.Definitions(topology.Spec{Vhost: "hookline", DeliveryLimit: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(script, strings.TrimSpace(string(want.JSON()))) {
+			t.Error("the configuration document does not carry topology.Definitions for vhost hookline")
+		}
+		for _, role := range broker.Roles {
+			u := topology.UserFor(role)
+			line := "'" + u.Name + " "
+			if !strings.Contains(script, line) || !strings.Contains(script, "hookline-"+v.stack+"-rabbitmq-"+string(role)+"'") {
+				t.Errorf("no user line for %s with its secret", u.Name)
+			}
+		}
+		if !strings.Contains(script, "readonly DELETE_GUEST='true'") {
+			t.Error("the nodes keep the guest user")
+		}
+		if n := map[string]string{"dev": "1", "prod": "1", "prod-cluster": "3"}[v.name]; !strings.Contains(script, "readonly NODES='"+n+"'") {
+			t.Errorf("document not rendered for %s nodes", n)
+		}
+	})
+}
+
+// One endpoint that survives a node: with nodes: 3 clients get an internal
+// network load balancer across the three fixed addresses on 5671, never
+// node 0's address; with one node, the address of the interface that
+// outlives the instance.
+func TestBrokerEndpoint(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		lbs := r.OfType("aws:lb/loadBalancer:LoadBalancer")
+		receiverURL := ""
+		for _, f := range r.OfType("aws:lambda/function:Function") {
+			receiverURL, _ = f.Input("environment", "variables", "RABBITMQ_URL").(string)
+		}
+		if v.name != "prod-cluster" {
+			if len(lbs) != 0 {
+				t.Errorf("%d load balancers for one node", len(lbs))
+			}
+			if receiverURL != "amqps://10.255.0.10:5671/hookline" {
+				t.Errorf("receiver RABBITMQ_URL %q; want the node's interface address", receiverURL)
+			}
+			return
+		}
+		if len(lbs) != 1 || !lbs[0].Bool("internal") || lbs[0].Str("loadBalancerType") != "network" {
+			t.Fatalf("load balancers %v; want one internal network load balancer", lbs)
+		}
+		if want := "amqps://" + lbs[0].Name + "-0123456789abcdef.elb.amazonaws.com:5671/hookline"; receiverURL != want {
+			t.Errorf("receiver RABBITMQ_URL %q; want the load balancer %q", receiverURL, want)
+		}
+		attachments := r.OfType("aws:lb/targetGroupAttachment:TargetGroupAttachment")
+		if len(attachments) != 3 {
+			t.Errorf("%d targets; want the three nodes", len(attachments))
+		}
+		for _, a := range attachments {
+			if a.Int("port") != 5671 || a.Str("targetId") != "10.255.0.10" {
+				t.Errorf("target %s:%d; want a node interface address on 5671", a.Str("targetId"), a.Int("port"))
+			}
+		}
+		listeners := r.OfType("aws:lb/listener:Listener")
+		if len(listeners) != 1 || listeners[0].Int("port") != 5671 || listeners[0].Str("protocol") != "TCP" {
+			t.Errorf("listeners %v; want one TCP (TLS passed through) listener on 5671", listeners)
+		}
+		for _, lt := range r.OfType("aws:ec2/launchTemplate:LaunchTemplate") {
+			if !strings.Contains(userDataScript(t, lt), "readonly ENDPOINT='"+lbs[0].Name+"-0123456789abcdef.elb.amazonaws.com'") {
+				t.Errorf("%s's certificate would not name the load balancer", lt.Name)
+			}
+		}
+	})
+}
+
+// TLS only: no rule anywhere admits plaintext AMQP (5672), the management
+// API's plaintext port (15672) or the plaintext Prometheus port; clients
+// are given amqps:// URLs.
+func TestBrokerPortsAreTLSOnly(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		for _, typ := range []string{"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"} {
+			for _, rule := range r.OfType(typ) {
+				for _, p := range []int{5672, 15672, 15691} {
+					if rule.Int("fromPort") <= p && p <= rule.Int("toPort") {
+						t.Errorf("%s admits plaintext broker port %d", rule.Name, p)
+					}
+				}
+			}
+		}
+		for _, f := range r.OfType("aws:lambda/function:Function") {
+			if u, _ := f.Input("environment", "variables", "RABBITMQ_URL").(string); !strings.HasPrefix(u, "amqps://") {
+				t.Errorf("receiver RABBITMQ_URL %q is not amqps://", u)
+			}
+		}
+	})
+}
+
+// pulumi up never replaces a broker instance as a side effect: instances
+// ignore their launch template (user data, image, instance type), and are
+// replaced delete-first only by `make broker-roll`.
+func TestBrokerInstancesIgnoreLaunchTemplateChanges(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		for _, i := range r.OfType("aws:ec2/instance:Instance") {
+			if strings.Join(i.IgnoreChanges, ",") != "launchTemplate" {
+				t.Errorf("instance %s ignores %v; want its launchTemplate", i.Name, i.IgnoreChanges)
+			}
+		}
+	})
+}
+
+// Data that outlives a destroy stays readable: every KMS key is retained on
+// delete; in prod the keys and the broker's data volumes are protected.
+func TestKeysRetainedAndProdDataProtected(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		prod := v.stack == "prod"
+		keys := r.OfType("aws:kms/key:Key")
+		if len(keys) == 0 {
+			t.Fatal("no KMS keys")
+		}
+		for _, k := range keys {
+			if !strings.Contains(k.Name, "-rabbitmq") {
+				continue
+			}
+			if !k.RetainOnDelete {
+				t.Errorf("key %s is deleted with the stack; its snapshots could not be read", k.Name)
+			}
+			if k.Protect != prod {
+				t.Errorf("key %s protect %v; want %v", k.Name, k.Protect, prod)
+			}
+		}
+		for _, vol := range r.OfType("aws:ebs/volume:Volume") {
+			if vol.Protect != prod {
+				t.Errorf("data volume %s protect %v; want %v", vol.Name, vol.Protect, prod)
+			}
+		}
+	})
+}
+
+// Every node has the ready alarm: Booting for 15 minutes notifies the
+// stack's one alarm topic; no data is not an alarm.
+func TestBrokerReadyAlarm(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		topics := r.OfType("aws:sns/topic:Topic")
+		if len(topics) != 1 {
+			t.Fatalf("%d SNS topics; want the stack's one alarm topic", len(topics))
+		}
+		n := 0
+		for _, a := range r.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+			if a.Str("metricName") != "Booting" {
+				continue
+			}
+			n++
+			if a.Str("namespace") != broker.MetricsNamespace || a.Int("period")*a.Int("evaluationPeriods") != 60*broker.ReadyMinutes ||
+				a.Str("treatMissingData") != "notBreaching" || a.Str("comparisonOperator") != "GreaterThanOrEqualToThreshold" {
+				t.Errorf("alarm %s: %v", a.Name, a.Inputs)
+			}
+			if acts := a.Strs("alarmActions"); len(acts) != 1 || acts[0] != "arn:aws:sns:us-east-1:123456789012:"+topics[0].Name {
+				t.Errorf("alarm %s notifies %v; want the stack's topic", a.Name, acts)
+			}
+		}
+		if n != nodes[v.name] {
+			t.Errorf("%d ready alarms; want one per node (%d)", n, nodes[v.name])
+		}
+	})
+}
+
+// nodes are the broker nodes of each shipped variant.
+var nodes = map[string]int{"dev": 1, "prod": 1, "prod-cluster": 3}
