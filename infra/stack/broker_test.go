@@ -154,13 +154,13 @@ func TestBrokerEndpoint(t *testing.T) {
 }
 
 // TLS only: no rule anywhere admits plaintext AMQP (5672), the management
-// API's plaintext port (15672) or the plaintext Prometheus port; clients
-// are given amqps:// URLs.
+// API (15672, nor 15671: operators reach it through SSM port forwarding) or
+// plaintext Prometheus (15692); clients are given amqps:// URLs.
 func TestBrokerPortsAreTLSOnly(t *testing.T) {
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
 		for _, typ := range []string{"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"} {
 			for _, rule := range r.OfType(typ) {
-				for _, p := range []int{5672, 15672, 15691} {
+				for _, p := range []int{5672, 15672, 15692, 15671} {
 					if rule.Int("fromPort") <= p && p <= rule.Int("toPort") {
 						t.Errorf("%s admits plaintext broker port %d", rule.Name, p)
 					}

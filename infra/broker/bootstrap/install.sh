@@ -182,7 +182,8 @@ issue_certificate() {
 
 write_config() {
 	install -d -m 0755 "$CONF_DIR"
-	# TLS only: no plaintext AMQP listener; management and Prometheus on TLS.
+	# TLS only: no plaintext AMQP listener; management and Prometheus on TLS
+	# (Prometheus admits monitoring users only: the collector).
 	cat >"$CONF_DIR/rabbitmq.conf" <<CONF
 listeners.tcp = none
 listeners.ssl.default = 5671
@@ -196,7 +197,8 @@ management.ssl.port = 15671
 management.ssl.cacertfile = $CONF_DIR/tls/ca.crt
 management.ssl.certfile = $CONF_DIR/tls/node.crt
 management.ssl.keyfile = $CONF_DIR/tls/node.key
-prometheus.ssl.port = 15692
+prometheus.ssl.port = 15691
+prometheus.authentication.enabled = true
 prometheus.ssl.cacertfile = $CONF_DIR/tls/ca.crt
 prometheus.ssl.certfile = $CONF_DIR/tls/node.crt
 prometheus.ssl.keyfile = $CONF_DIR/tls/node.key

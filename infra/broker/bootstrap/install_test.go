@@ -120,7 +120,7 @@ func TestInstallIsPinned(t *testing.T) {
 		"listeners.tcp = none",
 		"listeners.ssl.default = 5671",
 		"management.ssl.port = 15671",
-		"prometheus.ssl.port = 15692",
+		"prometheus.ssl.port = 15691",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("install.sh lacks %q", want)
