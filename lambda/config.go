@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/secrets"
 	"github.com/hookline/hookline/internal/sources"
 )
@@ -17,7 +18,11 @@ type config struct {
 	Lambda     bool
 	ListenAddr string
 	RabbitURL  string
-	Sources    *sources.Set
+	// RabbitCA is the broker CA (PEM, or a PEM file's path) amqps://
+	// verifies against: RABBITMQ_CA, or the secret RABBITMQ_CA_SECRET_ARN
+	// (the stack's broker CA certificate); empty: the system roots.
+	RabbitCA string
+	Sources  *sources.Set
 	// Channels: confirm-mode channels to spread publishes over. A Lambda
 	// instance serves one request at a time, so one channel (one round trip
 	// at cold start); the local server serves many at once.
@@ -64,6 +69,19 @@ func loadConfigWith(ctx context.Context, getenv func(string) string, read secret
 		}
 		if c.RabbitURL, err = withCredentials(c.RabbitURL, raw); err != nil {
 			return c, fmt.Errorf("RABBITMQ_SECRET_ARN: %w", err)
+		}
+	}
+	c.RabbitCA = getenv("RABBITMQ_CA")
+	if arn := getenv("RABBITMQ_CA_SECRET_ARN"); arn != "" { // the secret wins when both are set
+		raw, err := read(ctx, arn)
+		if err != nil {
+			return c, fmt.Errorf("RABBITMQ_CA_SECRET_ARN: %w", err)
+		}
+		c.RabbitCA = raw
+	}
+	if c.RabbitCA != "" {
+		if _, err := brokertls.Config(c.RabbitCA); err != nil {
+			return c, fmt.Errorf("RABBITMQ_CA: %w", err)
 		}
 	}
 	var err error

@@ -21,6 +21,7 @@ func TestLoadConfig(t *testing.T) {
 		"arn:sources": "sources:\n  - {name: fromsecret, hosts: [h.example.com], scheme: github, secrets: [s]}\n",
 		"arn:broker":  `{"username":"hook","password":"p@ss/word"}`,
 		"arn:bad":     `not json`,
+		"arn:ca":      testCA,
 	}
 	read := func(_ context.Context, arn string) (string, error) {
 		if v, ok := secrets[arn]; ok {
@@ -48,6 +49,11 @@ func TestLoadConfig(t *testing.T) {
 		{"broker credentials from secret", map[string]string{"RABBITMQ_URL": "amqps://broker.internal:5671/hookline", "RABBITMQ_SECRET_ARN": "arn:broker", "WEBHOOK_SOURCES_FILE": file}, "", func(t *testing.T, c config) {
 			require.Equal(t, "amqps://hook:p%40ss%2Fword@broker.internal:5671/hookline", c.RabbitURL)
 		}},
+		{"broker CA from its secret", map[string]string{"RABBITMQ_URL": "amqps://b:5671/h", "RABBITMQ_CA_SECRET_ARN": "arn:ca", "RABBITMQ_CA": "ignored", "WEBHOOK_SOURCES_FILE": file}, "", func(t *testing.T, c config) {
+			require.Equal(t, testCA, c.RabbitCA)
+		}},
+		{"bad broker CA secret", map[string]string{"RABBITMQ_URL": "amqps://b:5671/h", "RABBITMQ_CA_SECRET_ARN": "arn:bad", "WEBHOOK_SOURCES_FILE": file}, "RABBITMQ_CA", nil},
+		{"unreadable broker CA secret", map[string]string{"RABBITMQ_URL": "amqps://b:5671/h", "RABBITMQ_CA_SECRET_ARN": "arn:nope", "WEBHOOK_SOURCES_FILE": file}, "RABBITMQ_CA_SECRET_ARN: AccessDenied", nil},
 		{"channels override", map[string]string{"RABBITMQ_URL": "amqp://x/", "WEBHOOK_SOURCES_FILE": file, "PUBLISH_CHANNELS": "8"}, "", func(t *testing.T, c config) {
 			require.Equal(t, 8, c.Channels)
 		}},
@@ -71,3 +77,16 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// testCA is a self-signed certificate (the shape of the stack's broker CA).
+const testCA = `-----BEGIN CERTIFICATE-----
+MIIBmDCCAT+gAwIBAgIUGVcOCj7Zbe8x/OCIk7dWiDsOSIswCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXaG9va2xpbmUgdGVzdCBicm9rZXIgQ0EwHhcNMjYxMjAyMDQz
+OTA1WhcNMzYxMTI5MDQzOTA1WjAiMSAwHgYDVQQDDBdob29rbGluZSB0ZXN0IGJy
+b2tlciBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABCXxINjap8I1TDkN+mZr
+jSejyMA1trM/uWzyqx3xDw9TupLQaLY0RcsR7KJORPxJ1xVHpW4RAt7D0xhuBK9J
+Lv6jUzBRMB0GA1UdDgQWBBRGEoSBTpmishW17G0t9+xEyeeD+zAfBgNVHSMEGDAW
+gBRGEoSBTpmishW17G0t9+xEyeeD+zAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0cAMEQCIDMAzAS5HWHfpwBsXpl/l6HhDN0VkyzuQQgn0X4YrBBbAiAemb96
+/3RIUZ1ceBv4DLYxAO8fjIszbkMJejJWEJAwLA==
+-----END CERTIFICATE-----`

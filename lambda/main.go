@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/lambda/publish"
 	"github.com/hookline/hookline/lambda/receiver"
 )
@@ -38,6 +40,9 @@ func run(log *slog.Logger) error {
 	cfg, err := loadConfig(ctx, os.Getenv)
 	if err != nil {
 		return err
+	}
+	if err := brokertls.Use(cfg.RabbitCA); err != nil {
+		return fmt.Errorf("RABBITMQ_CA: %w", err)
 	}
 	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Channels: cfg.Channels, Logger: log})
 	defer pub.Close()

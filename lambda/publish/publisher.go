@@ -15,6 +15,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/topology"
 )
@@ -327,8 +328,9 @@ func (p *Publisher) probe(s *session, pr *probe) {
 func (p *Publisher) dial(ctx context.Context) (*session, error) {
 	wt := p.cfg.WriteTimeout
 	conn, err := amqp.DialConfig(p.cfg.URL, amqp.Config{
-		Heartbeat: 10 * time.Second,
-		Locale:    "en_US",
+		Heartbeat:       10 * time.Second,
+		TLSClientConfig: brokertls.Client(), // amqps://: the broker CA of RABBITMQ_CA
+		Locale:          "en_US",
 		Properties: amqp.Table{
 			"connection_name": "hookline-receiver",
 		},

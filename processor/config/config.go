@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/hookline/hookline/internal/brokertls"
 )
 
 // Config is everything the processor reads from its environment.
@@ -268,6 +270,11 @@ func (c *Config) mergeCredentials(getenv func(string) string) error {
 			u.User = url.UserPassword(user, pass)
 			c.RedisURL = u.String()
 		}
+	}
+	// RABBITMQ_CA: the broker CA amqps:// verifies against (PEM or a path;
+	// in ECS the stack's broker CA secret); empty keeps the system roots.
+	if err := brokertls.Use(getenv("RABBITMQ_CA")); err != nil {
+		errs = append(errs, fmt.Errorf("RABBITMQ_CA: %w", err))
 	}
 	user, pass, ca := getenv("MYSQL_USER"), getenv("MYSQL_PASSWORD"), strings.TrimSpace(getenv("MYSQL_CA"))
 	if c.MySQLDSN != "" && (user != "" || pass != "" || ca != "") {

@@ -74,6 +74,8 @@ func TestFromEnv(t *testing.T) {
 			}},
 		{"bad MYSQL_CA", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "tcp(h:3306)/d", "WEBHOOK_SOURCES": "x",
 			"MYSQL_CA": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"}, "MYSQL_CA", nil},
+		{"bad RABBITMQ_CA", map[string]string{"RABBITMQ_URL": "amqps://b:5671/h", "REDIS_URL": "redis://x", "MYSQL_DSN": "tcp(h:3306)/d", "WEBHOOK_SOURCES": "x",
+			"RABBITMQ_CA": "/nonexistent/broker-ca.pem"}, "RABBITMQ_CA", nil},
 		{"inline sources", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES": "sources: []"}, "",
 			func(t *testing.T, c config.Config) { require.Equal(t, "sources: []", c.SourcesDoc) }},
 		{"sources in a secret", map[string]string{"RABBITMQ_URL": "a", "REDIS_URL": "redis://x", "MYSQL_DSN": "d",

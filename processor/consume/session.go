@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/confirm"
 	"github.com/hookline/hookline/internal/topology"
 )
@@ -40,7 +41,7 @@ func (s *session) close() {
 
 func (c *Consumer) dial() (_ *session, err error) {
 	dial := func(name string) (*amqp.Connection, error) {
-		return amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": name}})
+		return amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, TLSClientConfig: brokertls.Client(), Properties: amqp.Table{"connection_name": name}})
 	}
 	conn, err := dial("hookline-processor-consume")
 	if err != nil {

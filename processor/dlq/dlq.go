@@ -12,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/confirm"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/topology"
@@ -47,7 +48,7 @@ func describe(d amqp.Delivery) Message {
 // session opens a channel with the topology in place and returns the dead
 // queue's depth.
 func session(url string) (*amqp.Connection, *amqp.Channel, int, error) {
-	conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "hookline-processor-dlq"}})
+	conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: 10 * time.Second, TLSClientConfig: brokertls.Client(), Properties: amqp.Table{"connection_name": "hookline-processor-dlq"}})
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -133,7 +134,7 @@ func Replay(ctx context.Context, url string, all bool, id string) (int, error) {
 	if !all && id == "" {
 		return 0, errors.New("dlq replay: give --all or --id ID")
 	}
-	conn, err := amqp.Dial(url)
+	conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: 10 * time.Second, TLSClientConfig: brokertls.Client(), Properties: amqp.Table{"connection_name": "hookline-processor-dlq-replay"}})
 	if err != nil {
 		return 0, err
 	}
