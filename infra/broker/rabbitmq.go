@@ -96,8 +96,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	// Data that outlives the stack stays readable: the key is retained on
 	// delete, and protected (like the volumes) in prod.
-	keep := []pulumi.ResourceOption{parent, pulumi.RetainOnDelete(true), pulumi.Protect(args.Protect)}
-	key, err := encryption.NewKey(ctx, name, "hookline RabbitMQ volumes, snapshots and credentials ("+name+")", keep...)
+	key, err := encryption.NewKey(ctx, name, "hookline RabbitMQ volumes, snapshots and credentials ("+name+")", parent, pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}

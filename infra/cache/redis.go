@@ -21,6 +21,7 @@ type Args struct {
 	Replicas              int // 0: one node; 1+: primary + replicas, automatic failover, Multi-AZ
 	SnapshotRetentionDays int
 	AuthToken             pulumi.StringInput // a secret
+	Protect               bool               // prod: the key is protected from deletion
 
 	SubnetIDs       pulumi.StringArrayInput // database tier
 	SecurityGroupID pulumi.IDInput          // the cache role
@@ -44,7 +45,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	parent := pulumi.Parent(r)
 
-	key, err := encryption.NewKey(ctx, name, "hookline Redis at rest and its AUTH secret ("+name+")", parent)
+	key, err := encryption.NewKey(ctx, name, "hookline Redis at rest and its AUTH secret ("+name+")", parent, pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}

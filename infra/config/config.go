@@ -114,8 +114,14 @@ type Database struct {
 	DeletionProtection  bool   `json:"deletionProtection"`
 	FinalSnapshot       bool   `json:"finalSnapshot"`
 	PerformanceInsights bool   `json:"performanceInsights"`
-	Name                string `json:"name"`
-	MasterUsername      string `json:"masterUsername"`
+	// FinalSnapshotName is the final snapshot's identifier when the
+	// instance is deleted; a second destroy of a stack needs a new one (the
+	// teardown procedure bumps it: docs/broker.md, "Destroy and recreate").
+	FinalSnapshotName string `json:"finalSnapshotName"`
+	MaintenanceWindow string `json:"maintenanceWindow"` // ddd:hh24:mi-ddd:hh24:mi, UTC
+	BackupWindow      string `json:"backupWindow"`      // hh24:mi-hh24:mi, UTC, not overlapping the maintenance window
+	Name              string `json:"name"`
+	MasterUsername    string `json:"masterUsername"`
 	// ProcessorUsername is the processor's own user: `processor migrate`
 	// creates it and grants it rows only; its password is the
 	// databaseProcessorPassword secret.
@@ -262,4 +268,13 @@ func (c Config) Tags() map[string]string {
 		"owner":      c.Owner,
 		"managed-by": "pulumi",
 	}
+}
+
+// FinalSnapshotNameOr is the configured final snapshot name, or def (the
+// name every stack had before the key existed, so nothing changes).
+func (d Database) FinalSnapshotNameOr(def string) string {
+	if d.FinalSnapshotName != "" {
+		return d.FinalSnapshotName
+	}
+	return def
 }

@@ -164,11 +164,18 @@ func TestValidationErrors(t *testing.T) {
 		{"prod without Multi-AZ", "prod", field("hookline:database", "multiAz", false), "hookline:database.multiAz:", "accepts true"},
 		{"prod without deletion protection", "prod", field("hookline:database", "deletionProtection", false), "hookline:database.deletionProtection:", "accepts true"},
 		{"prod without final snapshot", "prod", field("hookline:database", "finalSnapshot", false), "hookline:database.finalSnapshot:", "accepts true"},
-		{"PI on micro", "dev", field("hookline:database", "performanceInsights", true), "hookline:database.performanceInsights:", "larger class"},
+		{"PI on micro", "dev", field("hookline:database", "performanceInsights", true), "hookline:database.performanceInsights:", "db.t4g.medium or larger"},
 		{"unknown cache family", "dev", field("hookline:cache", "nodeType", "cache.x1.large"), "hookline:cache.nodeType:", "cache.<family>.<size>"},
 		{"prod cache without replica", "prod", field("hookline:cache", "replicas", 0), "hookline:cache.replicas:", "1 to 5"},
 		{"x86 broker", "dev", field("hookline:broker", "instanceType", "m7i.large"), "hookline:broker.instanceType:", "Graviton"},
 		{"two broker nodes", "dev", field("hookline:broker", "nodes", 2), "hookline:broker.nodes:", "1 (one instance) or 3"},
+		{"Performance Insights on a small burstable class", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:database", "performanceInsights", true)
+			set(t, v, "hookline:database", "instanceClass", "db.t4g.small")
+		}, "hookline:database.performanceInsights:", "db.t4g.medium"},
+		{"bad maintenance window", "dev", field("hookline:database", "maintenanceWindow", "sunday 5am"), "hookline:database.maintenanceWindow:", "ddd:hh24:mi"},
+		{"bad backup window", "dev", field("hookline:database", "backupWindow", "3-4"), "hookline:database.backupWindow:", "hh24:mi-hh24:mi"},
+		{"bad final snapshot name", "dev", field("hookline:database", "finalSnapshotName", "final--2-"), "hookline:database.finalSnapshotName:", "single hyphens"},
 		{"RabbitMQ 3.x", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:3.13.7-management@sha256:"+strings.Repeat("a", 64)), "hookline:broker.image:", "4.<minor>.<patch>"},
 		{"image by tag", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:4.3.6-management"), "hookline:broker.image:", "pinned by digest"},
 		{"x86 AMI", "dev", field("hookline:broker", "amiParameter", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"), "hookline:broker.amiParameter:", "arm64"},

@@ -27,6 +27,10 @@ var (
 	processorUserPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,31}$`)
 	vhostPattern         = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 	pagerDutyPattern     = regexp.MustCompile(`^https://events\.pagerduty\.com/integration/[A-Za-z0-9]{16,64}/enqueue$`)
+	noInsights           = regexp.MustCompile(`^db\.t[234]g?\.(micro|small)$`)
+	maintenancePattern   = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$`)
+	backupPattern        = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$`)
+	snapshotPattern      = regexp.MustCompile(`^[A-Za-z](-?[A-Za-z0-9])*$`)
 	authTokenPattern     = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
 )
 
@@ -150,8 +154,17 @@ func (c Config) validateDatabase() error {
 			return keyErr("database.finalSnapshot", "false is not allowed in a prod stack; accepts true")
 		}
 	}
-	if d.PerformanceInsights && strings.HasSuffix(d.InstanceClass, ".micro") {
-		return keyErr("database.performanceInsights", "true needs a larger class than %s; accepts false, or a class of size small or larger", d.InstanceClass)
+	if d.PerformanceInsights && noInsights.MatchString(d.InstanceClass) {
+		return keyErr("database.performanceInsights", "true is not supported on %s (RDS offers Performance Insights for MariaDB and MySQL on neither micro nor small burstable classes); accepts false, or db.t4g.medium or larger", d.InstanceClass)
+	}
+	if !maintenancePattern.MatchString(d.MaintenanceWindow) {
+		return keyErr("database.maintenanceWindow", "%q is not a maintenance window; accepts ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:05:00-sun:06:00", d.MaintenanceWindow)
+	}
+	if !backupPattern.MatchString(d.BackupWindow) {
+		return keyErr("database.backupWindow", "%q is not a backup window; accepts hh24:mi-hh24:mi in UTC, e.g. 03:00-04:00", d.BackupWindow)
+	}
+	if d.FinalSnapshotName != "" && !snapshotPattern.MatchString(d.FinalSnapshotName) {
+		return keyErr("database.finalSnapshotName", "%q is not a snapshot identifier; accepts a letter then letters, digits or single hyphens, not ending in a hyphen", d.FinalSnapshotName)
 	}
 	if !identifierPattern.MatchString(d.Name) {
 		return keyErr("database.name", "%q is not a database name; accepts a letter then up to 15 letters, digits or underscores", d.Name)

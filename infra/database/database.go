@@ -29,6 +29,10 @@ type Args struct {
 	DeletionProtection  bool
 	FinalSnapshot       bool
 	PerformanceInsights bool
+	FinalSnapshotName   string // deterministic; bumped by the teardown procedure (docs/broker.md, "Destroy and recreate")
+	MaintenanceWindow   string // ddd:hh24:mi-ddd:hh24:mi, UTC
+	BackupWindow        string // hh24:mi-hh24:mi, UTC
+	Protect             bool   // prod: the instance and its key are protected from deletion
 	DatabaseName        string
 	MasterUsername      string
 	// The processor's own user: `processor migrate` creates it with these
@@ -63,7 +67,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	parent := pulumi.Parent(d)
 
-	key, err := encryption.NewKey(ctx, name, "hookline RDS storage, snapshots, Performance Insights and master secret ("+name+")", parent)
+	key, err := encryption.NewKey(ctx, name, "hookline RDS storage, snapshots, Performance Insights and master secret ("+name+")", parent, pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +83,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Description: pulumi.String("hookline: TLS required for every connection"),
 		Parameters: rds.ParameterGroupParameterArray{
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("require_secure_transport"), Value: pulumi.String("1")},
+			// The slow-query log is exported to CloudWatch: write it.
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("slow_query_log"), Value: pulumi.String("1")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("long_query_time"), Value: pulumi.String("1")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_output"), Value: pulumi.String("FILE")},
 		},
 	}, parent)
 	if err != nil {
@@ -104,6 +112,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		PubliclyAccessible:         pulumi.Bool(false),
 		MultiAz:                    pulumi.Bool(args.MultiAZ),
 		BackupRetentionPeriod:      pulumi.Int(args.BackupRetentionDays),
+		BackupWindow:               pulumi.String(args.BackupWindow),
+		MaintenanceWindow:          pulumi.String(args.MaintenanceWindow),
 		CopyTagsToSnapshot:         pulumi.Bool(true),
 		DeletionProtection:         pulumi.Bool(args.DeletionProtection),
 		SkipFinalSnapshot:          pulumi.Bool(!args.FinalSnapshot),
@@ -114,13 +124,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		},
 	}
 	if args.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
+		instanceArgs.FinalSnapshotIdentifier = pulumi.String(args.FinalSnapshotName)
 	}
 	if args.PerformanceInsights {
 		instanceArgs.PerformanceInsightsKmsKeyId = key.Arn
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
-	db, err := rds.NewInstance(ctx, name, instanceArgs, parent)
+	db, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}

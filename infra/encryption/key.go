@@ -1,6 +1,8 @@
 // Package encryption declares the customer-managed KMS keys the data stores
 // encrypt with: one per component, yearly rotation on (KMS.4), a 30-day
-// deletion window, and an alias naming its purpose.
+// deletion window, and an alias naming its purpose. Keys are retained when
+// the stack is destroyed: final snapshots and retained volumes outlive it
+// and must stay readable (delete a key by hand, in KMS, when its data is gone).
 package encryption
 
 import (
@@ -10,6 +12,7 @@ import (
 
 // NewKey declares a rotating symmetric key and its alias alias/<name>.
 func NewKey(ctx *pulumi.Context, name, purpose string, opts ...pulumi.ResourceOption) (*kms.Key, error) {
+	opts = append(opts, pulumi.RetainOnDelete(true))
 	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
 		Description:          pulumi.String(purpose),
 		EnableKeyRotation:    pulumi.Bool(true),

@@ -246,3 +246,47 @@ func TestBrokerReadyAlarm(t *testing.T) {
 
 // nodes are the broker nodes of each shipped variant.
 var nodes = map[string]int{"dev": 1, "prod": 1, "prod-cluster": 3}
+
+// The database's data stays readable and its plan deterministic: its key is
+// retained (every key is), the prod instance and key are protected, the
+// final snapshot has the configured name, the windows come from config,
+// and the slow-query log it exports is on.
+func TestDatabaseKeepsItsData(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		prod := v.stack == "prod"
+		for _, k := range r.OfType("aws:kms/key:Key") {
+			if !k.RetainOnDelete {
+				t.Errorf("key %s is deleted with the stack", k.Name)
+			}
+			if strings.Contains(k.Name, "-database") || strings.Contains(k.Name, "-cache") {
+				if k.Protect != prod {
+					t.Errorf("key %s protect %v; want %v", k.Name, k.Protect, prod)
+				}
+			}
+		}
+		dbs := r.OfType("aws:rds/instance:Instance")
+		if len(dbs) != 1 {
+			t.Fatalf("%d RDS instances", len(dbs))
+		}
+		db := dbs[0]
+		if db.Protect != prod {
+			t.Errorf("RDS instance protect %v; want %v", db.Protect, prod)
+		}
+		if prod && db.Str("finalSnapshotIdentifier") != "hookline-prod-database-final" {
+			t.Errorf("final snapshot %q; want the configured, deterministic name", db.Str("finalSnapshotIdentifier"))
+		}
+		if db.Str("maintenanceWindow") != "sun:05:00-sun:06:00" || db.Str("backupWindow") != "03:00-04:00" {
+			t.Errorf("windows %q / %q; want the stack config's", db.Str("maintenanceWindow"), db.Str("backupWindow"))
+		}
+		params := map[string]string{}
+		for _, pg := range r.OfType("aws:rds/parameterGroup:ParameterGroup") {
+			for _, p := range pg.Input("parameters").([]any) {
+				m := p.(map[string]any)
+				params[m["name"].(string)] = m["value"].(string)
+			}
+		}
+		if params["slow_query_log"] != "1" || params["log_output"] != "FILE" {
+			t.Errorf("parameters %v; the slow-query log is exported, so it must be written", params)
+		}
+	})
+}

@@ -125,6 +125,10 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		DeletionProtection:  db.DeletionProtection,
 		FinalSnapshot:       db.FinalSnapshot,
 		PerformanceInsights: db.PerformanceInsights,
+		FinalSnapshotName:   db.FinalSnapshotNameOr(name + "-database-final"),
+		MaintenanceWindow:   db.MaintenanceWindow,
+		BackupWindow:        db.BackupWindow,
+		Protect:             cfg.Profile == "prod",
 		DatabaseName:        db.Name,
 		MasterUsername:      db.MasterUsername,
 		ProcessorUsername:   db.ProcessorUsername,
@@ -141,6 +145,7 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		Replicas:              cfg.Cache.Replicas,
 		SnapshotRetentionDays: cfg.Cache.SnapshotRetentionDays,
 		AuthToken:             pulumi.ToSecret(pulumi.String(cfg.Secrets.CacheAuthToken)).(pulumi.StringOutput),
+		Protect:               cfg.Profile == "prod",
 		SubnetIDs:             p.Network.DatabaseSubnetIDs,
 		SecurityGroupID:       p.Security.ID(security.Cache),
 	}, with); err != nil {
