@@ -172,6 +172,17 @@ func TestBrokerPortsAreTLSOnly(t *testing.T) {
 				t.Errorf("receiver RABBITMQ_URL %q is not amqps://", u)
 			}
 		}
+		// The queue-metrics collector scrapes every node over TLS.
+		svc, _ := taskDefs(t, r)
+		eps := strings.Split(envValue(containers(t, svc)[0], "QUEUE_METRICS_ENDPOINTS"), ",")
+		if len(eps) != nodes[v.name] {
+			t.Errorf("queue metrics endpoints %v; want one per node", eps)
+		}
+		for _, e := range eps {
+			if e != "https://10.255.0.10:15691" {
+				t.Errorf("queue metrics endpoint %q; want https://<node address>:15691", e)
+			}
+		}
 	})
 }
 
