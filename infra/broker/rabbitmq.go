@@ -479,7 +479,7 @@ func instanceProfile(ctx *pulumi.Context, name string, args Args, a nodeAccess, 
 		}
 		statements := []map[string]any{
 			{"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": []string{"secretsmanager:GetSecretValue"}, "Resource": secrets},
-			{"Sid": "CreateTheCA", "Effect": "Allow", "Action": []string{"secretsmanager:PutSecretValue"}, "Resource": []string{str(3), str(4)}},
+			{"Sid": "CreateTheCA", "Effect": "Allow", "Action": []string{"secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue"}, "Resource": []string{str(3), str(4)}},
 			{"Sid": "UseOwnKey", "Effect": "Allow", "Action": []string{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": []string{str(0)}},
 			{"Sid": "ReadConfiguration", "Effect": "Allow", "Action": []string{"ssm:GetDocument"}, "Resource": []string{str(1)}},
 			{"Sid": "WriteReadyMarker", "Effect": "Allow", "Action": []string{"ssm:PutParameter"},

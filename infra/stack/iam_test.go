@@ -57,7 +57,7 @@ func TestBrokerRoleLeastPrivilege(t *testing.T) {
 						if len(st.Resource) != 1 || st.Resource[0] != "arn:aws:kms:us-east-1:123456789012:hookline-"+v.stack+"-rabbitmq" {
 							t.Errorf("decrypts with %v; want only the broker's key", st.Resource)
 						}
-					case "secretsmanager:PutSecretValue":
+					case "secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds":
 						// Only node 0's first boot writes: the CA it creates.
 						if len(st.Resource) != 2 || !strings.HasSuffix(st.Resource[0], "-rabbitmq-ca-key") || !strings.HasSuffix(st.Resource[1], "-rabbitmq-ca-cert") {
 							t.Errorf("writes secrets %v; want only the broker CA's two", st.Resource)
@@ -73,7 +73,7 @@ func TestBrokerRoleLeastPrivilege(t *testing.T) {
 				}
 			}
 			sort.Strings(actions)
-			want := "cloudwatch:PutMetricData kms:Decrypt kms:GenerateDataKey logs:CreateLogStream logs:PutLogEvents secretsmanager:GetSecretValue secretsmanager:PutSecretValue ssm:GetDocument ssm:PutParameter"
+			want := "cloudwatch:PutMetricData kms:Decrypt kms:GenerateDataKey logs:CreateLogStream logs:PutLogEvents secretsmanager:GetSecretValue secretsmanager:ListSecretVersionIds secretsmanager:PutSecretValue ssm:GetDocument ssm:PutParameter"
 			if cluster {
 				want = "cloudwatch:PutMetricData ec2:DescribeInstances " + strings.TrimPrefix(want, "cloudwatch:PutMetricData ")
 			}

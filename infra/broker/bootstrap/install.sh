@@ -135,13 +135,19 @@ issue_certificate() {
 	local tls="$CONF_DIR/tls" work ip host
 	install -d -m 0750 -o root -g "$RABBITMQ_UID" "$tls"
 	work="$(mktemp -d /run/hookline-ca.XXXXXX)"
-	if ! aws secretsmanager get-secret-value --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" \
-		--query SecretString --output text >"$work/ca.key" 2>/dev/null; then
+	# Whether the CA exists is read from the secret's versions, never from a
+	# failed read: a throttled or failed call must not make node 0 replace
+	# the CA every client trusts (set -e stops the bootstrap instead).
+	local versions
+	versions="$(aws secretsmanager list-secret-version-ids --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" \
+		--query 'length(Versions)' --output text)"
+	if [[ $versions == 0 ]]; then
 		if ((NODE_INDEX != 0)); then
 			log "waiting for node 0 to create the CA"
 			for _ in $(seq 1 120); do
-				aws secretsmanager get-secret-value --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" \
-					--query SecretString --output text >"$work/ca.key" 2>/dev/null && break
+				versions="$(aws secretsmanager list-secret-version-ids --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" \
+					--query 'length(Versions)' --output text || echo 0)"
+				[[ $versions != 0 ]] && break
 				sleep 10
 			done
 		else
@@ -153,6 +159,8 @@ issue_certificate() {
 			aws secretsmanager put-secret-value --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" --secret-string "file://$work/ca.key" >/dev/null
 		fi
 	fi
+	aws secretsmanager get-secret-value --region "$REGION" --secret-id "$CA_KEY_SECRET_ARN" \
+		--query SecretString --output text >"$work/ca.key"
 	[[ -s $work/ca.key ]] || {
 		log "no CA key in $CA_KEY_SECRET_ARN"
 		return 1
@@ -311,8 +319,9 @@ ready=0
 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 && rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1 && ready=1
 mem="\$(awk '/MemTotal/ {t=\$2} /MemAvailable/ {a=\$2} END {printf "%.1f", (t-a)*100/t}' /proc/meminfo)"
 disk="\$(df --output=pcent $DATA_DIR | tail -n1 | tr -dc '0-9')"
-aws cloudwatch put-metric-data --region '$REGION' --namespace '$METRICS_NAMESPACE' --dimensions Node='$NODE' \\
-	--metric-data "MetricName=Ready,Value=\$ready" "MetricName=MemoryUsedPercent,Value=\$mem,Unit=Percent" "MetricName=DataDiskUsedPercent,Value=\$disk,Unit=Percent"
+dim='"Dimensions":[{"Name":"Node","Value":"$NODE"}]'
+aws cloudwatch put-metric-data --region '$REGION' --namespace '$METRICS_NAMESPACE' --metric-data \
+	"[{\"MetricName\":\"Ready\",\"Value\":\$ready,\$dim},{\"MetricName\":\"MemoryUsedPercent\",\"Value\":\$mem,\"Unit\":\"Percent\",\$dim},{\"MetricName\":\"DataDiskUsedPercent\",\"Value\":\$disk,\"Unit\":\"Percent\",\$dim}]"
 HEALTH
 	chmod 0755 /usr/local/sbin/hookline-broker-health
 	cat >/etc/systemd/system/hookline-broker-health.service <<'UNIT'
