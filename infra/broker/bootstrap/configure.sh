@@ -131,10 +131,24 @@ apply() {
 		read -r name tags arn <<<"$line"
 		users+="$(user_json "$name" "$tags" "$arn")"$'\n'
 	done
-	{
+	local doc attempt
+	doc="$({
 		definitions
 		printf '%s' "$users"
-	} | with_users | rabbitmqctl import_definitions >/dev/null
+	} | with_users)"
+	# An import can fail transiently (a busy node, a concurrent import):
+	# it is idempotent, so try again before failing the step.
+	for attempt in 1 2 3; do
+		if printf '%s' "$doc" | rabbitmqctl import_definitions >/dev/null; then
+			break
+		fi
+		if ((attempt == 3)); then
+			log "import_definitions failed three times"
+			return 1
+		fi
+		log "import_definitions failed (attempt $attempt); retrying"
+		sleep "$POLL_SECONDS"
+	done
 	if [[ $DELETE_GUEST == true ]] && rabbitmqctl list_users --silent | cut -f1 | grep -qx guest; then
 		log "deleting the default guest user"
 		rabbitmqctl delete_user guest >/dev/null
