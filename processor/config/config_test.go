@@ -48,7 +48,7 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, "/ca.pem", q.CA)
 			}},
 		{"queue metrics CA from the broker's", map[string]string{"RABBITMQ_URL": "amqps://b:5671/hookline", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
-			"QUEUE_METRICS_ENDPOINTS": "https://b:15691", "QUEUE_METRICS_STACK": "s", "RABBITMQ_CA": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}, "",
+			"QUEUE_METRICS_ENDPOINTS": "https://b:15691", "QUEUE_METRICS_STACK": "s", "RABBITMQ_CA": brokerCA}, "",
 			func(t *testing.T, c config.Config) {
 				require.Contains(t, c.QueueMetrics.CA, "BEGIN CERTIFICATE")
 			}},
@@ -104,3 +104,17 @@ func TestFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// brokerCA is a self-signed certificate shaped like the stack's broker CA:
+// RABBITMQ_CA is parsed at start, so it must be a real one.
+const brokerCA = `-----BEGIN CERTIFICATE-----
+MIIBmDCCAT+gAwIBAgIUGVcOCj7Zbe8x/OCIk7dWiDsOSIswCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXaG9va2xpbmUgdGVzdCBicm9rZXIgQ0EwHhcNMjYxMjAyMDQz
+OTA1WhcNMzYxMTI5MDQzOTA1WjAiMSAwHgYDVQQDDBdob29rbGluZSB0ZXN0IGJy
+b2tlciBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABCXxINjap8I1TDkN+mZr
+jSejyMA1trM/uWzyqx3xDw9TupLQaLY0RcsR7KJORPxJ1xVHpW4RAt7D0xhuBK9J
+Lv6jUzBRMB0GA1UdDgQWBBRGEoSBTpmishW17G0t9+xEyeeD+zAfBgNVHSMEGDAW
+gBRGEoSBTpmishW17G0t9+xEyeeD+zAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0cAMEQCIDMAzAS5HWHfpwBsXpl/l6HhDN0VkyzuQQgn0X4YrBBbAiAemb96
+/3RIUZ1ceBv4DLYxAO8fjIszbkMJejJWEJAwLA==
+-----END CERTIFICATE-----`
