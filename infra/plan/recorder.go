@@ -130,6 +130,8 @@ func computed(typ, name string) map[string]string {
 		return map[string]string{"dnsName": name + "-0123456789abcdef.elb.amazonaws.com"}
 	case "aws:ssm/document:Document":
 		return map[string]string{"name": name}
+	case "aws:secretsmanager/secretVersion:SecretVersion":
+		return map[string]string{"versionId": name + "-version-1"}
 	case "aws:kms/key:Key":
 		return map[string]string{"keyId": name + "-key-id"}
 	case "aws:cloudwatch/logGroup:LogGroup", "aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "aws:lambda/function:Function":

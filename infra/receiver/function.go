@@ -39,7 +39,10 @@ type Args struct {
 	BrokerSecretArn  pulumi.StringInput // the receiver's broker user
 	BrokerCAArn      pulumi.StringInput // the broker CA certificate (PEM): RABBITMQ_CA_SECRET_ARN
 	SourcesSecretArn pulumi.StringInput
-	KeyArns          []pulumi.StringInput // the keys of those two secrets
+	// SourcesVersion is the document's secret version: a new one changes
+	// the environment, so Lambda starts fresh instances that read it.
+	SourcesVersion pulumi.StringInput
+	KeyArns        []pulumi.StringInput // the keys of those two secrets
 }
 
 // Function is the receiver component.
@@ -122,6 +125,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"RABBITMQ_SECRET_ARN":        args.BrokerSecretArn,
 			"RABBITMQ_CA_SECRET_ARN":     args.BrokerCAArn,
 			"WEBHOOK_SOURCES_SECRET_ARN": args.SourcesSecretArn,
+			"WEBHOOK_SOURCES_VERSION":    args.SourcesVersion, // not read by the code: replaces warm instances
 		}},
 		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
 			LogFormat: pulumi.String("Text"), // the receiver writes its own JSON lines (slog)

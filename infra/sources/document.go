@@ -24,6 +24,10 @@ type Document struct {
 
 	SecretArn pulumi.StringOutput
 	KeyArn    pulumi.StringOutput
+	// VersionID changes with every new value of the document: the receiver
+	// carries it in its environment, so a new document (a rotated origin or
+	// source secret) replaces warm instances, which read it at cold start.
+	VersionID pulumi.StringOutput
 }
 
 // New declares the secret, its key and its value.
@@ -44,12 +48,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	if _, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
+	version, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
 		SecretId:     secret.ID(),
 		SecretString: pulumi.ToSecret(args.Document).(pulumi.StringOutput),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
+	d.VersionID = version.VersionId
 	d.SecretArn = secret.Arn
 	d.KeyArn = key.Arn
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{"secretArn": d.SecretArn}); err != nil {

@@ -339,6 +339,7 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		BrokerSecretArn:     p.Broker.SecretArns[topology.Receiver],
 		BrokerCAArn:         p.Broker.CACertArn,
 		SourcesSecretArn:    p.Sources.SecretArn,
+		SourcesVersion:      p.Sources.VersionID,
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
 	}, with)
 	if err != nil {

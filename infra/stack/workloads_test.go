@@ -398,9 +398,11 @@ func TestReceiverFunction(t *testing.T) {
 			"RABBITMQ_SECRET_ARN":        secretArn + "hookline-" + v.stack + "-rabbitmq-receiver",
 			"WEBHOOK_SOURCES_SECRET_ARN": secretArn + "hookline-" + v.stack + "-sources",
 			"RABBITMQ_CA_SECRET_ARN":     secretArn + "hookline-" + v.stack + "-rabbitmq-ca-cert",
+			// the document's version: a new document replaces warm instances
+			"WEBHOOK_SOURCES_VERSION": "hookline-" + v.stack + "-sources-version-1",
 		}
-		if len(env) != 4 {
-			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, RABBITMQ_CA_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN", env)
+		if len(env) != 5 {
+			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, RABBITMQ_CA_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN, WEBHOOK_SOURCES_VERSION", env)
 		}
 		for k, val := range want {
 			if env[k] != val {
