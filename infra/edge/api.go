@@ -172,6 +172,11 @@ func (e *Edge) api(ctx *pulumi.Context, name string, args Args, certArn pulumi.S
 			return nil, err
 		}
 		targets[host] = dn.DomainNameConfiguration.TargetDomainName().Elem()
+		if host == args.Hostnames[0] {
+			// The URL exists once its custom domain does (and is tracked
+			// like every resource output).
+			e.WebhookURL = pulumi.Sprintf("https://%s/webhooks/", dn.DomainName)
+		}
 	}
 	return targets, nil
 }

@@ -95,7 +95,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	e.WebhookURL = pulumi.Sprintf("https://%s/webhooks/", args.Hostnames[0])
 	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{
 		"webhookUrl":   e.WebhookURL,
 		"apiId":        e.APIID,
