@@ -49,11 +49,26 @@ func run(log *slog.Logger) error {
 	h := receiver.New(cfg.Sources, pub, log)
 
 	if cfg.Lambda {
+		// EMF lines on stdout: CloudWatch Logs turns them into metrics,
+		// no API call on the request path.
+		h.WithMetrics(receiver.NewMetrics(receiver.MetricsConfig{EMF: os.Stdout,
+			Stack: os.Getenv("HOOKLINE_STACK"), Function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}))
 		log.Info("starting in Lambda mode", "sources", cfg.Sources.Names())
 		lambda.StartWithOptions(h.HandleAPIGateway, lambda.WithContext(ctx))
 		return nil
 	}
-	return serve(ctx, log, cfg.ListenAddr, h)
+	m := receiver.NewMetrics(receiver.MetricsConfig{})
+	h.WithMetrics(m)
+	return serve(ctx, log, cfg.ListenAddr, localMux(h, m))
+}
+
+// localMux serves GET /metrics beside the webhooks; every other path is the
+// receiver's (which answers 404 outside /webhooks/).
+func localMux(h http.Handler, m *receiver.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("/", h)
+	return mux
 }
 
 // serve runs the local HTTP server until ctx ends, then drains it.

@@ -16,6 +16,9 @@ import (
 func (h *Handler) HandleAPIGateway(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	r, status := h.requestFromEvent(ctx, ev)
 	if r == nil {
+		if h.metrics != nil {
+			h.metrics.observe(result{status: status})
+		}
 		return jsonResponse(status, `{"error":"body too large"}`), nil
 	}
 	w := &responseRecorder{header: http.Header{}, status: http.StatusOK}

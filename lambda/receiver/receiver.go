@@ -49,6 +49,7 @@ type Handler struct {
 	pub     Publisher
 	log     *slog.Logger
 	now     func() time.Time // the clock for signatures and received-at
+	metrics *Metrics         // nil counts nothing
 	bufs    sync.Pool
 }
 
@@ -120,6 +121,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.String("reason", res.reason))
 	}
 	h.log.LogAttrs(r.Context(), level, msg, attrs...)
+	if h.metrics != nil {
+		h.metrics.observe(res)
+	}
 }
 
 // answer is every response body: {"id"} on 202, {"error"} otherwise.
@@ -137,6 +141,8 @@ type result struct {
 	source, id     string
 	providerID     string
 	bytes          int
+	published      bool          // a publish was attempted
+	confirm        time.Duration // publish to confirm or failure
 }
 
 // cut returns at most n bytes of s.
@@ -208,15 +214,20 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 		return reject(http.StatusUnauthorized, publicSigError(err), err.Error())
 	}
 	e := envelope.New(src.Name, d, rid, r.Header.Get("Content-Type"), body, h.now())
-	if err := h.pub.Publish(r.Context(), e); err != nil {
+	pubStart := time.Now()
+	err = h.pub.Publish(r.Context(), e)
+	confirm := time.Since(pubStart)
+	if err != nil {
 		if errors.Is(err, envelope.ErrUnencodable) {
 			// envelope.New bounds every field, so this is a defect here,
 			// not the sender's: no Retry-After, nothing to retry.
 			return reject(http.StatusInternalServerError, "internal error", err.Error())
 		}
-		return reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
+		res := reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
+		res.published, res.confirm = true, confirm
+		return res
 	}
-	return result{status: http.StatusAccepted, id: e.ID, providerID: e.ProviderID, bytes: len(body)}
+	return result{status: http.StatusAccepted, id: e.ID, providerID: e.ProviderID, bytes: len(body), published: true, confirm: confirm}
 }
 
 // publicSigError names the kind of signature failure, never the details.

@@ -1,0 +1,82 @@
+// Package metricnames is the one list of metric names the code emits and the
+// infra (alarms, dashboards) reads, so the two cannot drift: the receiver's
+// Embedded Metric Format lines and Prometheus counters, and the queue
+// collector's CloudWatch metrics (declared in internal/queuemetrics and
+// listed here, not repeated). It imports nothing heavy, so the infra
+// compiles it cheaply.
+package metricnames
+
+import "github.com/hookline/hookline/internal/queuemetrics"
+
+// ReceiverNamespace is the CloudWatch namespace of the receiver's EMF lines.
+const ReceiverNamespace = "Hookline/Receiver"
+
+// Dimensions of the receiver's metrics. Stack is the stack's name
+// (HOOKLINE_STACK in the function's environment, e.g. hookline-prod), Source
+// the sources document's name ("unknown" for a path no source matches),
+// Status the HTTP status of a rejection.
+const (
+	StackDimension  = queuemetrics.StackDimension
+	SourceDimension = "Source"
+	StatusDimension = "Status"
+)
+
+// The receiver's CloudWatch metrics, one EMF line per request.
+const (
+	// Accepted counts webhooks answered 202 (the broker confirmed them).
+	Accepted = "Accepted"
+	// Rejected counts webhooks refused by the sender's fault
+	// (400/401/403/404/405/413/431), by Status.
+	Rejected = "Rejected"
+	// PublishFailures counts webhooks answered 503: the broker did not
+	// confirm (blocked, unreachable, timed out).
+	PublishFailures = "PublishFailures"
+	// InternalErrors counts 500s: a defect in the receiver, not the sender.
+	InternalErrors = "InternalErrors"
+	// PublishConfirmLatency is the time from publish to the broker's
+	// confirm (or failure), in milliseconds.
+	PublishConfirmLatency = "PublishConfirmLatency"
+	// BodySize is an accepted webhook's body, in bytes.
+	BodySize = "BodySize"
+)
+
+// ReceiverUnits are the CloudWatch units of the receiver's metrics.
+var ReceiverUnits = map[string]string{
+	Accepted:              "Count",
+	Rejected:              "Count",
+	PublishFailures:       "Count",
+	InternalErrors:        "Count",
+	PublishConfirmLatency: "Milliseconds",
+	BodySize:              "Bytes",
+}
+
+// The receiver's Prometheus metrics (local HTTP mode, GET /metrics): the
+// same counters in Prometheus naming.
+const (
+	PromAccepted              = "hookline_receiver_accepted_total"          // label source
+	PromRejected              = "hookline_receiver_rejected_total"          // labels source, status
+	PromPublishFailures       = "hookline_receiver_publish_failures_total"  // label source
+	PromInternalErrors        = "hookline_receiver_internal_errors_total"   // label source
+	PromPublishConfirmSeconds = "hookline_receiver_publish_confirm_seconds" // histogram, label source
+	PromBodyBytes             = "hookline_receiver_body_bytes"              // histogram, label source
+)
+
+// CloudWatch maps each CloudWatch namespace the code publishes to to the
+// metric names in it and their units. A dashboard or alarm that names a
+// custom metric not in here refers to something the code does not emit.
+var CloudWatch = map[string]map[string]string{
+	ReceiverNamespace:      ReceiverUnits,
+	queuemetrics.Namespace: queuemetrics.Units,
+}
+
+// Prometheus lists the Prometheus metric names the receiver exposes.
+var Prometheus = []string{
+	PromAccepted, PromRejected, PromPublishFailures, PromInternalErrors,
+	PromPublishConfirmSeconds, PromBodyBytes,
+}
+
+// Known reports whether name is a metric the code emits in namespace.
+func Known(namespace, name string) bool {
+	_, ok := CloudWatch[namespace][name]
+	return ok
+}
