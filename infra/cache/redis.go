@@ -32,9 +32,12 @@ type Redis struct {
 	pulumi.ResourceState
 
 	PrimaryEndpoint pulumi.StringOutput
-	Port            int
-	AuthSecretArn   pulumi.StringOutput // JSON {"auth_token": …, "url": "rediss://…"}
-	KeyArn          pulumi.StringOutput
+	// NodeIDs are the member clusters' ids (CacheClusterId, the dimension
+	// of the per-node metrics): ElastiCache names them <group id>-001, -002…
+	NodeIDs       []pulumi.StringOutput
+	Port          int
+	AuthSecretArn pulumi.StringOutput // JSON {"auth_token": …, "url": "rediss://…"}
+	KeyArn        pulumi.StringOutput
 }
 
 // New declares the cache.
@@ -103,6 +106,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	r.PrimaryEndpoint = group.PrimaryEndpointAddress
+	for i := 1; i <= 1+args.Replicas; i++ {
+		r.NodeIDs = append(r.NodeIDs, pulumi.Sprintf("%s-%03d", group.ID(), i))
+	}
 	r.AuthSecretArn = secret.Arn
 	r.KeyArn = key.Arn
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{

@@ -57,6 +57,7 @@ type Database struct {
 	// {"username","password"}, encrypted with KeyArn.
 	ProcessorSecretArn pulumi.StringOutput
 	InstanceArn        pulumi.StringOutput
+	Identifier         pulumi.StringOutput // DBInstanceIdentifier, the metrics' dimension
 }
 
 // New declares the database.
@@ -139,6 +140,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	d.Port = db.Port
 	d.KeyArn = key.Arn
 	d.InstanceArn = db.Arn
+	d.Identifier = db.Identifier
 	d.MasterSecretArn = db.MasterUserSecrets.ApplyT(func(secrets []rds.InstanceMasterUserSecret) string {
 		if len(secrets) == 0 || secrets[0].SecretArn == nil {
 			return ""

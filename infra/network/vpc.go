@@ -33,6 +33,7 @@ type Vpc struct {
 	PublicSubnetIDs   pulumi.StringArrayOutput
 	ComputeSubnetIDs  pulumi.StringArrayOutput // one per AZ, in AZ order
 	DatabaseSubnetIDs pulumi.StringArrayOutput // one per AZ, in AZ order
+	NatGatewayIDs     []pulumi.IDOutput        // one per NAT gateway, in AZ order (infra/alarms watches each)
 	AZs               []string
 
 	computeSubnets []*ec2.Subnet
@@ -134,6 +135,7 @@ func NewVpc(ctx *pulumi.Context, name string, args VpcArgs, opts ...pulumi.Resou
 			return nil, err
 		}
 		nats = append(nats, nat)
+		v.NatGatewayIDs = append(v.NatGatewayIDs, nat.ID())
 	}
 
 	// Compute tier: one route table per AZ, default route through that AZ's

@@ -125,7 +125,7 @@ func computed(typ, name string) map[string]string {
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
 		return map[string]string{"primaryEndpointAddress": "master." + name + ".cache.amazonaws.com"}
 	case "aws:rds/instance:Instance":
-		return map[string]string{"address": name + ".rds.amazonaws.com"}
+		return map[string]string{"address": name + ".rds.amazonaws.com", "identifier": name}
 	case "aws:lb/loadBalancer:LoadBalancer":
 		return map[string]string{"dnsName": name + "-0123456789abcdef.elb.amazonaws.com"}
 	case "aws:ssm/document:Document":

@@ -64,6 +64,7 @@ type Platform struct {
 	Processor *service.Processor   // ECS Fargate
 	Receiver  *receiver.Function   // Lambda
 	Dashboard *dashboard.Dashboard // CloudWatch
+	Watch     *alarms.Platform     // data stores', receiver's and NAT gateways' alarms
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
 }
@@ -198,6 +199,21 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 	}
 
 	if err := workloads(ctx, p, with); err != nil {
+		return nil, err
+	}
+
+	if p.Watch, err = alarms.Watch(ctx, name+"-watch", alarms.WatchArgs{
+		TopicArn:            p.Alarms.Arn,
+		Thresholds:          alarms.Defaults(cfg.Profile),
+		DatabaseID:          p.Database.Identifier,
+		AllocatedStorageGiB: cfg.Database.AllocatedStorageGiB,
+		CacheNodeIDs:        p.Cache.NodeIDs,
+		CacheReplicas:       cfg.Cache.Replicas,
+		FunctionName:        p.Receiver.Name,
+		FunctionTimeout:     cfg.Receiver.TimeoutSeconds,
+		ReservedConcurrency: cfg.Receiver.ReservedConcurrency,
+		NatGatewayIDs:       p.Network.NatGatewayIDs,
+	}, with); err != nil {
 		return nil, err
 	}
 
