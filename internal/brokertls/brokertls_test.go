@@ -12,7 +12,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/topology"
 )
 
 // testCA is a CA and a server certificate it issued for names.
@@ -101,7 +101,9 @@ func tlsListener(t *testing.T, ca testCA) string {
 }
 
 func dial(addr, vhost string) error {
-	u := "amqps://guest:guest@" + addr + "/" + url.PathEscape(vhost)
+	// As the receiver's production user: TLS in front of the grants the
+	// client really has.
+	u := "amqps" + strings.TrimPrefix(testenv.AMQPURLAs(addr, vhost, topology.Receiver), "amqp")
 	conn, err := amqp.DialConfig(u, amqp.Config{TLSClientConfig: brokertls.Client(), Dial: amqp.DefaultDial(5 * time.Second)})
 	if err != nil {
 		return err

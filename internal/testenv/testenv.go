@@ -67,9 +67,10 @@ func Name(t testing.TB) string {
 // RabbitMQ creates a fresh vhost for t as production has it: the broker
 // definitions of internal/topology applied (exchanges, queues, bindings,
 // policies) and one user per role with exactly the production grants, under
-// names unique to the test. guest may do anything in it, for the test's own
-// inspection only. Everything is deleted at cleanup. Connect as a role with
-// AMQPURLAs, as guest with AMQPURL (through a Proxy to inject faults).
+// names unique to the test. guest has no grant in it (production deletes
+// guest); the test's own set-up and inspection go through its admin user
+// (AMQPURL, MgmtURL). Everything is deleted at cleanup. Connect the code under
+// test as a role with AMQPURLAs (through a Proxy to inject faults).
 func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 	t.Helper()
 	var o brokerOptions
@@ -102,8 +103,8 @@ func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 		doc = topology.Document{Vhosts: doc.Vhosts, Permissions: doc.Permissions}
 	}
 	mgmt(t, http.MethodPost, "/api/definitions", string(doc.JSON()))
-	mgmt(t, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/guest",
-		`{"configure":".*","write":".*","read":".*"}`)
+	// Creating the vhost through the API granted guest everything in it.
+	mgmt(t, http.MethodDelete, "/api/permissions/"+url.PathEscape(vhost)+"/guest", "")
 	return vhost
 }
 
@@ -183,13 +184,20 @@ func UserName(t testing.TB, vhost string, r topology.Role) string {
 }
 
 // AMQPURL is the URL of vhost on the broker at addr ("" = the real broker)
-// as guest, who may do anything there: for a test's own setup and
-// inspection, never for the code under test.
-func AMQPURL(addr, vhost string) string {
-	if addr == "" {
-		addr = amqpHost
+// as the test's admin user, who may do anything there: for a test's own
+// set-up and inspection, never for the code under test.
+func AMQPURL(addr, vhost string) string { return AMQPURLAs(addr, vhost, topology.Admin) }
+
+// MgmtURL is the management API base URL with the credentials of vhost's
+// admin user, for reading the vhost's state back.
+func MgmtURL(t testing.TB, vhost string) string {
+	t.Helper()
+	u, err := url.Parse(mgmtURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return "amqp://guest:guest@" + addr + "/" + url.PathEscape(vhost)
+	u.User = roleUsers(t, vhost)[topology.Admin]
+	return u.String()
 }
 
 func randomHex(t testing.TB, n int) string {

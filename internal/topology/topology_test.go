@@ -225,7 +225,7 @@ func queueState(t *testing.T, vhost, queue string) queueInfo {
 	t.Helper()
 	var q queueInfo
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(testenv.RabbitMQMgmt() + "/api/queues/" + url.PathEscape(vhost) + "/" + url.PathEscape(queue))
+		resp, err := http.Get(testenv.MgmtURL(t, vhost) + "/api/queues/" + url.PathEscape(vhost) + "/" + url.PathEscape(queue))
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, queue)
