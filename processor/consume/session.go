@@ -116,12 +116,12 @@ func (c *Consumer) publish(ctx context.Context, s *session, exchange, key string
 		if err == nil {
 			return true
 		}
-		returned := errors.Is(err, confirm.ErrReturned)
-		c.Metrics.PublishFailed(map[bool]string{true: "returned", false: "refused"}[returned])
 		c.Log.Warn("publish not confirmed", "exchange", exchange, "key", key, "message_id", p.MessageId, "err", err)
-		if !returned {
+		if !errors.Is(err, confirm.ErrReturned) {
+			c.Metrics.PublishFailed("refused")
 			return false
 		}
+		c.Metrics.PublishFailed("returned")
 		select {
 		case <-ctx.Done():
 			return false
