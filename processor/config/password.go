@@ -8,9 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/hookline/hookline/internal/secrets"
 )
 
 // MySQLPassword returns the reader of the current database password
@@ -20,23 +18,12 @@ func (c Config) MySQLPassword() func(context.Context) (string, error) {
 	switch {
 	case c.MySQLPasswordSecretArn != "":
 		arn := c.MySQLPasswordSecretArn
-		var client *secretsmanager.Client
 		return func(ctx context.Context) (string, error) {
-			if client == nil { // the store serialises calls
-				cfg, err := awsconfig.LoadDefaultConfig(ctx)
-				if err != nil {
-					return "", fmt.Errorf("MYSQL_PASSWORD_SECRET_ARN: AWS config: %w", err)
-				}
-				client = secretsmanager.NewFromConfig(cfg)
-			}
-			out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+			v, err := secrets.Read(ctx, arn)
 			if err != nil {
 				return "", fmt.Errorf("MYSQL_PASSWORD_SECRET_ARN: %w", err)
 			}
-			if out.SecretString == nil {
-				return "", errors.New("MYSQL_PASSWORD_SECRET_ARN: secret has no string value")
-			}
-			p, err := SecretPassword(*out.SecretString)
+			p, err := SecretPassword(v)
 			if err != nil {
 				return "", fmt.Errorf("MYSQL_PASSWORD_SECRET_ARN: %w", err)
 			}
