@@ -77,13 +77,14 @@ plugin rabbitmq_prometheus 15692
 # for this machine only). Idempotent: applying again changes nothing.
 apply_definitions() {
   local api=http://127.0.0.1:15672/api role name tags
-  local auth=(-u "${RABBITMQ_ADMIN:-guest:guest}")
+  local auth=(-u "${RABBITMQ_ADMIN:-guest:guest}") defs=build/brokerdefs
+  mkdir -p build && go build -o "$defs" ./internal/topology/cmd/brokerdefs || return 1
   while read -r role name tags; do
     [[ $tags == - ]] && tags=
     curl -fsS "${auth[@]}" -X PUT -H 'content-type: application/json' \
       -d "{\"password\":\"local-$role\",\"tags\":\"$tags\"}" "$api/users/$name" >/dev/null
-  done < <(go run ./internal/topology/cmd/brokerdefs -users)
-  go run ./internal/topology/cmd/brokerdefs -vhost hookline |
+  done < <("$defs" -users)
+  "$defs" -vhost hookline |
     curl -fsS "${auth[@]}" -X POST -H 'content-type: application/json' --data-binary @- "$api/definitions" >/dev/null
 }
 cd "$(dirname "$0")/.."
