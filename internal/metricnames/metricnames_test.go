@@ -23,7 +23,9 @@ func TestListIsWellFormed(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []string{queuemetrics.InboundDepth, queuemetrics.IngestRate, queuemetrics.ConsumeRate, queuemetrics.DeadDepth} {
+	for _, n := range []string{queuemetrics.InboundDepth, queuemetrics.IngestRate, queuemetrics.ConsumeRate, queuemetrics.DeadDepth,
+		queuemetrics.BrokerMemoryAlarm, queuemetrics.BrokerDiskAlarm, queuemetrics.QuorumMembersMissing,
+		queuemetrics.QueuesWithoutLeader, queuemetrics.Partitions} {
 		if !metricnames.Known(queuemetrics.Namespace, n) {
 			t.Errorf("%s missing from the list", n)
 		}
