@@ -4,91 +4,62 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
 	"github.com/hookline/hookline/internal/webhooksig"
+	"github.com/hookline/hookline/lambda/receiver"
 )
 
-// fakeRuntime is the Lambda Runtime API as the real binary sees it: it hands
-// out the queued events one by one and collects the responses.
-type fakeRuntime struct {
-	events    chan events.APIGatewayV2HTTPRequest
-	responses chan events.APIGatewayV2HTTPResponse
+func writeSources(t *testing.T, doc string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "sources.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(doc), 0o600))
+	return f
 }
 
-func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/2018-06-01/runtime/invocation/next":
-		select {
-		case ev := <-f.events:
-			w.Header().Set("Lambda-Runtime-Aws-Request-Id", "inv-"+ev.RequestContext.RequestID)
-			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
-			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:receiver")
-			_ = json.NewEncoder(w).Encode(ev)
-		case <-r.Context().Done():
+// drain takes every message off the vhost's inbound queue as the admin user.
+func drain(t *testing.T, vhost string) []amqp.Delivery {
+	t.Helper()
+	conn, err := amqp.Dial(testenv.AMQPURL("", vhost))
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	var got []amqp.Delivery
+	for {
+		d, ok, err := ch.Get(topology.Queue, true /* autoAck */)
+		require.NoError(t, err)
+		if !ok {
+			return got
 		}
-	case r.Method == http.MethodPost && filepath.Base(r.URL.Path) == "response":
-		var resp events.APIGatewayV2HTTPResponse
-		_ = json.NewDecoder(r.Body).Decode(&resp)
-		f.responses <- resp
-		w.WriteHeader(http.StatusAccepted)
-	default:
-		body, _ := io.ReadAll(r.Body)
-		f.responses <- events.APIGatewayV2HTTPResponse{StatusCode: -1, Body: r.URL.Path + " " + string(body)}
-		w.WriteHeader(http.StatusAccepted)
+		got = append(got, d)
 	}
 }
 
-// TestLambdaModeBinary runs the real receiver binary in Lambda mode against a
-// fake Runtime API and the real broker: a signed webhook gets 202 and lands
-// in the queue, an unsigned one gets 401 and does not.
+// TestLambdaModeBinary runs the real receiver binary in Lambda mode under the
+// Runtime API harness and the real broker: a signed webhook gets 202 and
+// lands in the queue, an unsigned one gets 401 and does not.
 func TestLambdaModeBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
-	sourcesFile := filepath.Join(dir, "sources.yaml")
-	require.NoError(t, os.WriteFile(sourcesFile, []byte(srcDoc), 0o600))
+	bin := buildBinary(t, ".")
 	vhost := testenv.RabbitMQ(t)
-
-	rt := &fakeRuntime{events: make(chan events.APIGatewayV2HTTPRequest, 2), responses: make(chan events.APIGatewayV2HTTPResponse, 2)}
-	api := httptest.NewServer(rt)
-	t.Cleanup(api.Close)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(os.Environ(),
-		"AWS_LAMBDA_RUNTIME_API="+api.Listener.Addr().String(),
+	p := startLambda(t, bin,
 		"RABBITMQ_URL="+testenv.AMQPURLAs("", vhost, topology.Receiver),
-		"WEBHOOK_SOURCES_FILE="+sourcesFile,
-	)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+		"WEBHOOK_SOURCES_FILE="+writeSources(t, srcDoc))
 
 	body := `{"repository":{"full_name":"o/r"}}`
 	hdr, err := webhooksig.Sign(webhooksig.GitHub, "s", "delivery-1", time.Now(), []byte(body))
@@ -98,40 +69,17 @@ func TestLambdaModeBinary(t *testing.T) {
 	hdrLong, err := webhooksig.Sign(webhooksig.GitHub, "s", longID, time.Now(), []byte(body))
 	require.NoError(t, err)
 	hdrLong.Set("Content-Type", "application/json; x="+strings.Repeat("p", 280))
-	event := func(id string, h http.Header) events.APIGatewayV2HTTPRequest {
-		ev := events.APIGatewayV2HTTPRequest{RawPath: "/webhooks/gh", Body: body, Headers: map[string]string{"host": "h.example.com"}}
-		ev.RequestContext.HTTP.Method = http.MethodPost
-		ev.RequestContext.RequestID = id
-		for k := range h {
-			ev.Headers[k] = h.Get(k)
-		}
-		return ev
-	}
 	for _, c := range []struct {
-		ev     events.APIGatewayV2HTTPRequest
+		id     string
+		h      http.Header
 		status int
-	}{{event("a", hdr), 202}, {event("b", nil), 401}, {event("c", hdrLong), 202}} {
-		rt.events <- c.ev
-		select {
-		case resp := <-rt.responses:
-			require.Equal(t, c.status, resp.StatusCode, resp.Body)
-		case <-time.After(60 * time.Second):
-			t.Fatal("no response from the Lambda binary")
-		}
+	}{{"a", hdr, 202}, {"b", nil, 401}, {"c", hdrLong, 202}} {
+		resp, _ := p.invoke(t, apiEvent(c.id, "/webhooks/gh", body, c.h))
+		require.Equal(t, c.status, resp.StatusCode, resp.Body)
 	}
 
-	conn, err := amqp.Dial(testenv.AMQPURL("", vhost))
-	require.NoError(t, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
-	require.NoError(t, err)
 	var got []string
-	for {
-		d, ok, err := ch.Get(topology.Queue, true)
-		require.NoError(t, err)
-		if !ok {
-			break
-		}
+	for _, d := range drain(t, vhost) {
 		got = append(got, fmt.Sprintf("%s %s %s", d.MessageId, d.ContentType, d.Body))
 	}
 	// X-GitHub-Delivery is unsigned: both ids come from the source and the
@@ -141,4 +89,102 @@ func TestLambdaModeBinary(t *testing.T) {
 	sum := sha256.Sum256(append([]byte("gh\x00"), mac...))
 	id := "mac:" + hex.EncodeToString(sum[:])
 	require.Equal(t, []string{id + "  " + body, id + " application/json " + body}, got)
+}
+
+// TestLambdaBrokerUnreachableAtColdStart: a broker that cannot be reached at
+// cold start does not fail init (API Gateway would answer 500); every
+// invocation answers 503 with Retry-After and publishes nothing until the
+// broker is back, and the first one after that is accepted.
+func TestLambdaBrokerUnreachableAtColdStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t, ".")
+	for _, c := range []struct {
+		name       string
+		cut, heal  func(*testenv.Proxy)
+		upToAnswer time.Duration // dial refused: fast; blackholed: the 5 s confirm timeout
+	}{
+		{"refused", (*testenv.Proxy).Cut, (*testenv.Proxy).Restore, 5 * time.Second},
+		{"blackholed", (*testenv.Proxy).Blackhole, (*testenv.Proxy).Heal, 15 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			vhost := testenv.RabbitMQ(t)
+			proxy := testenv.NewProxy(t, testenv.RabbitMQAddr())
+			c.cut(proxy)
+			p := startLambda(t, bin,
+				"RABBITMQ_URL="+testenv.AMQPURLAs(proxy.Addr(), vhost, topology.Receiver),
+				"WEBHOOK_SOURCES_FILE="+writeSources(t, srcDoc))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := p.api.WaitNext(ctx, p.exited)
+			require.NoError(t, err, "init must succeed without the broker")
+
+			body := `{"zen":"x"}`
+			for i := range 2 {
+				hdr, err := webhooksig.Sign(webhooksig.GitHub, "s", "", time.Now(), []byte(body))
+				require.NoError(t, err)
+				resp, res := p.invoke(t, apiEvent(fmt.Sprint("down-", i), "/webhooks/gh", body, hdr))
+				require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, resp.Body)
+				require.Equal(t, fmt.Sprint(receiver.RetryAfterSeconds), resp.Headers["Retry-After"])
+				require.Less(t, res.Answered.Sub(res.Delivered), c.upToAnswer)
+			}
+			require.Empty(t, drain(t, vhost), "nothing is published while the broker is away")
+
+			c.heal(proxy)
+			body = `{"zen":"back"}`
+			hdr, err := webhooksig.Sign(webhooksig.GitHub, "s", "", time.Now(), []byte(body))
+			require.NoError(t, err)
+			resp, _ := p.invoke(t, apiEvent("up", "/webhooks/gh", body, hdr))
+			require.Equal(t, http.StatusAccepted, resp.StatusCode, resp.Body)
+			got := drain(t, vhost)
+			require.Len(t, got, 1)
+			require.Equal(t, body, string(got[0].Body))
+		})
+	}
+}
+
+// TestLambdaInitErrorReported: a sources document that does not validate is
+// a deploy error: the binary reports it through /runtime/init/error, never
+// asks for an invocation, and exits non-zero.
+func TestLambdaInitErrorReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t, ".")
+	for _, c := range []struct{ name, env, want string }{
+		{"bad scheme", "WEBHOOK_SOURCES_FILE=" + writeSources(t, "sources:\n  - {name: gh, hosts: [h.example.com], scheme: nosuch, secrets: [s]}\n"), "nosuch"},
+		{"not a document", "WEBHOOK_SOURCES_FILE=" + writeSources(t, "sources: [\n"), "error converting YAML"},
+		{"no sources", "WEBHOOK_SOURCES_FILE=", "WEBHOOK_SOURCES_FILE or WEBHOOK_SOURCES_SECRET_ARN"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			// The broker is never reached: the document is read first.
+			p := startLambda(t, bin, "RABBITMQ_URL=amqp://u:p@127.0.0.1:1/v", c.env)
+			select {
+			case ie := <-p.api.InitErrors():
+				require.Equal(t, initErrorType, ie.ErrorType)
+				require.Contains(t, string(ie.Body), `"errorType":"`+initErrorType+`"`)
+				require.Contains(t, string(ie.Body), c.want)
+			case <-p.exited:
+				t.Fatalf("exited (%v) without reporting an init error", p.waitErr)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no init error reported")
+			}
+			select {
+			case <-p.exited:
+				require.Error(t, p.waitErr, "a failed init exits non-zero")
+			case <-time.After(10 * time.Second):
+				t.Fatal("still running after reporting an init error")
+			}
+			select {
+			case <-p.api.NextSeen():
+				t.Fatal("asked for an invocation after a failed init")
+			default:
+			}
+		})
+	}
 }

@@ -38,11 +38,21 @@ func run(log *slog.Logger) error {
 	defer stop()
 
 	cfg, err := loadConfig(ctx, os.Getenv)
-	if err != nil {
-		return err
+	if err == nil {
+		if err = brokertls.Use(cfg.RabbitCA); err != nil {
+			err = fmt.Errorf("RABBITMQ_CA: %w", err)
+		}
 	}
-	if err := brokertls.Use(cfg.RabbitCA); err != nil {
-		return fmt.Errorf("RABBITMQ_CA: %w", err)
+	if err != nil {
+		// A bad sources document or an unreadable secret is a deploy error:
+		// say so to Lambda. (An unreachable broker is not: it is retried per
+		// request, each answered 503 until it is back.)
+		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+			if rerr := reportInitError(ctx, api, err); rerr != nil {
+				log.Error("could not report the init error", "err", rerr)
+			}
+		}
+		return err
 	}
 	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Channels: cfg.Channels, Logger: log})
 	defer pub.Close()
