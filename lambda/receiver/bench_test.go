@@ -18,12 +18,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -49,6 +51,10 @@ const (
 )
 
 var benchBody = bytes.Repeat([]byte("x"), 1024)
+
+// -receiver.cpuprofile profiles the receiver's closed-loop window only (not
+// H's or B's), load generator included: read the server's share off it.
+var receiverProfile = flag.String("receiver.cpuprofile", "", "write a CPU profile of the receiver's closed-loop window to this file")
 
 type stats struct {
 	rate     float64
@@ -266,7 +272,9 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		pub := publish.New(context.Background(), publish.Config{URL: testenv.AMQPURLAs("", vhost, topology.Receiver), Logger: log})
 		srv := httptest.NewServer(receiver.New(set, pub, log))
 		send := httpSender(srv.URL + "/webhooks/gh")
+		stopProfile := startProfile(b, *receiverProfile)
 		a := closedLoop(benchSenders, send)
+		stopProfile()
 		purge(b, vhost)
 		half := openLoop(a.rate/2, send)
 		srv.Close()
@@ -288,4 +296,18 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		b.ReportMetric(a.rate/l, "receiver/L")
 		b.ReportMetric(float64(half.p99.Microseconds())/1000, "p99_ms@half")
 	}
+}
+
+func startProfile(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
