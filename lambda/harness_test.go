@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,7 +86,7 @@ func startLambda(t testing.TB, bin string, env ...string) *lambdaProc {
 	require.NoError(t, err)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), append([]string{"AWS_LAMBDA_RUNTIME_API=" + api.Addr()}, env...)...)
-	cmd.Stdout = nil // the receiver's log and EMF lines: discarded
+	cmd.Stdout = io.Discard // log and EMF lines through a pipe, as Lambda captures stdout
 	cmd.Stderr = os.Stderr
 	p := &lambdaProc{api: api, cmd: cmd, exited: make(chan struct{})}
 	p.started = time.Now()

@@ -356,19 +356,32 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 		s.close(wt)
 		return nil, err
 	}
-	// The receiver declares nothing (its grant has no configure): the
-	// definitions are applied before any client connects. A passive check
-	// says clearly at connect time what a mandatory publish would only
-	// report as unroutable.
-	if err := topology.Check(conn, []string{topology.Exchange}, nil); err != nil {
-		return fail(fmt.Errorf("broker topology: %w", err))
-	}
-	for range p.cfg.Channels {
+	for i := range p.cfg.Channels {
 		ch, err := conn.Channel()
 		if err != nil {
 			return fail(fmt.Errorf("open channel: %w", err))
 		}
-		if err := ch.Confirm(false /* noWait */); err != nil {
+		if i == 0 {
+			// The receiver declares nothing (its grant has no configure):
+			// the definitions are applied before any client connects. A
+			// passive check of the one exchange it publishes to says
+			// clearly at connect time what a publish would only report as
+			// a closed channel. No wait for its reply: a missing exchange
+			// closes this channel with 404 before the broker answers the
+			// confirm.select below, so the check costs no round trip of its
+			// own at cold start.
+			if err := ch.ExchangeDeclarePassive(topology.Exchange, amqp.ExchangeTopic,
+				true,  // durable
+				false, // autoDelete
+				false, // internal
+				true,  // noWait
+				nil); err != nil {
+				return fail(fmt.Errorf("broker topology: exchange %s: %w", topology.Exchange, err))
+			}
+			if err := ch.Confirm(false /* noWait */); err != nil {
+				return fail(fmt.Errorf("broker topology: exchange %s: %w (apply the broker definitions: see docs/broker-contract.md)", topology.Exchange, err))
+			}
+		} else if err := ch.Confirm(false /* noWait */); err != nil {
 			return fail(fmt.Errorf("confirm mode: %w", err))
 		}
 		pc := &pubChannel{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 64)), returned: map[string]time.Time{}}

@@ -219,6 +219,9 @@ func TestWithoutDefinitionsNothingIsAccepted(t *testing.T) {
 	p := newPublisher(t, "", vhost, publish.Config{ConfirmTimeout: 2 * time.Second})
 	err := p.Publish(context.Background(), msg(1))
 	require.ErrorContains(t, err, "exchange webhooks")
+	var aerr *amqp.Error
+	require.ErrorAs(t, err, &aerr, "the broker's own answer is kept: %v", err)
+	require.Equal(t, amqp.NotFound, aerr.Code, "%v", err)
 	testenv.ApplyDefinitions(t, topology.Spec{Vhost: vhost})
 	require.NoError(t, p.Publish(context.Background(), msg(2)))
 	require.Equal(t, map[string]int{"id-000002": 1}, queued(t, vhost))

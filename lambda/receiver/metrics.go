@@ -3,12 +3,10 @@ package receiver
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hookline/hookline/internal/metricnames"
 )
@@ -31,13 +29,7 @@ type Metrics struct {
 	mu   sync.Mutex // serialises EMF lines on emf
 	bufs sync.Pool  // *[]byte, one EMF line each
 
-	reg             *prometheus.Registry
-	accepted        *prometheus.CounterVec
-	rejected        *prometheus.CounterVec
-	publishFailures *prometheus.CounterVec
-	internalErrors  *prometheus.CounterVec
-	confirmSeconds  *prometheus.HistogramVec
-	bodyBytes       *prometheus.HistogramVec
+	prom promSet
 }
 
 // MetricsConfig says where EMF lines go and what fixed dimensions they carry.
@@ -51,30 +43,42 @@ type MetricsConfig struct {
 	Function string
 }
 
-// NewMetrics returns the receiver's metrics on a registry of their own.
+// NewMetrics returns the receiver's metrics.
 func NewMetrics(cfg MetricsConfig) *Metrics {
-	m := &Metrics{emf: cfg.EMF, stack: cfg.Stack, function: cfg.Function, now: time.Now,
-		bufs: sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }},
-		reg:  prometheus.NewRegistry()}
-	m.accepted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.PromAccepted,
-		Help: "Webhooks answered 202 after the broker confirmed them."}, []string{"source"})
-	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.PromRejected,
-		Help: "Webhooks refused by the sender's fault, by HTTP status."}, []string{"source", "status"})
-	m.publishFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.PromPublishFailures,
-		Help: "Webhooks answered 503 because the broker did not confirm."}, []string{"source"})
-	m.internalErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.PromInternalErrors,
-		Help: "Webhooks answered 500 (a receiver defect)."}, []string{"source"})
-	m.confirmSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metricnames.PromPublishConfirmSeconds,
-		Help: "Publish to broker confirm (or failure).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"source"})
-	m.bodyBytes = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metricnames.PromBodyBytes,
-		Help: "Accepted webhook body sizes.", Buckets: prometheus.ExponentialBuckets(256, 4, 8)}, []string{"source"})
-	m.reg.MustRegister(m.accepted, m.rejected, m.publishFailures, m.internalErrors, m.confirmSeconds, m.bodyBytes)
-	return m
+	return &Metrics{emf: cfg.EMF, stack: cfg.Stack, function: cfg.Function, now: time.Now,
+		bufs: sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}}
+}
+
+// promFamilies is the exposition of GET /metrics, in order.
+var promFamilies = []promFamily{
+	{metricnames.PromAccepted, "Webhooks answered 202 after the broker confirmed them.", "counter",
+		func(w *promWriter, n, src string, s *series) { w.counter(n, src, &s.accepted) }},
+	{metricnames.PromRejected, "Webhooks refused by the sender's fault, by HTTP status.", "counter",
+		func(w *promWriter, n, src string, s *series) {
+			s.mu.RLock()
+			statuses := make([]int, 0, len(s.rejected))
+			for st := range s.rejected {
+				statuses = append(statuses, st)
+			}
+			slices.Sort(statuses)
+			for _, st := range statuses {
+				w.sample(n, src, "status", strconv.Itoa(st), strconv.FormatUint(s.rejected[st].Load(), 10))
+			}
+			s.mu.RUnlock()
+		}},
+	{metricnames.PromPublishFailures, "Webhooks answered 503 because the broker did not confirm.", "counter",
+		func(w *promWriter, n, src string, s *series) { w.counter(n, src, &s.publishFailures) }},
+	{metricnames.PromInternalErrors, "Webhooks answered 500 (a receiver defect).", "counter",
+		func(w *promWriter, n, src string, s *series) { w.counter(n, src, &s.internalErrors) }},
+	{metricnames.PromPublishConfirmSeconds, "Publish to broker confirm (or failure).", "histogram",
+		func(w *promWriter, n, src string, s *series) { w.histogram(n, src, s.confirm) }},
+	{metricnames.PromBodyBytes, "Accepted webhook body sizes.", "histogram",
+		func(w *promWriter, n, src string, s *series) { w.histogram(n, src, s.body) }},
 }
 
 // Handler serves the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.prom.ServeHTTP(w, r, promFamilies) })
 }
 
 // WithMetrics makes h count every request in m.
@@ -89,24 +93,25 @@ func (m *Metrics) observe(res result) {
 	if src == "" {
 		src = UnknownSource
 	}
+	s := m.prom.of(src)
 	var name string
 	switch {
 	case res.status == http.StatusAccepted:
 		name = metricnames.Accepted
-		m.accepted.WithLabelValues(src).Inc()
-		m.bodyBytes.WithLabelValues(src).Observe(float64(res.bytes))
+		s.accepted.Add(1)
+		s.body.observe(float64(res.bytes))
 	case res.status == http.StatusServiceUnavailable:
 		name = metricnames.PublishFailures
-		m.publishFailures.WithLabelValues(src).Inc()
+		s.publishFailures.Add(1)
 	case res.status >= 500:
 		name = metricnames.InternalErrors
-		m.internalErrors.WithLabelValues(src).Inc()
+		s.internalErrors.Add(1)
 	default:
 		name = metricnames.Rejected
-		m.rejected.WithLabelValues(src, strconv.Itoa(res.status)).Inc()
+		s.reject(res.status)
 	}
 	if res.published {
-		m.confirmSeconds.WithLabelValues(src).Observe(res.confirm.Seconds())
+		s.confirm.observe(res.confirm.Seconds())
 	}
 	if m.emf != nil {
 		m.writeEMF(name, src, res)

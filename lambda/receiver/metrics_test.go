@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookline/hookline/internal/envelope"
@@ -223,4 +226,61 @@ func scrape(t *testing.T, m *receiver.Metrics) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestMetricsPrometheusExposition: GET /metrics is valid Prometheus text
+// (parsed by Prometheus's own parser), each family of the type it declares,
+// histogram buckets cumulative with le inclusive, and _count equal to +Inf.
+func TestMetricsPrometheusExposition(t *testing.T) {
+	t.Parallel()
+	set, err := sources.Parse([]byte(doc))
+	require.NoError(t, err)
+	m := receiver.NewMetrics(receiver.MetricsConfig{})
+	h := receiver.New(set, fakePub{}, slog.New(slog.NewJSONHandler(io.Discard, nil))).WithMetrics(m)
+	for _, n := range []int{10, 256, 300, 2000} {
+		h.ServeHTTP(httptest.NewRecorder(), signed(t, "std", []byte(`{"a":"`+strings.Repeat("x", n-8)+`"}`), nil))
+	}
+	h.ServeHTTP(httptest.NewRecorder(), signed(t, "gh", []byte(`{}`), func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", "sha256=00") }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/webhooks/gh", nil))
+
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(scrape(t, m)))
+	require.NoError(t, err)
+	require.Len(t, fams, len(metricnames.Prometheus))
+	for _, n := range metricnames.Prometheus {
+		require.Contains(t, fams, n)
+	}
+	require.Equal(t, dto.MetricType_HISTOGRAM, fams[metricnames.PromBodyBytes].GetType())
+	require.Equal(t, dto.MetricType_COUNTER, fams[metricnames.PromRejected].GetType())
+
+	label := func(mt *dto.Metric, k string) string {
+		for _, l := range mt.GetLabel() {
+			if l.GetName() == k {
+				return l.GetValue()
+			}
+		}
+		return ""
+	}
+	var body *dto.Histogram
+	for _, mt := range fams[metricnames.PromBodyBytes].GetMetric() {
+		if label(mt, "source") == "std" {
+			body = mt.GetHistogram()
+		}
+	}
+	require.NotNil(t, body)
+	require.EqualValues(t, 4, body.GetSampleCount())
+	require.EqualValues(t, 10+256+300+2000, body.GetSampleSum())
+	cum := map[float64]uint64{}
+	for _, b := range body.GetBucket() {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	require.EqualValues(t, 2, cum[256], "le is inclusive: 10 and 256")
+	require.EqualValues(t, 3, cum[1024])
+	require.EqualValues(t, 4, cum[4096])
+
+	statuses := map[string]float64{}
+	for _, mt := range fams[metricnames.PromRejected].GetMetric() {
+		statuses[label(mt, "source")+" "+label(mt, "status")] = mt.GetCounter().GetValue()
+	}
+	require.Equal(t, map[string]float64{"gh 401": 1, "gh 405": 1}, statuses)
 }
