@@ -81,7 +81,11 @@ const (
 	DefaultBatchSize       = 100
 	DefaultMaxAttempts     = 5
 	DefaultShutdownTimeout = 25 * time.Second // under ECS's default 30 s stopTimeout
-	DefaultLockTTL         = 30 * time.Second
+	// DefaultLockTTL is a short lease: the lock only spares contention (the
+	// database's fence is what makes the effect exactly once), and a
+	// crashed processor's locks must be gone by a redelivery's second try
+	// (LOCK_WAIT + the 1 s tier + LOCK_WAIT = 2 s; docs/decisions.md).
+	DefaultLockTTL         = 2 * time.Second
 	DefaultLockWait        = 500 * time.Millisecond
 	DefaultLockPrefix      = "hookline:lock:"
 	DefaultWedgeTimeout    = 2 * time.Minute // health.DefaultWedgeAfter
