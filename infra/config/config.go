@@ -120,8 +120,15 @@ type Database struct {
 	FinalSnapshotName string `json:"finalSnapshotName"`
 	MaintenanceWindow string `json:"maintenanceWindow"` // ddd:hh24:mi-ddd:hh24:mi, UTC
 	BackupWindow      string `json:"backupWindow"`      // hh24:mi-hh24:mi, UTC, not overlapping the maintenance window
-	Name              string `json:"name"`
-	MasterUsername    string `json:"masterUsername"`
+	// Identifier is the DB instance identifier (default <project>-<stack>-database).
+	// It is explicit so that the log groups RDS exports to can be declared,
+	// with retention, before the instance; changing it replaces the instance.
+	Identifier string `json:"identifier"`
+	// LogRetentionDays is the retention of the error and slow-query log
+	// groups the instance exports to.
+	LogRetentionDays int    `json:"logRetentionDays"`
+	Name             string `json:"name"`
+	MasterUsername   string `json:"masterUsername"`
 	// ProcessorUsername is the processor's own user: `processor migrate`
 	// creates it and grants it rows only; its password is the
 	// databaseProcessorPassword secret.
@@ -268,6 +275,16 @@ func (c Config) Tags() map[string]string {
 		"owner":      c.Owner,
 		"managed-by": "pulumi",
 	}
+}
+
+// DatabaseIdentifier is the configured DB instance identifier, or
+// <project>-<stack>-database (the name the metrics dimension and the
+// dashboards have always used).
+func (c Config) DatabaseIdentifier() string {
+	if c.Database.Identifier != "" {
+		return c.Database.Identifier
+	}
+	return c.Name() + "-database"
 }
 
 // FinalSnapshotNameOr is the configured final snapshot name, or def (the

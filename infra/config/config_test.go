@@ -175,6 +175,14 @@ func TestValidationErrors(t *testing.T) {
 		}, "hookline:database.performanceInsights:", "db.t4g.medium"},
 		{"bad maintenance window", "dev", field("hookline:database", "maintenanceWindow", "sunday 5am"), "hookline:database.maintenanceWindow:", "ddd:hh24:mi"},
 		{"bad backup window", "dev", field("hookline:database", "backupWindow", "3-4"), "hookline:database.backupWindow:", "hh24:mi-hh24:mi"},
+		{"upper-case DB identifier", "dev", field("hookline:database", "identifier", "Hookline-Dev"), "hookline:database.identifier:", "lower-case"},
+		{"DB identifier with a double hyphen", "dev", field("hookline:database", "identifier", "hookline--dev"), "hookline:database.identifier:", "single hyphens"},
+		{"DB identifier over 63 characters", "dev", field("hookline:database", "identifier", "h"+strings.Repeat("x", 63)), "hookline:database.identifier:", "up to 63"},
+		{"bad database log retention", "prod", field("hookline:database", "logRetentionDays", 42), "hookline:database.logRetentionDays:", "accepts 1, 3"},
+		{"Performance Insights on db.t3.small", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:database", "performanceInsights", true)
+			set(t, v, "hookline:database", "instanceClass", "db.t3.small")
+		}, "hookline:database.performanceInsights:", "db.t4g.medium"},
 		{"bad final snapshot name", "dev", field("hookline:database", "finalSnapshotName", "final--2-"), "hookline:database.finalSnapshotName:", "single hyphens"},
 		{"RabbitMQ 3.x", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:3.13.7-management@sha256:"+strings.Repeat("a", 64)), "hookline:broker.image:", "4.<minor>.<patch>"},
 		{"image by tag", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:4.3.6-management"), "hookline:broker.image:", "pinned by digest"},
@@ -254,4 +262,27 @@ func overlaps(t *testing.T, a, b string) bool {
 	t.Helper()
 	pa, pb := mustPrefix(t, a), mustPrefix(t, b)
 	return pa.Overlaps(pb)
+}
+
+// The other side of the refusals: Performance Insights on the smallest
+// class AWS supports it on, and an explicit DB identifier, are accepted and
+// used; without one the identifier is <project>-<stack>-database.
+func TestDatabaseIdentifierAndInsightsAccepted(t *testing.T) {
+	values := shipped(t, "dev")
+	c, err := parse("dev", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.DatabaseIdentifier(); got != "hookline-dev-database" {
+		t.Errorf("default identifier %q; want hookline-dev-database", got)
+	}
+	set(t, values, "hookline:database", "performanceInsights", true)
+	set(t, values, "hookline:database", "instanceClass", "db.t4g.medium")
+	set(t, values, "hookline:database", "identifier", "hookline-dev-db-2")
+	if c, err = parse("dev", values); err != nil {
+		t.Fatalf("PI on db.t4g.medium with an explicit identifier refused: %v", err)
+	}
+	if got := c.DatabaseIdentifier(); got != "hookline-dev-db-2" {
+		t.Errorf("identifier %q; want the configured hookline-dev-db-2", got)
+	}
 }

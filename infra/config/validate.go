@@ -31,7 +31,10 @@ var (
 	maintenancePattern   = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$`)
 	backupPattern        = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$`)
 	snapshotPattern      = regexp.MustCompile(`^[A-Za-z](-?[A-Za-z0-9])*$`)
-	authTokenPattern     = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
+	// dbIdentifierPattern: RDS stores identifiers in lower case, and the
+	// log group names are built from the identifier as configured.
+	dbIdentifierPattern = regexp.MustCompile(`^[a-z](-?[a-z0-9])*$`)
+	authTokenPattern    = regexp.MustCompile(`^[A-Za-z0-9!&#$^<>\-]{16,128}$`)
 )
 
 // engineVersions are the engines and major versions the database accepts,
@@ -165,6 +168,12 @@ func (c Config) validateDatabase() error {
 	}
 	if d.FinalSnapshotName != "" && !snapshotPattern.MatchString(d.FinalSnapshotName) {
 		return keyErr("database.finalSnapshotName", "%q is not a snapshot identifier; accepts a letter then letters, digits or single hyphens, not ending in a hyphen", d.FinalSnapshotName)
+	}
+	if id := c.DatabaseIdentifier(); len(id) > 63 || !dbIdentifierPattern.MatchString(id) {
+		return keyErr("database.identifier", "%q is not a DB instance identifier; accepts up to 63 lower-case letters, digits or single hyphens, starting with a letter and not ending in a hyphen", id)
+	}
+	if err := retention("database.logRetentionDays", d.LogRetentionDays); err != nil {
+		return err
 	}
 	if !identifierPattern.MatchString(d.Name) {
 		return keyErr("database.name", "%q is not a database name; accepts a letter then up to 15 letters, digits or underscores", d.Name)

@@ -2,6 +2,7 @@
 // MySQL 8.x by config) in the database tier: TLS forced by its parameter
 // group, storage, backups, Performance Insights and the RDS-managed master
 // secret all encrypted with a customer-managed key, never publicly accessible;
+// the log groups it exports to, declared before it with the stack's retention;
 // and the processor's own database user secret under the same key, which
 // `processor migrate` applies to the database.
 package database
@@ -9,12 +10,17 @@ package database
 import (
 	"encoding/json"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
 )
+
+// LogExports are the logs the instance publishes to CloudWatch Logs (the
+// parameter group writes the slow-query log to a file for it).
+var LogExports = []string{"error", "slowquery"}
 
 // Args is what a stack decides about its database.
 type Args struct {
@@ -33,6 +39,8 @@ type Args struct {
 	MaintenanceWindow   string // ddd:hh24:mi-ddd:hh24:mi, UTC
 	BackupWindow        string // hh24:mi-hh24:mi, UTC
 	Protect             bool   // prod: the instance and its key are protected from deletion
+	Identifier          string // the DB instance identifier, explicit: the log groups are named after it
+	LogRetentionDays    int    // the exported logs' groups
 	DatabaseName        string
 	MasterUsername      string
 	// The processor's own user: `processor migrate` creates it with these
@@ -94,35 +102,51 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
+	// RDS creates /aws/rds/instance/<identifier>/<log> itself, without
+	// retention, when it starts exporting a log; declared first, the groups
+	// are the ones it writes to, with the stack's retention.
+	var exports pulumi.StringArray
+	var logGroups []pulumi.Resource
+	for _, log := range LogExports {
+		g, err := cloudwatch.NewLogGroup(ctx, name+"-"+log, &cloudwatch.LogGroupArgs{
+			Name:            pulumi.String("/aws/rds/instance/" + args.Identifier + "/" + log),
+			RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		exports = append(exports, pulumi.String(log))
+		logGroups = append(logGroups, g)
+	}
+
 	instanceArgs := &rds.InstanceArgs{
-		Engine:                     pulumi.String(args.Engine),
-		EngineVersion:              pulumi.String(args.EngineVersion),
-		InstanceClass:              pulumi.String(args.InstanceClass),
-		AllocatedStorage:           pulumi.Int(args.AllocatedStorageGiB),
-		MaxAllocatedStorage:        pulumi.Int(args.MaxStorageGiB),
-		StorageType:                pulumi.String("gp3"),
-		StorageEncrypted:           pulumi.Bool(true),
-		KmsKeyId:                   key.Arn,
-		DbName:                     pulumi.String(args.DatabaseName),
-		Username:                   pulumi.String(args.MasterUsername),
-		ManageMasterUserPassword:   pulumi.Bool(true),
-		MasterUserSecretKmsKeyId:   key.Arn,
-		DbSubnetGroupName:          subnets.Name,
-		VpcSecurityGroupIds:        pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
-		ParameterGroupName:         params.Name,
-		PubliclyAccessible:         pulumi.Bool(false),
-		MultiAz:                    pulumi.Bool(args.MultiAZ),
-		BackupRetentionPeriod:      pulumi.Int(args.BackupRetentionDays),
-		BackupWindow:               pulumi.String(args.BackupWindow),
-		MaintenanceWindow:          pulumi.String(args.MaintenanceWindow),
-		CopyTagsToSnapshot:         pulumi.Bool(true),
-		DeletionProtection:         pulumi.Bool(args.DeletionProtection),
-		SkipFinalSnapshot:          pulumi.Bool(!args.FinalSnapshot),
-		AutoMinorVersionUpgrade:    pulumi.Bool(true),
-		PerformanceInsightsEnabled: pulumi.Bool(args.PerformanceInsights),
-		EnabledCloudwatchLogsExports: pulumi.StringArray{
-			pulumi.String("error"), pulumi.String("slowquery"),
-		},
+		Identifier:                   pulumi.String(args.Identifier),
+		Engine:                       pulumi.String(args.Engine),
+		EngineVersion:                pulumi.String(args.EngineVersion),
+		InstanceClass:                pulumi.String(args.InstanceClass),
+		AllocatedStorage:             pulumi.Int(args.AllocatedStorageGiB),
+		MaxAllocatedStorage:          pulumi.Int(args.MaxStorageGiB),
+		StorageType:                  pulumi.String("gp3"),
+		StorageEncrypted:             pulumi.Bool(true),
+		KmsKeyId:                     key.Arn,
+		DbName:                       pulumi.String(args.DatabaseName),
+		Username:                     pulumi.String(args.MasterUsername),
+		ManageMasterUserPassword:     pulumi.Bool(true),
+		MasterUserSecretKmsKeyId:     key.Arn,
+		DbSubnetGroupName:            subnets.Name,
+		VpcSecurityGroupIds:          pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
+		ParameterGroupName:           params.Name,
+		PubliclyAccessible:           pulumi.Bool(false),
+		MultiAz:                      pulumi.Bool(args.MultiAZ),
+		BackupRetentionPeriod:        pulumi.Int(args.BackupRetentionDays),
+		BackupWindow:                 pulumi.String(args.BackupWindow),
+		MaintenanceWindow:            pulumi.String(args.MaintenanceWindow),
+		CopyTagsToSnapshot:           pulumi.Bool(true),
+		DeletionProtection:           pulumi.Bool(args.DeletionProtection),
+		SkipFinalSnapshot:            pulumi.Bool(!args.FinalSnapshot),
+		AutoMinorVersionUpgrade:      pulumi.Bool(true),
+		PerformanceInsightsEnabled:   pulumi.Bool(args.PerformanceInsights),
+		EnabledCloudwatchLogsExports: exports,
 	}
 	if args.FinalSnapshot {
 		instanceArgs.FinalSnapshotIdentifier = pulumi.String(args.FinalSnapshotName)
@@ -131,7 +155,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		instanceArgs.PerformanceInsightsKmsKeyId = key.Arn
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
-	db, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(args.Protect))
+	db, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(args.Protect), pulumi.DependsOn(logGroups))
 	if err != nil {
 		return nil, err
 	}

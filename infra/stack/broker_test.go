@@ -301,3 +301,48 @@ func TestDatabaseKeepsItsData(t *testing.T) {
 		}
 	})
 }
+
+// RDS exports its error and slow-query logs to groups named after the
+// instance identifier, which it would create itself without retention: the
+// identifier is explicit, and the program declares both groups, with the
+// stack's retention, before the instance (which depends on them).
+func TestDatabaseLogGroupsHaveTheStacksRetention(t *testing.T) {
+	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		db := r.OfType("aws:rds/instance:Instance")[0]
+		id := "hookline-" + v.stack + "-database"
+		if db.Str("identifier") != id {
+			t.Fatalf("RDS identifier %q; want the explicit %q", db.Str("identifier"), id)
+		}
+		retention := map[string]int{"dev": 30, "prod": 365}[v.stack]
+		groups := map[string]plan.Resource{}
+		for _, g := range r.OfType("aws:cloudwatch/logGroup:LogGroup") {
+			groups[g.Str("name")] = g
+		}
+		exports := db.Strs("enabledCloudwatchLogsExports")
+		if strings.Join(exports, ",") != "error,slowquery" {
+			t.Errorf("exports %v; want error and slowquery", exports)
+		}
+		for _, log := range exports {
+			g, ok := groups["/aws/rds/instance/"+id+"/"+log]
+			if !ok {
+				t.Errorf("no log group for the %s export: RDS would create one that keeps logs forever", log)
+				continue
+			}
+			if g.Int("retentionInDays") != retention {
+				t.Errorf("%s retention %d days; want the stack's %d", g.Str("name"), g.Int("retentionInDays"), retention)
+			}
+			if !contains(db.DependsOn, g.URN) {
+				t.Errorf("the RDS instance does not depend on %s: RDS could create the group first", g.Str("name"))
+			}
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

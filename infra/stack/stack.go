@@ -130,6 +130,8 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		MaintenanceWindow:   db.MaintenanceWindow,
 		BackupWindow:        db.BackupWindow,
 		Protect:             cfg.Profile == "prod",
+		Identifier:          cfg.DatabaseIdentifier(),
+		LogRetentionDays:    db.LogRetentionDays,
 		DatabaseName:        db.Name,
 		MasterUsername:      db.MasterUsername,
 		ProcessorUsername:   db.ProcessorUsername,
