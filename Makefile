@@ -31,8 +31,8 @@ test-app: services
 test-infra:
 	@if [ -d infra ] && ls infra/*.go >/dev/null 2>&1; then bash scripts/ensure-shellcheck.sh && $(GO) vet ./infra/... && $(GO) test -count=1 -timeout 20m ./infra/...; fi
 
-plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource counts (STACK=dev|prod)
-	$(GO) run ./infra/plan/cmd/plan -stack $(STACK)
+plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource counts (STACK=dev|prod; SET='hookline:broker.nodes=3' changes config fields)
+	$(GO) run ./infra/plan/cmd/plan -stack $(STACK) $(foreach s,$(SET),-set '$(s)')
 
 simulate: ## replay load traces through the plan's scaling rules: build/simulate/<trace>.json + .png and a table (TRACE=file.csv, STACK=dev|prod, PER_TASK=msgs/s)
 	$(GO) run ./infra/scaling/cmd/simulate -stack $(STACK) $(if $(TRACE),-trace $(TRACE)) $(if $(PER_TASK),-per-task $(PER_TASK))

@@ -146,3 +146,34 @@ func TestImageDigestPlaceholder(t *testing.T) {
 		t.Errorf("recorded digest replaced: %q (%v)", values["hookline:processorImageDigest"], err)
 	}
 }
+
+// -set changes one field of an object key and keeps the others, as
+// `pulumi config set --path` would; a malformed expression is refused.
+func TestStackConfigSetPath(t *testing.T) {
+	root := t.TempDir()
+	file := "config:\n  aws:region: us-east-1\n  hookline:owner: a@example.com\n  hookline:broker:\n    nodes: 1\n    instanceType: m7g.large\n"
+	if err := os.WriteFile(root+"/Pulumi.prod.yaml", []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	values, _, err := plan.StackConfig(plan.Options{Root: root, Stack: "prod", Set: []string{
+		"hookline:broker.nodes=3", "hookline:broker.image=docker.io/x@sha256:1", "hookline:edge.rateLimit.periodSeconds=20",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var broker map[string]any
+	if err := json.Unmarshal([]byte(values["hookline:broker"]), &broker); err != nil {
+		t.Fatal(err)
+	}
+	if broker["nodes"] != float64(3) || broker["instanceType"] != "m7g.large" || broker["image"] != "docker.io/x@sha256:1" {
+		t.Errorf("hookline:broker = %v; want nodes 3 (a number), the image (a string), instanceType kept", broker)
+	}
+	if values["hookline:edge"] != `{"rateLimit":{"periodSeconds":20}}` {
+		t.Errorf("hookline:edge = %s; want the nested field created", values["hookline:edge"])
+	}
+	for _, bad := range []string{"hookline:broker=3", "broker.nodes=3", "hookline:broker.nodes", "hookline:owner.x=1", "hookline:broker.nodes.x=1"} {
+		if _, _, err := plan.StackConfig(plan.Options{Root: root, Stack: "prod", Set: []string{bad}}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("-set %s: err %v; want a refusal naming it", bad, err)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -31,6 +33,10 @@ type Options struct {
 	Override map[string]string
 	// Omit removes keys from the stack's config before the run.
 	Omit []string
+	// Set changes one field of an object key, as `pulumi config set --path`
+	// does: "hookline:broker.nodes=3". The value is JSON when it parses as
+	// JSON, a string otherwise. Applied after Override.
+	Set []string
 }
 
 // Result is one offline run.
@@ -93,6 +99,55 @@ func StackConfig(opt Options) (map[string]string, []string, error) {
 	for _, k := range opt.Omit {
 		delete(values, k)
 	}
+	for _, expr := range opt.Set {
+		if err := setPath(values, expr); err != nil {
+			return nil, nil, fmt.Errorf("plan: -set %s: %w", expr, err)
+		}
+	}
 	sort.Strings(placeholders)
 	return values, placeholders, nil
+}
+
+// setPath applies one "namespace:key.field[.field…]=value" to values, whose
+// object keys hold JSON.
+func setPath(values map[string]string, expr string) error {
+	path, raw, ok := strings.Cut(expr, "=")
+	if !ok {
+		return fmt.Errorf("want namespace:key.field=value")
+	}
+	key, fields, _ := strings.Cut(path, ".")
+	if !strings.Contains(key, ":") || fields == "" {
+		return fmt.Errorf("want namespace:key.field=value (a field of an object key)")
+	}
+	var value any = raw
+	var parsed any
+	if json.Unmarshal([]byte(raw), &parsed) == nil {
+		value = parsed
+	}
+	obj := map[string]any{}
+	if cur, ok := values[key]; ok {
+		if err := json.Unmarshal([]byte(cur), &obj); err != nil {
+			return fmt.Errorf("%s is not an object: %w", key, err)
+		}
+	}
+	names := strings.Split(fields, ".")
+	m := obj
+	for _, f := range names[:len(names)-1] {
+		next, ok := m[f].(map[string]any)
+		if !ok {
+			if _, exists := m[f]; exists {
+				return fmt.Errorf("%s.%s is not an object", key, f)
+			}
+			next = map[string]any{}
+			m[f] = next
+		}
+		m = next
+	}
+	m[names[len(names)-1]] = value
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	values[key] = string(b)
+	return nil
 }
