@@ -74,10 +74,14 @@ var CloudflarePlans = map[string]CloudflarePlan{
 	"enterprise": {RateLimitRules: 100, Periods: []int{10, 60, 120, 300, 600, 3600}, MitigationTimeouts: []int{10, 60, 120, 300, 600, 3600, 86400}, PathCharacteristic: true, CustomRules: 1000},
 }
 
-// Route is one source as the edge sees it: its path and the hosts it accepts.
+// Route is one source as the edge sees it: its path, the hosts it accepts,
+// and whether its scheme confirms the endpoint with a GET handshake.
 type Route struct {
 	Name  string   // /webhooks/<Name>
 	Hosts []string // lower case
+	// GET: the source's scheme has a GET handshake (webhooksig.AcceptsGET):
+	// the edge opens GET to this path only.
+	GET bool
 }
 
 var (
@@ -149,14 +153,15 @@ func routes(set *sources.Set, doc string) ([]Route, error) {
 	}
 	var out []Route
 	for _, s := range d.Sources {
-		if _, ok := set.Lookup(s.Name); !ok {
+		src, ok := set.Lookup(s.Name)
+		if !ok {
 			continue
 		}
 		hosts := make([]string, len(s.Hosts))
 		for i, h := range s.Hosts {
 			hosts[i] = strings.ToLower(h)
 		}
-		out = append(out, Route{Name: s.Name, Hosts: hosts})
+		out = append(out, Route{Name: s.Name, Hosts: hosts, GET: src.AcceptsGET()})
 	}
 	return out, nil
 }

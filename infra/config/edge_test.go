@@ -33,6 +33,13 @@ func TestShippedEdges(t *testing.T) {
 			if got := c.Secrets.OriginSecrets; len(got) != 2 || got[0] != doc.OriginSecrets[0] {
 				t.Errorf("OriginSecrets %v; want the same list", got)
 			}
+			// GET is opened for exactly the sources whose scheme has a
+			// GET handshake (the prod sample's dropbox).
+			for _, r := range c.Routes {
+				if want := r.Name == "dropbox"; r.GET != want {
+					t.Errorf("route %s: GET %v; want %v", r.Name, r.GET, want)
+				}
+			}
 		})
 	}
 }

@@ -12,9 +12,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Route is the one route the API serves (the handshake GETs of the
-// provider catalog join it when a scheme defines one).
+// Route is the route every source is served by.
 const Route = "POST /webhooks/{source}"
+
+// GETRoute is the route of one source whose scheme's endpoint handshake is
+// a GET: a route per such source, never GET /webhooks/{source}, so GET
+// reaches the receiver only for them.
+func GETRoute(source string) string { return "GET /webhooks/" + source }
 
 // accessLogFormat is the stage's JSON access log line. sourceIp is a
 // Cloudflare address; the sender's is in the receiver's log
@@ -124,6 +128,28 @@ func (e *Edge) api(ctx *pulumi.Context, name string, args Args, certArn pulumi.S
 		SourceArn: pulumi.Sprintf("%s/*/POST/webhooks/*", api.ExecutionArn),
 	}, parent); err != nil {
 		return nil, err
+	}
+	// The handshake GETs: a route and a permission per source that needs
+	// one, each for its own path only.
+	for _, src := range args.Sources {
+		if !src.GET {
+			continue
+		}
+		if _, err := apigatewayv2.NewRoute(ctx, name+"-get-"+src.Name, &apigatewayv2.RouteArgs{
+			ApiId:    api.ID(),
+			RouteKey: pulumi.String(GETRoute(src.Name)),
+			Target:   pulumi.Sprintf("integrations/%s", integration.ID()),
+		}, parent); err != nil {
+			return nil, err
+		}
+		if _, err := lambda.NewPermission(ctx, name+"-invoke-get-"+src.Name, &lambda.PermissionArgs{
+			Action:    pulumi.String("lambda:InvokeFunction"),
+			Function:  args.FunctionName,
+			Principal: pulumi.String("apigateway.amazonaws.com"),
+			SourceArn: pulumi.Sprintf("%s/*/GET/webhooks/%s", api.ExecutionArn, src.Name),
+		}, parent); err != nil {
+			return nil, err
+		}
 	}
 
 	logs, err := cloudwatch.NewLogGroup(ctx, name+"-access", &cloudwatch.LogGroupArgs{

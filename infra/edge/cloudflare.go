@@ -50,7 +50,7 @@ func (e *Edge) zone(ctx *pulumi.Context, name string, args Args, targets map[str
 	if _, err := cloudflare.NewRuleset(ctx, name+"-waf", &cloudflare.RulesetArgs{
 		ZoneId:      zone,
 		Name:        pulumi.String(name + " webhooks only"),
-		Description: pulumi.String("hookline: block all but POST to a known source's path, and senders outside a source's allow-list"),
+		Description: pulumi.String("hookline: block all but POST to a known source's path (GET to a handshake source's), and senders outside a source's allow-list"),
 		Kind:        pulumi.String("zone"),
 		Phase:       pulumi.String(PhaseCustom),
 		Rules:       customRules(args),
@@ -113,9 +113,9 @@ func customRules(args Args) cloudflare.RulesetRuleArray {
 	}
 	out = append(out, &cloudflare.RulesetRuleArgs{
 		Action:      pulumi.String("block"),
-		Description: pulumi.String("all but POST /webhooks/<source> on a served host"),
+		Description: pulumi.String("all but POST /webhooks/<source> (and GET for handshake sources) on a served host"),
 		Enabled:     pulumi.Bool(true),
-		Expression:  pulumi.String(rules.BlockAllButWebhooks(args.Hostnames, sourceNames(args.Sources))),
+		Expression:  pulumi.String(rules.BlockAllButWebhooks(args.Hostnames, sourceNames(args.Sources), getSourceNames(args.Sources))),
 	})
 	return out
 }
@@ -152,6 +152,17 @@ func rateLimitRules(args Args) cloudflare.RulesetRuleArray {
 	default:
 		return cloudflare.RulesetRuleArray{rule("all sources: per client IP", rules.Webhooks())}
 	}
+}
+
+// getSourceNames are the sources whose scheme's handshake is a GET.
+func getSourceNames(srcs []Source) []string {
+	var out []string
+	for _, s := range srcs {
+		if s.GET {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 func sourceNames(srcs []Source) []string {

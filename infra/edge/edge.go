@@ -40,10 +40,13 @@ type Args struct {
 	OriginSecret pulumi.StringInput
 }
 
-// Source is one sender: its path /webhooks/<Name> and the hosts it accepts.
+// Source is one sender: its path /webhooks/<Name>, the hosts it accepts,
+// and whether its scheme's endpoint handshake is a GET (then, and only
+// then, GET to its path is routed and let through).
 type Source struct {
 	Name  string
 	Hosts []string
+	GET   bool
 }
 
 // Plan is what the zone's Cloudflare plan allows the generated rules.

@@ -70,22 +70,44 @@ func TestEdgeAPI(t *testing.T) {
 		if !strings.HasPrefix(integ.Str("integrationUri"), "arn:aws:lambda:") || !strings.HasSuffix(integ.Str("integrationUri"), fn.Name) {
 			t.Errorf("integration URI %q; want the receiver's ARN", integ.Str("integrationUri"))
 		}
-		route := one(t, r, "aws:apigatewayv2/route:Route")
-		if route.Str("routeKey") != "POST /webhooks/{source}" || route.Str("target") != "integrations/"+integ.ID() {
-			t.Errorf("route %q → %q; want POST /webhooks/{source} → the receiver integration", route.Str("routeKey"), route.Str("target"))
+		// POST for every source; GET only per source whose scheme's
+		// handshake is a GET, never GET /webhooks/{source}.
+		wantRoutes := []string{"POST /webhooks/{source}"}
+		exec := "arn:aws:execute-api:" + c.Region + ":123456789012:" + api.ID() + "/"
+		wantArns := []string{exec + "*/POST/webhooks/*"}
+		for _, rt := range c.Routes {
+			if rt.GET {
+				wantRoutes = append(wantRoutes, "GET /webhooks/"+rt.Name)
+				wantArns = append(wantArns, exec+"*/GET/webhooks/"+rt.Name)
+			}
+		}
+		if v.stack == "prod" && len(wantRoutes) < 2 {
+			t.Errorf("the prod sample's dropbox source has no GET route (config.Route.GET is not set)")
+		}
+		var gotRoutes []string
+		for _, route := range r.OfType("aws:apigatewayv2/route:Route") {
+			gotRoutes = append(gotRoutes, route.Str("routeKey"))
+			if route.Str("target") != "integrations/"+integ.ID() || route.Str("apiId") != api.ID() {
+				t.Errorf("route %q → %q; want → the receiver integration", route.Str("routeKey"), route.Str("target"))
+			}
+		}
+		slices.Sort(gotRoutes)
+		slices.Sort(wantRoutes)
+		if !slices.Equal(gotRoutes, wantRoutes) {
+			t.Errorf("routes %q; want %q", gotRoutes, wantRoutes)
 		}
 
-		perms := r.OfType(typPermission)
-		if len(perms) != 1 {
-			t.Fatalf("%d Lambda permissions; want one, for this API", len(perms))
+		var gotArns []string
+		for _, p := range r.OfType(typPermission) {
+			if p.Str("principal") != "apigateway.amazonaws.com" || p.Str("function") != fn.Name || p.Str("action") != "lambda:InvokeFunction" {
+				t.Errorf("permission: %q may %q %q; want API Gateway to invoke the receiver", p.Str("principal"), p.Str("action"), p.Str("function"))
+			}
+			gotArns = append(gotArns, p.Str("sourceArn"))
 		}
-		p := perms[0]
-		exec := "arn:aws:execute-api:" + c.Region + ":123456789012:" + api.ID() + "/"
-		if p.Str("principal") != "apigateway.amazonaws.com" || p.Str("function") != fn.Name || p.Str("action") != "lambda:InvokeFunction" {
-			t.Errorf("permission: %q may %q %q; want API Gateway to invoke the receiver", p.Str("principal"), p.Str("action"), p.Str("function"))
-		}
-		if src := p.Str("sourceArn"); src != exec+"*/POST/webhooks/*" {
-			t.Errorf("permission source ARN %q; want %s*/POST/webhooks/* (this API, its route only)", src, exec)
+		slices.Sort(gotArns)
+		slices.Sort(wantArns)
+		if !slices.Equal(gotArns, wantArns) {
+			t.Errorf("permission source ARNs %q; want %q (this API, POST to every source, GET only to handshake sources)", gotArns, wantArns)
 		}
 
 		stage := one(t, r, "aws:apigatewayv2/stage:Stage")
@@ -216,16 +238,19 @@ func TestEdgeRulesets(t *testing.T) {
 			}
 		}
 
-		var srcs []string
+		var srcs, getSrcs []string
 		for _, rt := range c.Routes {
 			srcs = append(srcs, rt.Name)
+			if rt.GET {
+				getSrcs = append(getSrcs, rt.Name)
+			}
 		}
 		waf := rulesOf(phases[edge.PhaseCustom])
 		if len(waf) != len(c.Edge.Allow)+1 || len(waf) > cfPlan.CustomRules {
 			t.Fatalf("%d WAF custom rules; want one per allow-list and the block rule, within the plan's %d", len(waf), cfPlan.CustomRules)
 		}
 		block := waf[len(waf)-1]
-		want := rules.BlockAllButWebhooks(c.Edge.Hostnames, srcs)
+		want := rules.BlockAllButWebhooks(c.Edge.Hostnames, srcs, getSrcs)
 		if str(block["action"]) != "block" || str(block["expression"]) != want || !strings.HasPrefix(want, "not (") {
 			t.Errorf("block rule %v %q; want block %q", block["action"], block["expression"], want)
 		}

@@ -267,7 +267,7 @@ func edgeArgs(p *Platform) edge.Args {
 		OriginSecret:     pulumi.ToSecret(pulumi.String(cfg.Secrets.OriginSecrets[0])).(pulumi.StringOutput),
 	}
 	for _, r := range cfg.Routes {
-		args.Sources = append(args.Sources, edge.Source{Name: r.Name, Hosts: r.Hosts})
+		args.Sources = append(args.Sources, edge.Source{Name: r.Name, Hosts: r.Hosts, GET: r.GET})
 	}
 	for src, a := range e.Allow {
 		args.Allow[src] = rules.AllowList{Countries: a.Countries, ASNs: a.ASNs, IPRanges: a.IPRanges}

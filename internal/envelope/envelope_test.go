@@ -1,6 +1,7 @@
 package envelope_test
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -200,7 +201,7 @@ func TestEventIDFromWhatIsSigned(t *testing.T) {
 	verify := func(delivery string, body []byte) webhooksig.Delivery {
 		h, err := webhooksig.Sign(webhooksig.GitHub, secret, delivery, time.Now(), body)
 		require.NoError(t, err)
-		d, err := v.Verify(h, body, time.Now())
+		d, err := v.Verify(context.Background(), &webhooksig.Request{Method: "POST", Header: h, Body: body}, time.Now())
 		require.NoError(t, err)
 		require.False(t, d.IDSigned)
 		return d
@@ -228,7 +229,7 @@ func TestEventIDFromWhatIsSigned(t *testing.T) {
 	require.NoError(t, err)
 	h, err := webhooksig.Sign(webhooksig.HMACSHA256, "k", "", time.Now(), body)
 	require.NoError(t, err)
-	hd, err := hv.Verify(h, body, time.Now())
+	hd, err := hv.Verify(context.Background(), &webhooksig.Request{Method: "POST", Header: h, Body: body}, time.Now())
 	require.NoError(t, err)
 	require.Regexp(t, `^mac:[0-9a-f]{64}$`, envelope.EventID("plain", hd))
 	require.Equal(t, envelope.EventID("plain", hd), envelope.EventID("plain", hd))

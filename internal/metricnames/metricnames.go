@@ -38,6 +38,12 @@ const (
 	PublishConfirmLatency = "PublishConfirmLatency"
 	// BodySize is an accepted webhook's body, in bytes.
 	BodySize = "BodySize"
+	// Handshakes counts provider endpoint handshakes the receiver answered
+	// itself (slack url_verification, meta and x GETs, ...): nothing published.
+	Handshakes = "Handshakes"
+	// VerifyUnavailable counts 503s because a verification dependency
+	// (a JWKS, an SNS signing certificate) was unreachable.
+	VerifyUnavailable = "VerifyUnavailable"
 )
 
 // ReceiverUnits are the CloudWatch units of the receiver's metrics.
@@ -48,17 +54,21 @@ var ReceiverUnits = map[string]string{
 	InternalErrors:        "Count",
 	PublishConfirmLatency: "Milliseconds",
 	BodySize:              "Bytes",
+	Handshakes:            "Count",
+	VerifyUnavailable:     "Count",
 }
 
 // The receiver's Prometheus metrics (local HTTP mode, GET /metrics): the
 // same counters in Prometheus naming.
 const (
-	PromAccepted              = "hookline_receiver_accepted_total"          // label source
-	PromRejected              = "hookline_receiver_rejected_total"          // labels source, status
-	PromPublishFailures       = "hookline_receiver_publish_failures_total"  // label source
-	PromInternalErrors        = "hookline_receiver_internal_errors_total"   // label source
-	PromPublishConfirmSeconds = "hookline_receiver_publish_confirm_seconds" // histogram, label source
-	PromBodyBytes             = "hookline_receiver_body_bytes"              // histogram, label source
+	PromAccepted              = "hookline_receiver_accepted_total"           // label source
+	PromRejected              = "hookline_receiver_rejected_total"           // labels source, status
+	PromPublishFailures       = "hookline_receiver_publish_failures_total"   // label source
+	PromInternalErrors        = "hookline_receiver_internal_errors_total"    // label source
+	PromPublishConfirmSeconds = "hookline_receiver_publish_confirm_seconds"  // histogram, label source
+	PromBodyBytes             = "hookline_receiver_body_bytes"               // histogram, label source
+	PromHandshakes            = "hookline_receiver_handshakes_total"         // label source
+	PromVerifyUnavailable     = "hookline_receiver_verify_unavailable_total" // label source
 )
 
 // CloudWatch maps each CloudWatch namespace the code publishes to to the
@@ -72,7 +82,7 @@ var CloudWatch = map[string]map[string]string{
 // Prometheus lists the Prometheus metric names the receiver exposes.
 var Prometheus = []string{
 	PromAccepted, PromRejected, PromPublishFailures, PromInternalErrors,
-	PromPublishConfirmSeconds, PromBodyBytes,
+	PromPublishConfirmSeconds, PromBodyBytes, PromHandshakes, PromVerifyUnavailable,
 }
 
 // Known reports whether name is a metric the code emits in namespace.

@@ -48,6 +48,8 @@ type Source struct {
 	Hosts        []string        `json:"hosts"`
 	Scheme       string          `json:"scheme"`
 	Secrets      []string        `json:"secrets"`
+	// Tolerance is the configured replay window; 0 when the document sets
+	// none: then the scheme's documented window applies (docs/schemes.md).
 	Tolerance    time.Duration   `json:"-"`
 	RawTolerance json.RawMessage `json:"tolerance,omitempty"` // "5m" or seconds
 	MaxBodyBytes int64           `json:"max_body_bytes,omitempty"`
@@ -65,6 +67,24 @@ type Source struct {
 	// source (local development, tests). Off, such a connection is refused
 	// when it is dialled, whatever the URL's host name resolves to.
 	CallbackAllowPrivate bool `json:"callback_allow_private,omitempty"`
+
+	// Scheme settings (docs/schemes.md says which scheme reads which; a
+	// field the source's scheme does not read is an error).
+	//
+	// SignedURL is the URL configured at the provider, byte for byte, for
+	// schemes that sign it (square, twilio, hubspot): not rebuilt from the
+	// request, which proxies rewrite.
+	SignedURL string `json:"signed_url,omitempty"`
+	// HandshakeToken is the token of a provider's endpoint handshake (meta's
+	// hub.verify_token).
+	HandshakeToken string `json:"handshake_token,omitempty"`
+	// Issuer, Audience, JWKSURL and Claims configure oidc bearer tokens.
+	Issuer   string            `json:"issuer,omitempty"`
+	Audience string            `json:"audience,omitempty"`
+	JWKSURL  string            `json:"jwks_url,omitempty"`
+	Claims   map[string]string `json:"claims,omitempty"`
+	// Topics are the SNS topic ARNs an sns source accepts.
+	Topics []string `json:"topics,omitempty"`
 
 	verifier webhooksig.Verifier
 	hosts    map[string]bool
@@ -118,6 +138,10 @@ func (s *Set) Names() []string { return append([]string(nil), s.names...) }
 
 // Verifier checks this source's signatures.
 func (s *Source) Verifier() webhooksig.Verifier { return s.verifier }
+
+// AcceptsGET reports whether the source's scheme confirms its endpoint
+// with a GET handshake: only then are GET requests to its path let in.
+func (s *Source) AcceptsGET() bool { return webhooksig.AcceptsGET(s.Scheme) }
 
 // AllowsHost reports whether a request's Host header (port ignored, case
 // folded) is one of the source's hosts.
@@ -201,10 +225,7 @@ func (s *Source) validate() error {
 		}
 		s.hosts[h] = true
 	}
-	if len(s.Secrets) == 0 {
-		return errors.New("secrets: at least one secret is required")
-	}
-	s.Tolerance = DefaultTolerance
+	s.Tolerance = 0
 	if len(s.RawTolerance) > 0 {
 		tol, err := parseDuration(s.RawTolerance)
 		if err != nil {
@@ -259,11 +280,16 @@ func (s *Source) validate() error {
 			}
 		}
 	}
-	v, err := webhooksig.New(s.Scheme, s.Secrets, s.Tolerance)
+	if s.Scheme == "" {
+		return errors.New("scheme: required: one of " + strings.Join(webhooksig.Schemes(), ", "))
+	}
+	v, err := webhooksig.NewVerifier(webhooksig.Config{
+		Scheme: s.Scheme, Secrets: s.Secrets, Tolerance: s.Tolerance,
+		SignedURL: s.SignedURL, HandshakeToken: s.HandshakeToken,
+		Issuer: s.Issuer, Audience: s.Audience, JWKSURL: s.JWKSURL, Claims: s.Claims,
+		Topics: s.Topics,
+	})
 	if err != nil {
-		if s.Scheme == "" {
-			return errors.New("scheme: required: one of standard, github, stripe, hmac-sha256")
-		}
 		return fmt.Errorf("scheme %s: %w", s.Scheme, err)
 	}
 	s.verifier = v

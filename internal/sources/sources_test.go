@@ -72,7 +72,7 @@ func TestParseGood(t *testing.T) {
 	gh, ok := set.Lookup("github")
 	require.True(t, ok)
 	require.Equal(t, int64(sources.DefaultMaxBodyBytes), gh.MaxBodyBytes)
-	require.Equal(t, sources.DefaultTolerance, gh.Tolerance)
+	require.Equal(t, time.Duration(0), gh.Tolerance, "no tolerance set: the scheme's own window applies")
 	require.NotNil(t, gh.Verifier())
 
 	b, _ := set.Lookup("billing")
@@ -136,6 +136,14 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"callback secret not whsec", base("    callback_url: https://x.example/cb\n    callback_secret: 'not base64!'\n"), []string{`"gh"`, "callback_secret:"}},
 		{"callback secret reused", strings.Replace(base("    callback_url: https://x.example/cb\n    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), "secrets: [s]", "secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]", 1), []string{`"gh"`, "must differ"}},
 		{"duplicate", base("  - name: gh\n    hosts: [h.example.com]\n    scheme: github\n    secrets: [s]\n"), []string{`"gh"`, "defined twice"}},
+		{"signed_url on a scheme that signs no url", base("    signed_url: https://h.example.com/webhooks/gh\n"), []string{`"gh"`, "signed_url: not read by this scheme"}},
+		{"handshake_token on github", base("    handshake_token: t\n"), []string{`"gh"`, "handshake_token: not read"}},
+		{"issuer on github", base("    issuer: https://accounts.google.com\n"), []string{`"gh"`, "issuer: not read"}},
+		{"audience on github", base("    audience: a\n"), []string{`"gh"`, "audience: not read"}},
+		{"jwks_url on github", base("    jwks_url: https://x.example/jwks\n"), []string{`"gh"`, "jwks_url: not read"}},
+		{"claims on github", base("    claims: {email: a@b.example}\n"), []string{`"gh"`, "claims: not read"}},
+		{"topics on github", base("    topics: [arn:aws:sns:us-east-1:123456789012:t]\n"), []string{`"gh"`, "topics: not read"}},
+		{"claims not a map", base("    claims: [email]\n"), []string{"claims"}},
 		{"bad standard secret", strings.Replace(strings.Replace(base(""), "scheme: github", "scheme: standard", 1), "secrets: [s]", "secrets: ['whsec_!!!']", 1), []string{`"gh"`, "scheme standard"}},
 	}
 	for _, c := range cases {

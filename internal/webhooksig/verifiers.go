@@ -1,8 +1,8 @@
 package webhooksig
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -51,7 +51,8 @@ type standardVerifier struct {
 	tolerance time.Duration
 }
 
-func (v *standardVerifier) Verify(h http.Header, body []byte, now time.Time) (Delivery, error) {
+func (v *standardVerifier) Verify(_ context.Context, r *Request, now time.Time) (Delivery, error) {
+	h, body := r.Header, r.Body
 	sigName, idKey, tsKey := "webhook-signature", hdrWebhookID, hdrWebhookTimestamp
 	sigs := h[hdrWebhookSignature]
 	if len(sigs) == 0 {
@@ -134,7 +135,8 @@ func (v *standardVerifier) Verify(h http.Header, body []byte, now time.Time) (De
 
 type githubVerifier struct{ mac *macer }
 
-func (v *githubVerifier) Verify(h http.Header, body []byte, now time.Time) (Delivery, error) {
+func (v *githubVerifier) Verify(_ context.Context, r *Request, now time.Time) (Delivery, error) {
+	h, body := r.Header, r.Body
 	vals := h[hdrHubSignature256]
 	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
 		if len(h["X-Hub-Signature"]) > 0 {
@@ -206,7 +208,8 @@ func hexCandidates(vals []string, name string, requirePrefix bool) ([maxCandidat
 
 type hmacVerifier struct{ mac *macer }
 
-func (v *hmacVerifier) Verify(h http.Header, body []byte, now time.Time) (Delivery, error) {
+func (v *hmacVerifier) Verify(_ context.Context, r *Request, now time.Time) (Delivery, error) {
+	h, body := r.Header, r.Body
 	vals := h[hdrXSignature]
 	if len(vals) == 0 {
 		return Delivery{}, fmt.Errorf("%w: no X-Signature header", ErrMissingSignature)
@@ -229,7 +232,8 @@ type stripeVerifier struct {
 	tolerance time.Duration
 }
 
-func (v *stripeVerifier) Verify(h http.Header, body []byte, now time.Time) (Delivery, error) {
+func (v *stripeVerifier) Verify(_ context.Context, r *Request, now time.Time) (Delivery, error) {
+	h, body := r.Header, r.Body
 	const name = "Stripe-Signature"
 	vals := h[hdrStripeSignature]
 	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {

@@ -25,10 +25,15 @@
 // (hmac.Equal) over decoded MACs. Headers are read with their canonical keys,
 // as net/http and http.Header.Set/Add store them.
 //
-// Every verification error wraps exactly one of ErrMissingSignature,
-// ErrMalformedSignature, ErrSignatureMismatch or ErrTimestampOutOfTolerance;
-// all four mean 401 to the receiver. Messages never contain secrets or
-// signatures.
+// Every verification error wraps exactly one sentinel: ErrMissingSignature,
+// ErrMalformedSignature, ErrSignatureMismatch or ErrTimestampOutOfTolerance
+// (401 to the receiver), ErrMalformedRequest (400: a body or non-signature
+// field the scheme must parse is malformed) or ErrUnavailable (503: a
+// verification dependency is unreachable). Messages never contain secrets
+// or signatures.
+//
+// NewVerifier builds a source's verifier from a Config through the table in
+// schemes.go; the scheme catalog is documented in docs/schemes.md.
 package webhooksig
 
 import (
@@ -65,6 +70,23 @@ var (
 	ErrTimestampOutOfTolerance = errors.New("webhooksig: timestamp out of tolerance")
 )
 
+// Errors that are not signature failures.
+var (
+	// ErrMalformedRequest: the body, the query or a header that is not the
+	// signature is not what the scheme defines (a form body that does not
+	// parse, a handshake without its challenge): 400 to the receiver.
+	ErrMalformedRequest = errors.New("webhooksig: malformed request")
+	// ErrUnavailable: a verification dependency (a JWKS, an SNS signing
+	// certificate) is unreachable, so the request could not be judged:
+	// 503 with Retry-After to the receiver; the sender retries.
+	ErrUnavailable = errors.New("webhooksig: verification dependency unavailable")
+)
+
+// Sentinels lists every error a Verify or Handshake error wraps exactly
+// one of.
+var Sentinels = []error{ErrMissingSignature, ErrMalformedSignature, ErrSignatureMismatch,
+	ErrTimestampOutOfTolerance, ErrMalformedRequest, ErrUnavailable}
+
 // Delivery is what a verified request tells about itself.
 type Delivery struct {
 	// ID is the provider's delivery id: webhook-id (or svix-id) for standard,
@@ -89,54 +111,73 @@ type Delivery struct {
 	// signed when no signed id does. It is signature material: do not log or
 	// store it as is (envelope.EventID uses a digest of it).
 	MAC [32]byte
+	// Reply, when non-nil, is what the receiver answers once the broker has
+	// confirmed the message, instead of its 202 (discord's interaction
+	// responses).
+	Reply *Response
 }
 
-// Verifier checks one source's requests. Implementations are safe for
-// concurrent use.
-type Verifier interface {
-	// Verify checks the signature headers in h against the raw body at time
-	// now. On success it returns what the request says about itself.
-	Verify(h http.Header, body []byte, now time.Time) (Delivery, error)
-}
-
-// New builds a verifier for one source. secrets are the source's active
-// secrets (rotation): a request is valid if any of them matches. Every
-// secret is validated up front; the error names the offending secret by
-// position (1-based), never by value. tolerance bounds the timestamp skew in
-// both directions for standard and stripe (0 means DefaultTolerance; it is
-// ignored by github and hmac-sha256, which sign no timestamp).
+// New builds a verifier for one source of scheme from its secrets and
+// tolerance alone: NewVerifier(Config{Scheme: scheme, Secrets: secrets,
+// Tolerance: tolerance}), kept for callers that need nothing else. secrets
+// are the source's active secrets (rotation): a request is valid if any of
+// them matches. Every secret is validated up front; the error names the
+// offending secret by position (1-based), never by value. tolerance bounds
+// the timestamp skew in both directions for schemes that sign a timestamp
+// (0 means the scheme's documented window, DefaultTolerance where it
+// documents none); schemes that sign no timestamp ignore it.
 func New(scheme string, secrets []string, tolerance time.Duration) (Verifier, error) {
-	if err := checkScheme(scheme); err != nil {
+	return NewVerifier(Config{Scheme: scheme, Secrets: secrets, Tolerance: tolerance})
+}
+
+func newStandard(c Config) (Verifier, error) {
+	m, tol, err := hmacSetup(c, func(s string) ([]byte, error) { return parseSecret(Standard, s) })
+	if err != nil {
 		return nil, err
 	}
-	if len(secrets) == 0 {
-		return nil, fmt.Errorf("webhooksig: %s: no secrets configured", scheme)
+	return &standardVerifier{mac: m, tolerance: tol}, nil
+}
+
+func newGitHub(c Config) (Verifier, error) {
+	m, _, err := hmacSetup(c, rawSecret)
+	if err != nil {
+		return nil, err
 	}
-	if tolerance < 0 {
-		return nil, fmt.Errorf("webhooksig: %s: negative tolerance %v", scheme, tolerance)
+	return &githubVerifier{mac: m}, nil
+}
+
+func newStripe(c Config) (Verifier, error) {
+	m, tol, err := hmacSetup(c, rawSecret)
+	if err != nil {
+		return nil, err
 	}
-	if tolerance == 0 {
-		tolerance = DefaultTolerance
+	return &stripeVerifier{mac: m, tolerance: tol}, nil
+}
+
+func newHMACSHA256(c Config) (Verifier, error) {
+	m, _, err := hmacSetup(c, rawSecret)
+	if err != nil {
+		return nil, err
 	}
-	keys := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		k, err := parseSecret(scheme, s)
-		if err != nil {
-			return nil, fmt.Errorf("webhooksig: %s secret #%d: %w", scheme, i+1, err)
-		}
-		keys[i] = k
+	return &hmacVerifier{mac: m}, nil
+}
+
+// hmacSetup is the common part of the HMAC-SHA256 schemes that read only
+// secrets and tolerance: field check, tolerance (DefaultTolerance when 0),
+// keys.
+func hmacSetup(c Config, parse func(string) ([]byte, error), fields ...string) (*macer, time.Duration, error) {
+	if err := c.Uses(append(fields, FieldSecrets)...); err != nil {
+		return nil, 0, err
 	}
-	m := newMACer(keys)
-	switch scheme {
-	case Standard:
-		return &standardVerifier{mac: m, tolerance: tolerance}, nil
-	case GitHub:
-		return &githubVerifier{mac: m}, nil
-	case Stripe:
-		return &stripeVerifier{mac: m, tolerance: tolerance}, nil
-	default: // HMACSHA256
-		return &hmacVerifier{mac: m}, nil
+	tol, err := c.tolerance(DefaultTolerance)
+	if err != nil {
+		return nil, 0, err
 	}
+	keys, err := c.keys(parse)
+	if err != nil {
+		return nil, 0, err
+	}
+	return newMACer(keys), tol, nil
 }
 
 // Sign produces the headers a sender of scheme would send with body, signed
@@ -197,6 +238,6 @@ func checkScheme(scheme string) error {
 	case Standard, GitHub, Stripe, HMACSHA256:
 		return nil
 	}
-	return fmt.Errorf("webhooksig: unknown scheme %q (want %s, %s, %s or %s)",
+	return fmt.Errorf("webhooksig: Sign: unknown scheme %q (Sign signs %s, %s, %s or %s)",
 		scheme, Standard, GitHub, Stripe, HMACSHA256)
 }

@@ -1,6 +1,7 @@
 package webhooksig
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -103,12 +105,12 @@ func TestPublishedVectors(t *testing.T) {
 			}
 			ver, err := New(v.scheme, []string{v.secret}, 0)
 			require.NoError(t, err)
-			d, err := ver.Verify(in, []byte(v.body), ts)
+			d, err := ver.Verify(context.Background(), post(in, []byte(v.body)), ts)
 			require.NoError(t, err)
 			assert.Equal(t, sentMAC(t, v.scheme, in), d.MAC, "the verified MAC is the vector's signature")
 			assert.Equal(t, v.wantDel, withoutMAC(d))
 
-			_, err = ver.Verify(in, []byte(v.body+" "), ts)
+			_, err = ver.Verify(context.Background(), post(in, []byte(v.body+" ")), ts)
 			assert.ErrorIs(t, err, ErrSignatureMismatch, "tampered body")
 		})
 	}
@@ -120,7 +122,7 @@ func TestStandardSecretPrefixOptional(t *testing.T) {
 	v, err := New(Standard, []string{strings.TrimPrefix(goVector.secret, "whsec_")}, 0)
 	require.NoError(t, err)
 	h := vectorHeader(goVector)
-	_, err = v.Verify(h, []byte(goVector.body), time.Unix(goVector.ts, 0))
+	_, err = v.Verify(context.Background(), post(h, []byte(goVector.body)), time.Unix(goVector.ts, 0))
 	require.NoError(t, err)
 }
 
@@ -166,7 +168,7 @@ func runVerifyCases(t *testing.T, v vector, base func() http.Header, cases []ver
 			if c.body != nil {
 				body = *c.body
 			}
-			d, err := ver.Verify(h, []byte(body), time.Unix(v.ts, 0).Add(c.now))
+			d, err := ver.Verify(context.Background(), post(h, []byte(body)), time.Unix(v.ts, 0).Add(c.now))
 			if c.wantErr == nil {
 				require.NoError(t, err)
 				assert.NotZero(t, d.MAC, "a verified request names its MAC")
@@ -447,7 +449,7 @@ func TestNewValidatesSecrets(t *testing.T) {
 		{Stripe, []string{"whsec_test_secret"}, 0, ""},
 		{Stripe, []string{" whsec_test_secret"}, 0, "leading or trailing whitespace"},
 		{HMACSHA256, []string{"k"}, 0, ""},
-		{HMACSHA256, nil, 0, "no secrets configured"},
+		{HMACSHA256, nil, 0, "secrets: at least one secret is required"},
 		{HMACSHA256, []string{"k"}, -time.Second, "negative tolerance"},
 		{"svix", []string{"k"}, 0, `unknown scheme "svix"`},
 		{"Standard", []string{"k"}, 0, "unknown scheme"},
@@ -505,7 +507,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 					v, err = New(scheme, []string{"other", secret}, 0)
 				}
 				require.NoError(t, err)
-				d, err := v.Verify(h, []byte(body), now)
+				d, err := v.Verify(context.Background(), post(h, []byte(body)), now)
 				require.NoError(t, err)
 				assert.Equal(t, sentMAC(t, scheme, h), d.MAC, "the MAC under the second secret, which verified")
 				switch scheme {
@@ -526,7 +528,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				if len(body) > 0 {
 					tampered := []byte(body)
 					tampered[len(tampered)-1] ^= 1
-					_, err = v.Verify(h, tampered, now)
+					_, err = v.Verify(context.Background(), post(h, tampered), now)
 					assert.ErrorIs(t, err, ErrSignatureMismatch)
 				}
 			})
@@ -545,11 +547,11 @@ func TestVerifyConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				if _, err := v.Verify(h, []byte(goVector.body), now); err != nil {
+				if _, err := v.Verify(context.Background(), post(h, []byte(goVector.body)), now); err != nil {
 					t.Error(err)
 					return
 				}
-				if _, err := v.Verify(h, []byte(goVector.body+"x"), now); !errors.Is(err, ErrSignatureMismatch) {
+				if _, err := v.Verify(context.Background(), post(h, []byte(goVector.body+"x")), now); !errors.Is(err, ErrSignatureMismatch) {
 					t.Errorf("want mismatch, got %v", err)
 					return
 				}
@@ -583,8 +585,10 @@ func TestVerifyAllocations(t *testing.T) {
 			h, err = Sign(Standard, v.secret, v.id, now, body)
 			require.NoError(t, err)
 		}
+		req := post(h, body)
+		ctx := context.Background()
 		allocs := testing.AllocsPerRun(200, func() {
-			if _, err := ver.Verify(h, body, now); err != nil {
+			if _, err := ver.Verify(ctx, req, now); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -659,9 +663,14 @@ func TestMACIsUnderFirstVerifyingSecret(t *testing.T) {
 		}{{[]string{goVector.secret, otherStdSecret}, macA}, {[]string{otherStdSecret, goVector.secret}, macB}} {
 			v, err := New(Standard, c.secrets, 0)
 			require.NoError(t, err)
-			d, err := v.Verify(h, body, at)
+			d, err := v.Verify(context.Background(), post(h, body), at)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, d.MAC)
 		}
 	}
+}
+
+// post is a POST request to a source path carrying h and body.
+func post(h http.Header, body []byte) *Request {
+	return &Request{Method: http.MethodPost, URL: &url.URL{Path: "/webhooks/src"}, Header: h, Body: body}
 }

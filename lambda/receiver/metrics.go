@@ -74,6 +74,10 @@ var promFamilies = []promFamily{
 		func(w *promWriter, n, src string, s *series) { w.histogram(n, src, s.confirm) }},
 	{metricnames.PromBodyBytes, "Accepted webhook body sizes.", "histogram",
 		func(w *promWriter, n, src string, s *series) { w.histogram(n, src, s.body) }},
+	{metricnames.PromHandshakes, "Provider endpoint handshakes answered by the receiver (nothing published).", "counter",
+		func(w *promWriter, n, src string, s *series) { w.counter(n, src, &s.handshakes) }},
+	{metricnames.PromVerifyUnavailable, "Webhooks answered 503 because a verification dependency (JWKS, SNS certificate) was unreachable.", "counter",
+		func(w *promWriter, n, src string, s *series) { w.counter(n, src, &s.verifyUnavailable) }},
 }
 
 // Handler serves the Prometheus text format.
@@ -96,7 +100,13 @@ func (m *Metrics) observe(res result) {
 	s := m.prom.of(src)
 	var name string
 	switch {
-	case res.status == http.StatusAccepted:
+	case res.handshake:
+		name = metricnames.Handshakes
+		s.handshakes.Add(1)
+	case res.unavailable:
+		name = metricnames.VerifyUnavailable
+		s.verifyUnavailable.Add(1)
+	case res.accepted:
 		name = metricnames.Accepted
 		s.accepted.Add(1)
 		s.body.observe(float64(res.bytes))
@@ -135,7 +145,7 @@ func (m *Metrics) writeEMF(name, src string, res result) {
 		b = append(b, ',')
 		b = appendMetricDef(b, metricnames.PublishConfirmLatency)
 	}
-	if res.status == http.StatusAccepted {
+	if res.accepted {
 		b = append(b, ',')
 		b = appendMetricDef(b, metricnames.BodySize)
 	}
@@ -162,7 +172,7 @@ func (m *Metrics) writeEMF(name, src string, res result) {
 		b = append(b, `,"`+metricnames.PublishConfirmLatency+`":`...)
 		b = strconv.AppendFloat(b, float64(res.confirm.Microseconds())/1000, 'f', -1, 64)
 	}
-	if res.status == http.StatusAccepted {
+	if res.accepted {
 		b = append(b, `,"`+metricnames.BodySize+`":`...)
 		b = strconv.AppendInt(b, int64(res.bytes), 10)
 	}

@@ -14,7 +14,7 @@ import (
 func TestObserveAllocations(t *testing.T) {
 	m := NewMetrics(MetricsConfig{EMF: io.Discard, Stack: "hookline-test", Function: "f"})
 	for _, res := range []result{
-		{status: http.StatusAccepted, source: "std", bytes: 512, published: true, confirm: 3 * time.Millisecond},
+		{status: http.StatusAccepted, accepted: true, source: "std", bytes: 512, published: true, confirm: 3 * time.Millisecond},
 		{status: http.StatusUnauthorized, source: "std"},
 	} {
 		m.observe(res) // creates the series

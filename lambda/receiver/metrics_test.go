@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/metricnames"
 	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/lambda/receiver"
 )
 
@@ -92,6 +94,7 @@ func TestMetricsEMFPerOutcome(t *testing.T) {
 		{"body read fails", nil, func(t *testing.T) *http.Request {
 			return signed(t, "std", body, func(r *http.Request) { r.Body = io.NopCloser(failingBody{}); r.ContentLength = -1 })
 		}, 400, metricnames.Rejected, "std"},
+		{"handshake", nil, func(t *testing.T) *http.Request { return request("GET", "/webhooks/dbx?challenge=c", nil) }, 200, metricnames.Handshakes, "dbx"},
 		{"broker does not confirm", errors.New("confirm timeout"), func(t *testing.T) *http.Request { return signed(t, "std", body, nil) }, 503, metricnames.PublishFailures, "std"},
 	}
 	for _, tc := range cases {
@@ -149,6 +152,23 @@ func TestMetricsEMFPerOutcome(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMetricsVerifyUnavailable: a 503 because a verification dependency is
+// down is its own metric, not a broker failure.
+func TestMetricsVerifyUnavailable(t *testing.T) {
+	t.Parallel()
+	h, m, out := metricsHandler(t, fakePub{}, "hookline-test")
+	receiver.SetVerifier(h, func(*sources.Source) webhooksig.Verifier {
+		return &fakeVerifier{verifyErr: fmt.Errorf("jwks: %w", webhooksig.ErrUnavailable)}
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, request("POST", "/webhooks/plain", []byte(`{}`)))
+	require.Equal(t, 503, w.Code)
+	require.Equal(t, "5", w.Header().Get("Retry-After"))
+	require.Contains(t, out.String(), `"`+metricnames.VerifyUnavailable+`":1`)
+	require.NotContains(t, out.String(), metricnames.PublishFailures)
+	require.Contains(t, scrape(t, m), `hookline_receiver_verify_unavailable_total{source="plain"} 1`)
 }
 
 // TestMetricsEMFWithoutStack: without HOOKLINE_STACK the line has no Stack

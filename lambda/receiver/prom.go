@@ -59,6 +59,7 @@ func (h *histogram) observe(v float64) {
 // series are one source's counters.
 type series struct {
 	accepted, publishFailures, internalErrors atomic.Uint64
+	handshakes, verifyUnavailable             atomic.Uint64
 	confirm, body                             *histogram
 
 	mu       sync.RWMutex

@@ -51,12 +51,16 @@ type Handler struct {
 	now     func() time.Time // the clock for signatures and received-at
 	metrics *Metrics         // nil counts nothing
 	bufs    sync.Pool
+	// verifierOf is the source's verifier; tests replace it to reach
+	// outcomes no configured scheme produces on demand.
+	verifierOf func(*sources.Source) webhooksig.Verifier
 }
 
 // New returns a Handler for a validated sources document.
 func New(set *sources.Set, pub Publisher, log *slog.Logger) *Handler {
 	return &Handler{sources: set, pub: pub, log: log, now: time.Now,
-		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+		bufs:       sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		verifierOf: (*sources.Source).Verifier}
 }
 
 type requestIDKey struct{}
@@ -83,20 +87,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	hdr := w.Header()
 	hdr.Set("X-Request-Id", rid)
-	hdr.Set("Content-Type", "application/json")
-	switch res.status {
-	case http.StatusServiceUnavailable:
-		hdr.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-	case http.StatusMethodNotAllowed:
-		hdr.Set("Allow", http.MethodPost)
+	if res.reply != nil {
+		writeReply(w, res.reply)
+	} else {
+		hdr.Set("Content-Type", "application/json")
+		switch res.status {
+		case http.StatusServiceUnavailable:
+			hdr.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		case http.StatusMethodNotAllowed:
+			hdr.Set("Allow", res.allow)
+		}
+		w.WriteHeader(res.status)
+		body := answer{RequestID: rid, ID: res.id}
+		if res.status != http.StatusAccepted {
+			body.Error = res.public
+		}
+		b, _ := json.Marshal(body)
+		_, _ = w.Write(append(b, '\n'))
 	}
-	w.WriteHeader(res.status)
-	body := answer{RequestID: rid, ID: res.id}
-	if res.status != http.StatusAccepted {
-		body.Error = res.public
-	}
-	b, _ := json.Marshal(body)
-	_, _ = w.Write(append(b, '\n'))
 
 	// One line per request, every attribute in one call: no per-request
 	// logger clones on the hot path.
@@ -106,7 +114,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	level, msg := slog.LevelInfo, "webhook accepted"
 	switch {
-	case res.status == http.StatusAccepted:
+	case res.handshake:
+		msg = "handshake answered"
+		attrs = append(attrs, slog.String("reason", res.reason))
+	case res.accepted:
 		attrs = append(attrs, slog.String("message_id", res.id), slog.Int("bytes", res.bytes))
 		if res.providerID != "" {
 			// The provider's own id (X-GitHub-Delivery, an over-long id)
@@ -143,6 +154,13 @@ type result struct {
 	bytes          int
 	published      bool          // a publish was attempted
 	confirm        time.Duration // publish to confirm or failure
+	allow          string        // a 405's Allow header
+	accepted       bool          // published and confirmed (202, or the scheme's reply)
+	// reply is written instead of the JSON answer: a handshake's answer,
+	// or a delivery's Reply once the broker confirmed it.
+	reply       *webhooksig.Response
+	handshake   bool // answered a provider's endpoint handshake; nothing published
+	unavailable bool // a 503 because a verification dependency is unreachable
 }
 
 // cut returns at most n bytes of s.
@@ -172,8 +190,11 @@ func (h *Handler) serve(r *http.Request, rid string) result {
 }
 
 func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) result {
-	if r.Method != http.MethodPost {
-		return reject(http.StatusMethodNotAllowed, "method not allowed: use POST", "method "+r.Method)
+	get := r.Method == http.MethodGet && src.AcceptsGET()
+	if r.Method != http.MethodPost && !get {
+		res := reject(http.StatusMethodNotAllowed, "method not allowed: use POST", "method "+r.Method)
+		res.allow = allowed(src)
+		return res
 	}
 	if headerBytes(r) > MaxHeaderBytes {
 		return reject(http.StatusRequestHeaderFieldsTooLarge, "request headers too large", "headers over limit")
@@ -209,9 +230,29 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 		return reject(http.StatusRequestEntityTooLarge, "body too large", "body over max_body_bytes")
 	}
 	body := buf.Bytes()
-	d, err := src.Verifier().Verify(r.Header, body, h.now())
+	req := &webhooksig.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: body}
+	v := h.verifierOf(src)
+	if hs, ok := v.(webhooksig.Handshaker); ok {
+		resp, err := hs.Handshake(r.Context(), req, h.now())
+		if err != nil {
+			return verifyFailure(err)
+		}
+		if resp != nil {
+			if !is2xx(resp.Status) {
+				return reject(http.StatusInternalServerError, "internal error", "handshake answer with status "+strconv.Itoa(resp.Status))
+			}
+			return result{status: resp.Status, reply: resp, handshake: true, reason: "handshake answered"}
+		}
+	}
+	if get {
+		// A GET is let in only for the handshake its scheme defines.
+		res := reject(http.StatusMethodNotAllowed, "method not allowed: GET is only for the endpoint handshake", "GET that is not a handshake")
+		res.allow = allowed(src)
+		return res
+	}
+	d, err := v.Verify(r.Context(), req, h.now())
 	if err != nil {
-		return reject(http.StatusUnauthorized, publicSigError(err), err.Error())
+		return verifyFailure(err)
 	}
 	e := envelope.New(src.Name, d, rid, r.Header.Get("Content-Type"), body, h.now())
 	pubStart := time.Now()
@@ -227,7 +268,57 @@ func (h *Handler) serveSource(r *http.Request, rid string, src *sources.Source) 
 		res.published, res.confirm = true, confirm
 		return res
 	}
-	return result{status: http.StatusAccepted, id: e.ID, providerID: e.ProviderID, bytes: len(body), published: true, confirm: confirm}
+	res := result{status: http.StatusAccepted, accepted: true, id: e.ID, providerID: e.ProviderID, bytes: len(body), published: true, confirm: confirm}
+	if d.Reply != nil {
+		if !is2xx(d.Reply.Status) {
+			// Published and confirmed, but the verifier's reply is a
+			// defect: the sender retries and the processor dedupes.
+			res = reject(http.StatusInternalServerError, "internal error", "delivery reply with status "+strconv.Itoa(d.Reply.Status))
+			res.published, res.confirm = true, confirm
+			return res
+		}
+		res.status, res.reply = d.Reply.Status, d.Reply
+	}
+	return res
+}
+
+// allowed is the Allow header of a 405 for src.
+func allowed(src *sources.Source) string {
+	if src.AcceptsGET() {
+		return "GET, POST"
+	}
+	return http.MethodPost
+}
+
+// verifyFailure maps a Verify or Handshake error to DESIGN.md's table:
+// 400 for a malformed request, 503 (Retry-After) when a verification
+// dependency is unreachable, 401 for every signature failure.
+func verifyFailure(err error) result {
+	switch {
+	case errors.Is(err, webhooksig.ErrMalformedRequest):
+		return reject(http.StatusBadRequest, "malformed request for this source's scheme", err.Error())
+	case errors.Is(err, webhooksig.ErrUnavailable):
+		res := reject(http.StatusServiceUnavailable, "temporarily unavailable, retry later", err.Error())
+		res.unavailable = true
+		return res
+	}
+	return reject(http.StatusUnauthorized, publicSigError(err), err.Error())
+}
+
+func is2xx(status int) bool { return status >= 200 && status <= 299 }
+
+// writeReply writes a scheme's own answer (a 2xx: serveSource turns any
+// other status, a verifier defect, into a 500).
+func writeReply(w http.ResponseWriter, r *webhooksig.Response) {
+	hdr := w.Header()
+	status := r.Status
+	for k, vs := range r.Header {
+		hdr[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	w.WriteHeader(status)
+	if len(r.Body) > 0 && status != http.StatusNoContent {
+		_, _ = w.Write(r.Body)
+	}
 }
 
 // publicSigError names the kind of signature failure, never the details.

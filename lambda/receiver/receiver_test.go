@@ -45,6 +45,7 @@ sources:
   - {name: gh, hosts: [%[3]s], scheme: github, secrets: ["new-secret", "old-secret"], max_body_bytes: 2048}
   - {name: stripe, hosts: [%[3]s], scheme: stripe, secrets: ["whsec_stripe_test"], max_body_bytes: 2048}
   - {name: plain, hosts: [%[3]s], scheme: hmac-sha256, secrets: ["k"], max_body_bytes: 2048}
+  - {name: dbx, hosts: [%[3]s], scheme: dropbox, secrets: ["dbx-new", "dbx-old"], max_body_bytes: 2048}
 `, newOriginSecret, originSecret, host, stdSecret)
 
 var secretOf = map[string]string{"std": stdSecret, "gh": "old-secret", "stripe": "whsec_stripe_test", "plain": "k"}
@@ -139,7 +140,11 @@ func overHTTP(t *testing.T, e *env, r *http.Request) (int, http.Header, []byte) 
 	if r.ContentLength < 0 { // keep "unknown length" requests chunked
 		rd = io.MultiReader(bytes.NewReader(body))
 	}
-	req, err := http.NewRequest(r.Method, e.srv.URL+r.URL.Path, rd)
+	target := e.srv.URL + r.URL.Path
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	req, err := http.NewRequest(r.Method, target, rd)
 	require.NoError(t, err)
 	req.Header = r.Header.Clone()
 	req.Host = r.Host
@@ -155,7 +160,7 @@ func overLambda(t *testing.T, e *env, r *http.Request) (int, http.Header, []byte
 	t.Helper()
 	body, _ := io.ReadAll(r.Body)
 	ev := events.APIGatewayV2HTTPRequest{
-		RawPath: r.URL.Path, Headers: map[string]string{"host": r.Host},
+		RawPath: r.URL.Path, RawQueryString: r.URL.RawQuery, Headers: map[string]string{"host": r.Host},
 		Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true,
 	}
 	ev.RequestContext.HTTP.Method = r.Method

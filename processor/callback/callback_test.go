@@ -158,7 +158,7 @@ func TestDeliveryRetriesSignsAndStopsOn410(t *testing.T) {
 			defer rec.mu.Unlock()
 			for i, r := range rec.reqs {
 				require.Equal(t, callback.MessageID("gh", "e.1"), r.Header.Get("webhook-id"), "stable id across retries")
-				_, err := v.Verify(r.Header, rec.bodies[i], time.Now())
+				_, err := v.Verify(context.Background(), &webhooksig.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: rec.bodies[i]}, time.Now())
 				require.NoError(t, err, "signed with Standard Webhooks v1")
 				var p callback.Payload
 				require.NoError(t, json.Unmarshal(rec.bodies[i], &p))

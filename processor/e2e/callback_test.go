@@ -34,7 +34,7 @@ func TestCallbackAfterCommit(t *testing.T) {
 		_ = json.Unmarshal(b, &p)
 		mu.Lock()
 		defer mu.Unlock()
-		if _, err := verifier.Verify(r.Header, b, time.Now()); err != nil {
+		if _, err := verifier.Verify(r.Context(), &webhooksig.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: b}, time.Now()); err != nil {
 			bad = append(bad, err.Error())
 		}
 		got[p.Data.EventID]++

@@ -55,21 +55,32 @@ func StringSet(vals []string) string {
 	return "{" + strings.Join(q, " ") + "}"
 }
 
-// Allowed is the block rule's negated part: POST to a known source's path on
-// a served host. Everything else is blocked (custom rules have no allow
-// action, and skip would also bypass rate limiting).
-func Allowed(hosts, sources []string) string {
-	paths := make([]string, len(sources))
-	for i, s := range sources {
-		paths[i] = Path(s)
+// Allowed is the block rule's negated part: POST to a known source's path
+// on a served host, or GET to the path of a source whose scheme's endpoint
+// handshake is a GET (getSources, a subset of sources). Everything else is
+// blocked (custom rules have no allow action, and skip would also bypass
+// rate limiting).
+func Allowed(hosts, sources, getSources []string) string {
+	post := fmt.Sprintf(`http.request.method eq "POST" and http.request.uri.path in %s`, StringSet(paths(sources)))
+	if len(getSources) == 0 {
+		return fmt.Sprintf(`http.host in %s and %s`, StringSet(hosts), post)
 	}
-	return fmt.Sprintf(`http.host in %s and http.request.method eq "POST" and http.request.uri.path in %s`, StringSet(hosts), StringSet(paths))
+	get := fmt.Sprintf(`http.request.method eq "GET" and http.request.uri.path in %s`, StringSet(paths(getSources)))
+	return fmt.Sprintf(`http.host in %s and ((%s) or (%s))`, StringSet(hosts), post, get)
+}
+
+func paths(sources []string) []string {
+	out := make([]string, len(sources))
+	for i, s := range sources {
+		out[i] = Path(s)
+	}
+	return out
 }
 
 // BlockAllButWebhooks is the WAF custom rule expression that blocks every
 // request that is not Allowed.
-func BlockAllButWebhooks(hosts, sources []string) string {
-	return "not (" + Allowed(hosts, sources) + ")"
+func BlockAllButWebhooks(hosts, sources, getSources []string) string {
+	return "not (" + Allowed(hosts, sources, getSources) + ")"
 }
 
 // AllowList is one source's sender allow-list.

@@ -11,7 +11,8 @@ import (
 func TestCheck(t *testing.T) {
 	hosts, srcs := []string{"hooks.example.com", "b.example.com"}, []string{"github", "stripe"}
 	good := []string{
-		rules.BlockAllButWebhooks(hosts, srcs),
+		rules.BlockAllButWebhooks(hosts, srcs, nil),
+		rules.BlockAllButWebhooks(hosts, srcs, []string{"stripe"}),
 		rules.BlockOutsideAllowList("github", rules.AllowList{Countries: []string{"US", "DE"}, ASNs: []int{36459}, IPRanges: []string{"192.30.252.0/22", "2a0a:a440::/29"}}),
 		rules.BlockOutsideAllowList("github", rules.AllowList{ASNs: []int{1}}),
 		rules.Webhooks(),
@@ -48,7 +49,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: %s accepted", name, e)
 		}
 	}
-	if err := rules.Check(rules.BlockAllButWebhooks(hosts, srcs), rules.RateLimitFields); err == nil {
+	if err := rules.Check(rules.BlockAllButWebhooks(hosts, srcs, nil), rules.RateLimitFields); err == nil {
 		t.Error("the method and host fields passed as allowed in a free rate limiting rule")
 	}
 	if err := rules.Check(rules.Webhooks(), rules.RateLimitFields); err != nil {
@@ -57,7 +58,26 @@ func TestCheck(t *testing.T) {
 }
 
 func FuzzCheck(f *testing.F) {
-	f.Add(rules.BlockAllButWebhooks([]string{"h.example.com"}, []string{"x"}))
+	f.Add(rules.BlockAllButWebhooks([]string{"h.example.com"}, []string{"x"}, []string{"x"}))
 	f.Add(`ip.src in {10.0.0.0/8}`)
 	f.Fuzz(func(t *testing.T, s string) { _ = rules.Check(s, nil) })
+}
+
+// GET is let through only to the paths of the sources given as handshake
+// sources, POST to every source's; without handshake sources the rule is
+// what it was before GETs existed.
+func TestAllowedMethods(t *testing.T) {
+	hosts := []string{"hooks.example.com"}
+	if got, want := rules.Allowed(hosts, []string{"gh", "meta"}, nil),
+		`http.host in {"hooks.example.com"} and http.request.method eq "POST" and http.request.uri.path in {"/webhooks/gh" "/webhooks/meta"}`; got != want {
+		t.Errorf("POST only:\n got %s\nwant %s", got, want)
+	}
+	got := rules.Allowed(hosts, []string{"meta", "gh", "dbx"}, []string{"meta", "dbx"})
+	want := `http.host in {"hooks.example.com"} and ((http.request.method eq "POST" and http.request.uri.path in {"/webhooks/dbx" "/webhooks/gh" "/webhooks/meta"}) or (http.request.method eq "GET" and http.request.uri.path in {"/webhooks/dbx" "/webhooks/meta"}))`
+	if got != want {
+		t.Errorf("with GET sources:\n got %s\nwant %s", got, want)
+	}
+	if err := rules.Check(got, nil); err != nil {
+		t.Error(err)
+	}
 }

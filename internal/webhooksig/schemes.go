@@ -1,0 +1,20 @@
+package webhooksig
+
+// schemes maps each scheme name of the sources document to its verifier's
+// constructor: adding a scheme is one line here (keep it sorted).
+var schemes = map[string]func(Config) (Verifier, error){
+	Dropbox:    newDropbox,
+	GitHub:     newGitHub,
+	HMACSHA256: newHMACSHA256,
+	Standard:   newStandard,
+	Stripe:     newStripe,
+}
+
+// getHandshakes are the schemes whose provider confirms an endpoint with a
+// GET (AcceptsGET; keep it sorted).
+var getHandshakes = map[string]bool{
+	"dropbox": true,
+	"meta":    true,
+	"okta":    true,
+	"x":       true,
+}
