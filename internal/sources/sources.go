@@ -44,10 +44,10 @@ type Document struct {
 
 // Source is one sender of webhooks.
 type Source struct {
-	Name         string          `json:"name"`
-	Hosts        []string        `json:"hosts"`
-	Scheme       string          `json:"scheme"`
-	Secrets      []string        `json:"secrets"`
+	Name    string   `json:"name"`
+	Hosts   []string `json:"hosts"`
+	Scheme  string   `json:"scheme"`
+	Secrets []string `json:"secrets"`
 	// Tolerance is the configured replay window; 0 when the document sets
 	// none: then the scheme's documented window applies (docs/schemes.md).
 	Tolerance    time.Duration   `json:"-"`
