@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hookline/hookline/internal/brokertls"
-	"github.com/hookline/hookline/internal/secrets"
+	"github.com/hookline/hookline/internal/secretvalue"
 	"github.com/hookline/hookline/internal/sources"
 )
 
@@ -32,14 +36,43 @@ type config struct {
 // secretReader fetches a Secrets Manager secret's string value.
 type secretReader func(ctx context.Context, arn string) (string, error)
 
-// loadConfig reads the environment (DESIGN.md, receiver section). Secrets
-// come from Secrets Manager only when an ARN is set, so local mode needs no
-// AWS credentials.
-func loadConfig(ctx context.Context, getenv func(string) string) (config, error) {
-	return loadConfigWith(ctx, getenv, awsSecretReader)
+// loadConfigWith reads the environment (DESIGN.md, receiver section).
+// Secrets come from read only when an ARN is set, so local mode needs no AWS
+// credentials.
+func loadConfigWith(ctx context.Context, getenv func(string) string, read secretReader) (config, error) {
+	return loadConfigThen(ctx, getenv, read, nil)
 }
 
-func loadConfigWith(ctx context.Context, getenv func(string) string, read secretReader) (config, error) {
+// loadConfigThen is loadConfigWith that calls connect (when not nil) with
+// the broker half of the configuration as soon as it is known, while the
+// sources document is still being read (a file, or a Secrets Manager round
+// trip): a cold start pays for the longer of the two, not their sum. The
+// sources half is not set in connect's config; an error from connect ends
+// the load.
+func loadConfigThen(ctx context.Context, getenv func(string) string, read secretReader, connect func(config) error) (config, error) {
+	type loaded struct {
+		set *sources.Set
+		err error
+	}
+	srcs := make(chan loaded, 1)
+	go func() {
+		set, err := loadSources(ctx, getenv, read)
+		srcs <- loaded{set, err}
+	}()
+	c, err := loadBroker(ctx, getenv, read)
+	if err == nil && connect != nil {
+		err = connect(c)
+	}
+	l := <-srcs // wait even on error: the reader ends with the load
+	if err != nil {
+		return c, err
+	}
+	c.Sources = l.set
+	return c, l.err
+}
+
+// loadBroker reads everything but the sources document.
+func loadBroker(ctx context.Context, getenv func(string) string, read secretReader) (config, error) {
 	c := config{
 		Lambda:     getenv("AWS_LAMBDA_RUNTIME_API") != "",
 		ListenAddr: getenv("LISTEN_ADDR"),
@@ -84,24 +117,27 @@ func loadConfigWith(ctx context.Context, getenv func(string) string, read secret
 			return c, fmt.Errorf("RABBITMQ_CA: %w", err)
 		}
 	}
-	var err error
-	switch arn, file := getenv("WEBHOOK_SOURCES_SECRET_ARN"), getenv("WEBHOOK_SOURCES_FILE"); {
-	case arn != "": // the secret wins when both are set
-		var raw string
-		if raw, err = read(ctx, arn); err != nil {
-			return c, fmt.Errorf("WEBHOOK_SOURCES_SECRET_ARN: %w", err)
-		}
-		if c.Sources, err = sources.Parse([]byte(raw)); err != nil {
-			return c, fmt.Errorf("WEBHOOK_SOURCES_SECRET_ARN: %w", err)
-		}
-	case file != "":
-		if c.Sources, err = sources.LoadFile(file); err != nil {
-			return c, err
-		}
-	default:
-		return c, errors.New("set WEBHOOK_SOURCES_FILE or WEBHOOK_SOURCES_SECRET_ARN")
-	}
 	return c, nil
+}
+
+// loadSources reads the sources document: the secret wins when both are set.
+func loadSources(ctx context.Context, getenv func(string) string, read secretReader) (*sources.Set, error) {
+	switch arn, file := getenv("WEBHOOK_SOURCES_SECRET_ARN"), getenv("WEBHOOK_SOURCES_FILE"); {
+	case arn != "":
+		raw, err := read(ctx, arn)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOK_SOURCES_SECRET_ARN: %w", err)
+		}
+		set, err := sources.Parse([]byte(raw))
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOK_SOURCES_SECRET_ARN: %w", err)
+		}
+		return set, nil
+	case file != "":
+		return sources.LoadFile(file)
+	default:
+		return nil, errors.New("set WEBHOOK_SOURCES_FILE or WEBHOOK_SOURCES_SECRET_ARN")
+	}
 }
 
 // withCredentials puts the username and password of a JSON secret
@@ -119,5 +155,21 @@ func withCredentials(rawURL, secret string) (string, error) {
 	return u.String(), nil
 }
 
-// awsSecretReader reads from Secrets Manager (internal/secrets).
-func awsSecretReader(ctx context.Context, arn string) (string, error) { return secrets.Read(ctx, arn) }
+// lambdaSecrets is the Secrets Manager client on the credentials Lambda puts
+// in the environment, made on first use: the SDK's default chain (and the
+// STS, SSO and sign-in clients its package initialisation sets up) is not
+// linked into the receiver, whose cold start it lengthened. Local mode with
+// a secret ARN needs the same variables (aws configure export-credentials
+// --format env prints them).
+var lambdaSecrets = sync.OnceValues(func() (*secretsmanager.Client, error) {
+	return secretvalue.FromEnvironment(os.Getenv)
+})
+
+// awsSecretReader reads from Secrets Manager (internal/secretvalue).
+func awsSecretReader(ctx context.Context, arn string) (string, error) {
+	c, err := lambdaSecrets()
+	if err != nil {
+		return "", fmt.Errorf("AWS credentials: %w", err)
+	}
+	return secretvalue.Get(ctx, c, arn)
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -90,3 +91,46 @@ gBRGEoSBTpmishW17G0t9+xEyeeD+zAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
 BAMCA0cAMEQCIDMAzAS5HWHfpwBsXpl/l6HhDN0VkyzuQQgn0X4YrBBbAiAemb96
 /3RIUZ1ceBv4DLYxAO8fjIszbkMJejJWEJAwLA==
 -----END CERTIFICATE-----`
+
+// TestLoadConfigConnectsWhileSourcesLoad: the broker half reaches connect
+// while the sources secret is still being read (cold start pays for the
+// longer of the two); errors from either half still fail the load.
+func TestLoadConfigConnectsWhileSourcesLoad(t *testing.T) {
+	t.Parallel()
+	connected := make(chan struct{})
+	read := func(ctx context.Context, arn string) (string, error) {
+		switch arn {
+		case "arn:sources": // answers only once the broker half has connected
+			select {
+			case <-connected:
+				return srcDoc, nil
+			case <-time.After(10 * time.Second):
+				return "", errors.New("connect was not called while the sources were read")
+			}
+		case "arn:bad-sources":
+			<-connected
+			return "sources: [", nil
+		}
+		return "", errors.New("AccessDenied")
+	}
+	env := map[string]string{"RABBITMQ_URL": "amqp://u:p@b:5672/v", "WEBHOOK_SOURCES_SECRET_ARN": "arn:sources"}
+	var got config
+	cfg, err := loadConfigThen(context.Background(), envOf(env), read, func(c config) error {
+		got = c
+		close(connected)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "amqp://u:p@b:5672/v", got.RabbitURL)
+	require.Nil(t, got.Sources, "connect sees the broker half only")
+	require.Equal(t, []string{"gh"}, cfg.Sources.Names())
+
+	connected = make(chan struct{})
+	env["WEBHOOK_SOURCES_SECRET_ARN"] = "arn:bad-sources"
+	_, err = loadConfigThen(context.Background(), envOf(env), read, func(config) error { close(connected); return nil })
+	require.ErrorContains(t, err, "WEBHOOK_SOURCES_SECRET_ARN: sources:")
+
+	_, err = loadConfigThen(context.Background(), envOf(map[string]string{"RABBITMQ_URL": "amqp://b/", "WEBHOOK_SOURCES_FILE": "/nonexistent"}), read,
+		func(config) error { return errors.New("bad CA") })
+	require.ErrorContains(t, err, "bad CA", "connect's error wins over the sources'")
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +189,50 @@ func TestLambdaInitErrorReported(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestLambdaSourcesFromSecretsManager: in Lambda the sources document is a
+// Secrets Manager secret read at cold start with the credentials Lambda puts
+// in the environment (a SigV4-checking fake endpoint stands in for the
+// service); a secret it cannot read is an init error.
+func TestLambdaSourcesFromSecretsManager(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t, ".")
+	vhost := testenv.RabbitMQ(t)
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		body, _ := io.ReadAll(r.Body)
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDLAMBDA/") ||
+			r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || !strings.Contains(string(body), `"arn:sources"`) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"__type":"AccessDeniedException","message":"not allowed"}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"ARN": "arn:sources", "SecretString": srcDoc})
+	}))
+	t.Cleanup(sm.Close)
+	awsEnv := []string{"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDLAMBDA", "AWS_SECRET_ACCESS_KEY=k",
+		"AWS_SESSION_TOKEN=t", "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "RABBITMQ_URL=" + testenv.AMQPURLAs("", vhost, topology.Receiver)}
+
+	p := startLambda(t, bin, append(awsEnv, "WEBHOOK_SOURCES_SECRET_ARN=arn:sources")...)
+	body := `{"zen":"from a secret"}`
+	hdr, err := webhooksig.Sign(webhooksig.GitHub, "s", "", time.Now(), []byte(body))
+	require.NoError(t, err)
+	resp, _ := p.invoke(t, apiEvent("a", "/webhooks/gh", body, hdr))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, resp.Body)
+
+	p = startLambda(t, bin, append(awsEnv, "WEBHOOK_SOURCES_SECRET_ARN=arn:other")...)
+	select {
+	case ie := <-p.api.InitErrors():
+		require.Contains(t, string(ie.Body), "WEBHOOK_SOURCES_SECRET_ARN")
+		require.Contains(t, string(ie.Body), "AccessDeniedException")
+	case <-p.exited:
+		t.Fatalf("exited (%v) without reporting an init error", p.waitErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no init error reported")
 	}
 }

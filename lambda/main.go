@@ -37,11 +37,18 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := loadConfig(ctx, os.Getenv)
-	if err == nil {
-		if err = brokertls.Use(cfg.RabbitCA); err != nil {
-			err = fmt.Errorf("RABBITMQ_CA: %w", err)
+	// The broker is dialled as soon as its half of the configuration is
+	// known, while the sources document is read.
+	var pub *publish.Publisher
+	cfg, err := loadConfigThen(ctx, os.Getenv, awsSecretReader, func(c config) error {
+		if err := brokertls.Use(c.RabbitCA); err != nil {
+			return fmt.Errorf("RABBITMQ_CA: %w", err)
 		}
+		pub = publish.New(ctx, publish.Config{URL: c.RabbitURL, Channels: c.Channels, Logger: log})
+		return nil
+	})
+	if pub != nil {
+		defer pub.Close()
 	}
 	if err != nil {
 		// A bad sources document or an unreadable secret is a deploy error:
@@ -54,8 +61,6 @@ func run(log *slog.Logger) error {
 		}
 		return err
 	}
-	pub := publish.New(ctx, publish.Config{URL: cfg.RabbitURL, Channels: cfg.Channels, Logger: log})
-	defer pub.Close()
 	h := receiver.New(cfg.Sources, pub, log)
 
 	if cfg.Lambda {

@@ -1,18 +1,21 @@
-// Package secrets reads AWS Secrets Manager secrets: the one reader the
-// receiver and the processor share (broker credentials, the sources
-// document). The AWS configuration is loaded on first use, so a process
-// that never reads a secret (local mode) needs no AWS credentials.
+// Package secrets reads AWS Secrets Manager secrets on the SDK's default
+// credential chain (the processor's task role, an operator's profile):
+// internal/secretvalue's one GetSecretValue reader with a client from the
+// default configuration, loaded on first use, so a process that never reads
+// a secret (local mode) needs no AWS credentials. The receiver Lambda uses
+// secretvalue with its environment's credentials instead, so its cold start
+// does not initialise the default chain.
 package secrets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/hookline/hookline/internal/secretvalue"
 )
 
 var (
@@ -26,14 +29,7 @@ func Read(ctx context.Context, arn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	if out.SecretString == nil {
-		return "", errors.New("secret has no string value")
-	}
-	return *out.SecretString, nil
+	return secretvalue.Get(ctx, c, arn)
 }
 
 func sm(ctx context.Context) (*secretsmanager.Client, error) {
