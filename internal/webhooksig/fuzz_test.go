@@ -250,3 +250,46 @@ func FuzzVerifyDropbox(f *testing.F) {
 		t.Fatalf("accepted without a valid MAC: sig=%q", sig)
 	})
 }
+
+// FuzzVerifyBodyProviders covers singleSig and the body-MAC providers'
+// field readers: any accepted request carries the provider's exact MAC.
+func FuzzVerifyBodyProviders(f *testing.F) {
+	for i, pv := range bodyVectors {
+		f.Add(uint8(i), pv.sig, []byte(pv.body))
+	}
+	f.Add(uint8(0), "sha256=", []byte{})
+	vs := make([]Verifier, len(bodyVectors))
+	for i, pv := range bodyVectors {
+		v, err := NewVerifier(pv.config("rotated", pv.secret))
+		if err != nil {
+			f.Fatal(err)
+		}
+		vs[i] = v
+	}
+	f.Fuzz(func(t *testing.T, which uint8, sig string, body []byte) {
+		i := int(which) % len(bodyVectors)
+		pv := bodyVectors[i]
+		d, err := vs[i].Verify(context.Background(), post(http.Header{pv.header: {sig}}, body), pv.clock())
+		if err != nil {
+			checkRejected(t, d, err)
+			return
+		}
+		p := bodyProviders[pv.scheme]
+		for _, s := range []string{"rotated", pv.secret} {
+			k := keyset{keys: [][]byte{[]byte(s)}, h: p.hash}
+			m := k.sum(0, body)
+			want := p.prefix + encodeForTest(m, p.enc)
+			if sig == want || (p.enc == encHex && strings.EqualFold(sig, want)) {
+				return
+			}
+		}
+		t.Fatalf("%s accepted without a valid MAC: sig=%q", pv.scheme, sig)
+	})
+}
+
+func encodeForTest(m []byte, enc macEncoding) string {
+	if enc == encHex {
+		return hex.EncodeToString(m)
+	}
+	return base64.StdEncoding.EncodeToString(m)
+}

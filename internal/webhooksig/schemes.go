@@ -3,11 +3,19 @@ package webhooksig
 // schemes maps each scheme name of the sources document to its verifier's
 // constructor: adding a scheme is one line here (keep it sorted).
 var schemes = map[string]func(Config) (Verifier, error){
+	Bitbucket:  newBodyProvider(Bitbucket),
 	Dropbox:    newDropbox,
 	GitHub:     newGitHub,
 	HMACSHA256: newHMACSHA256,
+	Intercom:   newBodyProvider(Intercom),
+	Linear:     newBodyProvider(Linear),
+	Meta:       newBodyProvider(Meta),
+	Sentry:     newBodyProvider(Sentry),
+	Shopify:    newBodyProvider(Shopify),
 	Standard:   newStandard,
 	Stripe:     newStripe,
+	Typeform:   newBodyProvider(Typeform),
+	X:          newBodyProvider(X),
 }
 
 // getHandshakes are the schemes whose provider confirms an endpoint with a
