@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/...
 
-.PHONY: help services test actionlint test-app test-infra vet local bench build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll
+.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ local: services ## run the pipeline locally and send a signed demo webhook
 
 bench: services ## benchmarks, each figure next to its baseline from the same run
 	@bash scripts/bench.sh
+
+soak: services ## receiver → RabbitMQ → processor → MariaDB for SOAK_DURATION (default 10m) at half the measured peak (SOAK_RATE), with faults; loopback only
+	SOAK_DURATION=$(or $(SOAK_DURATION),10m) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 60m ./processor/e2e/
 
 build: ## build/lambda/bootstrap.zip (linux/arm64) and build/processor
 	@mkdir -p build/lambda
