@@ -265,3 +265,5 @@ func checkSignedURL(c Config) error {
 
 // constantEqual compares two strings in constant time (for their length).
 func constantEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
+
+func sha256New() hash.Hash { return sha256.New() }

@@ -4,18 +4,23 @@ package webhooksig
 // constructor: adding a scheme is one line here (keep it sorted).
 var schemes = map[string]func(Config) (Verifier, error){
 	Bitbucket:  newBodyProvider(Bitbucket),
+	Calendly:   newTS(Calendly, CalendlyTolerance),
 	Dropbox:    newDropbox,
 	GitHub:     newGitHub,
 	HMACSHA256: newHMACSHA256,
 	Intercom:   newBodyProvider(Intercom),
 	Linear:     newBodyProvider(Linear),
 	Meta:       newBodyProvider(Meta),
+	Paddle:     newTS(Paddle, PaddleTolerance),
+	PagerDuty:  newTS(PagerDuty, DefaultTolerance),
 	Sentry:     newBodyProvider(Sentry),
 	Shopify:    newBodyProvider(Shopify),
+	Slack:      newTS(Slack, SlackTolerance),
 	Standard:   newStandard,
 	Stripe:     newStripe,
 	Typeform:   newBodyProvider(Typeform),
 	X:          newBodyProvider(X),
+	Zoom:       newTS(Zoom, DefaultTolerance),
 }
 
 // getHandshakes are the schemes whose provider confirms an endpoint with a
