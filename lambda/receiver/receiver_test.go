@@ -62,6 +62,12 @@ type env struct {
 
 func newEnv(t *testing.T, brokerAddr string) *env {
 	t.Helper()
+	return newEnvDoc(t, brokerAddr, doc)
+}
+
+// newEnvDoc is newEnv with another sources document.
+func newEnvDoc(t *testing.T, brokerAddr, doc string) *env {
+	t.Helper()
 	set, err := sources.Parse([]byte(doc))
 	require.NoError(t, err)
 	vhost := testenv.RabbitMQ(t)
