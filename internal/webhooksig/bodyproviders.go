@@ -211,10 +211,41 @@ func (v *xVerifier) Handshake(_ context.Context, r *Request, _ time.Time) (*Resp
 		return nil, nil
 	}
 	tok := queryValue(r, "crc_token")
-	if tok == "" || len(tok) > maxChallenge {
-		return nil, fmt.Errorf("%w: x: GET without a crc_token of 1–%d bytes", ErrMalformedRequest, maxChallenge)
+	if tok == "" || len(tok) > maxCRCToken || !crcAlphabet(tok) {
+		return nil, fmt.Errorf("%w: x: GET without a crc_token of 1–%d base64 or base64url characters", ErrMalformedRequest, maxCRCToken)
 	}
 	mac := v.k.sum(0, []byte(tok))
 	body, _ := json.Marshal(map[string]string{"response_token": "sha256=" + base64.StdEncoding.EncodeToString(mac)})
 	return &Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
+}
+
+// maxCRCToken bounds X's crc_token (X sends a short random token).
+const maxCRCToken = 256
+
+// crcAlphabet reports whether s uses only the base64 and base64url
+// alphabets. The CRC answer is the HMAC, under the very key that signs
+// deliveries, of a string the caller chooses: restricted to this alphabet
+// it can never be the signature of a delivery, whose body is a JSON
+// object (Verify refuses any other body).
+func crcAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify accepts only a JSON object body (X's deliveries are), so that no
+// CRC answer, which signs a base64-alphabet token, verifies as a delivery.
+func (v *xVerifier) Verify(ctx context.Context, r *Request, now time.Time) (Delivery, error) {
+	d, err := v.bodyVerifier.Verify(ctx, r, now)
+	if err != nil {
+		return d, err
+	}
+	if b := strings.TrimLeft(string(r.Body), " \t\r\n"); !strings.HasPrefix(b, "{") {
+		return Delivery{}, fmt.Errorf("%w: x: body is not a JSON object", ErrMalformedRequest)
+	}
+	return d, nil
 }

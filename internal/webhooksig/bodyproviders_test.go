@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,8 +206,14 @@ func TestXCRC(t *testing.T) {
 	// printf challenge-abc | openssl dgst -sha256 -hmac x-consumer-secret -binary | base64
 	require.Equal(t, "sha256=+6mRpQACt1mar3JZwrz18kfFWJ3fmgsQR/hWXDjLuFk=", js["response_token"])
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	for _, q := range []string{"", "crc_token="} {
+	for _, q := range []string{"", "crc_token=", "crc_token=%7B%22a%22%3A1%7D", "crc_token=a%20b", "crc_token=" + strings.Repeat("a", 257)} {
 		_, err := hs.Handshake(context.Background(), get(q), time.Now())
-		require.ErrorIs(t, err, ErrMalformedRequest)
+		require.ErrorIs(t, err, ErrMalformedRequest, q)
 	}
+	// A CRC answer is no delivery signature: its token cannot be a JSON
+	// object, and a body that is not one is refused even when its MAC is
+	// right (here the MAC of the CRC token itself).
+	r := post(http.Header{"X-Twitter-Webhooks-Signature": {js["response_token"]}}, []byte("challenge-abc"))
+	_, err = v.Verify(context.Background(), r, time.Now())
+	require.ErrorIs(t, err, ErrMalformedRequest)
 }

@@ -293,3 +293,46 @@ func encodeForTest(m []byte, enc macEncoding) string {
 	}
 	return base64.StdEncoding.EncodeToString(m)
 }
+
+// FuzzHandshakes: every handshake parser (dropbox, meta and x queries,
+// slack and zoom bodies) never panics, and a refusal wraps one sentinel.
+func FuzzHandshakes(f *testing.F) {
+	f.Add(uint8(0), "challenge=abc", []byte{})
+	f.Add(uint8(1), "hub.mode=subscribe&hub.verify_token=t&hub.challenge=1", []byte{})
+	f.Add(uint8(2), "crc_token=abc", []byte{})
+	f.Add(uint8(3), "", []byte(`{"type":"url_verification","challenge":"c"}`))
+	f.Add(uint8(4), "", []byte(`{"event":"endpoint.url_validation","payload":{"plainToken":"p"}}`))
+	mk := func(c Config) Handshaker {
+		v, err := NewVerifier(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return v.(Handshaker)
+	}
+	hs := []Handshaker{
+		mk(Config{Scheme: Dropbox, Secrets: []string{"k"}}),
+		mk(Config{Scheme: Meta, Secrets: []string{"k"}, HandshakeToken: "t"}),
+		mk(Config{Scheme: X, Secrets: []string{"k"}}),
+		mk(Config{Scheme: Slack, Secrets: []string{"k"}}),
+		mk(Config{Scheme: Zoom, Secrets: []string{"k"}}),
+	}
+	f.Fuzz(func(t *testing.T, which uint8, query string, body []byte) {
+		i := int(which) % len(hs)
+		r := get(query)
+		if i >= 3 {
+			r = post(http.Header{}, body)
+		}
+		resp, err := hs[i].Handshake(context.Background(), r, fuzzNow)
+		if err != nil {
+			checkRejected(t, Delivery{}, err)
+			if resp != nil {
+				t.Fatalf("error with a response")
+			}
+			return
+		}
+		if resp != nil && (i >= 3 || resp.Status != http.StatusOK) {
+			// slack and zoom answer only signed requests; these are unsigned.
+			t.Fatalf("scheme %d answered an unsigned handshake: %+v", i, resp)
+		}
+	})
+}
