@@ -100,6 +100,25 @@ func TestLoadFile(t *testing.T) {
 	require.Error(t, err)
 }
 
+// Catalog sources parse with the fields their scheme reads; GET is open
+// only for a scheme whose handshake is a GET.
+func TestCatalogSources(t *testing.T) {
+	set, err := sources.Parse([]byte(`
+sources:
+  - {name: tw, hosts: [h.example.com], scheme: twilio, secrets: [t], signed_url: "https://h.example.com/webhooks/tw"}
+  - {name: fb, hosts: [h.example.com], scheme: meta, secrets: [m], handshake_token: tok}
+  - {name: pd, hosts: [h.example.com], scheme: paddle, secrets: [p]}
+`))
+	require.NoError(t, err)
+	tw, _ := set.Lookup("tw")
+	fb, _ := set.Lookup("fb")
+	pd, _ := set.Lookup("pd")
+	require.Equal(t, "https://h.example.com/webhooks/tw", tw.SignedURL)
+	require.False(t, tw.AcceptsGET())
+	require.True(t, fb.AcceptsGET())
+	require.Equal(t, time.Duration(0), pd.Tolerance, "paddle's own 5 s window applies")
+}
+
 func TestParseErrorsNameSourceAndField(t *testing.T) {
 	base := func(extra string) string {
 		return "sources:\n  - name: gh\n    hosts: [h.example.com]\n    scheme: github\n    secrets: [s]\n" + extra
@@ -143,6 +162,10 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"jwks_url on github", base("    jwks_url: https://x.example/jwks\n"), []string{`"gh"`, "jwks_url: not read"}},
 		{"claims on github", base("    claims: {email: a@b.example}\n"), []string{`"gh"`, "claims: not read"}},
 		{"topics on github", base("    topics: [arn:aws:sns:us-east-1:123456789012:t]\n"), []string{`"gh"`, "topics: not read"}},
+		{"twilio without signed_url", strings.Replace(base(""), "scheme: github", "scheme: twilio", 1), []string{`"gh"`, "signed_url: required"}},
+		{"square with a relative signed_url", strings.Replace(base("    signed_url: /webhooks/gh\n"), "scheme: github", "scheme: square", 1), []string{`"gh"`, "signed_url:"}},
+		{"meta without handshake_token", strings.Replace(base(""), "scheme: github", "scheme: meta", 1), []string{`"gh"`, "handshake_token: required"}},
+		{"slack with signed_url", strings.Replace(base("    signed_url: https://h.example.com/x\n"), "scheme: github", "scheme: slack", 1), []string{`"gh"`, "signed_url: not read"}},
 		{"claims not a map", base("    claims: [email]\n"), []string{"claims"}},
 		{"bad standard secret", strings.Replace(strings.Replace(base(""), "scheme: github", "scheme: standard", 1), "secrets: [s]", "secrets: ['whsec_!!!']", 1), []string{`"gh"`, "scheme standard"}},
 	}

@@ -33,7 +33,9 @@
 // or signatures.
 //
 // NewVerifier builds a source's verifier from a Config through the table in
-// schemes.go; the scheme catalog is documented in docs/schemes.md.
+// schemes.go. Beyond the four above, the provider catalog (one file per
+// family: bodyproviders.go, tsproviders.go, urlproviders.go, dropbox.go)
+// is documented, provider by provider, in docs/schemes.md.
 package webhooksig
 
 import (
