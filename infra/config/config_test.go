@@ -183,6 +183,14 @@ func TestValidationErrors(t *testing.T) {
 			set(t, v, "hookline:database", "performanceInsights", true)
 			set(t, v, "hookline:database", "instanceClass", "db.t3.small")
 		}, "hookline:database.performanceInsights:", "db.t4g.medium"},
+		{"backup window inside the maintenance window", "dev", field("hookline:database", "backupWindow", "05:15-05:45"), "hookline:database.backupWindow:", "overlaps the maintenance window"},
+		{"backup window across the maintenance window's start", "dev", field("hookline:database", "backupWindow", "04:45-05:15"), "hookline:database.backupWindow:", "overlaps"},
+		{"backup window across midnight into a Monday maintenance", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:database", "maintenanceWindow", "sun:23:30-mon:00:30")
+			set(t, v, "hookline:database", "backupWindow", "00:00-01:00")
+		}, "hookline:database.backupWindow:", "overlaps"},
+		{"backup window of 20 minutes", "dev", field("hookline:database", "backupWindow", "03:00-03:20"), "hookline:database.backupWindow:", "at least 30 minutes"},
+		{"maintenance window of 10 minutes", "dev", field("hookline:database", "maintenanceWindow", "sun:05:00-sun:05:10"), "hookline:database.maintenanceWindow:", "at least 30 minutes"},
 		{"bad final snapshot name", "dev", field("hookline:database", "finalSnapshotName", "final--2-"), "hookline:database.finalSnapshotName:", "single hyphens"},
 		{"RabbitMQ 3.x", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:3.13.7-management@sha256:"+strings.Repeat("a", 64)), "hookline:broker.image:", "4.<minor>.<patch>"},
 		{"image by tag", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:4.3.6-management"), "hookline:broker.image:", "pinned by digest"},
@@ -279,8 +287,11 @@ func TestDatabaseIdentifierAndInsightsAccepted(t *testing.T) {
 	set(t, values, "hookline:database", "performanceInsights", true)
 	set(t, values, "hookline:database", "instanceClass", "db.t4g.medium")
 	set(t, values, "hookline:database", "identifier", "hookline-dev-db-2")
+	// Adjacent windows, and a backup window across midnight, are not overlaps.
+	set(t, values, "hookline:database", "maintenanceWindow", "sat:23:30-sun:01:00")
+	set(t, values, "hookline:database", "backupWindow", "22:30-23:30")
 	if c, err = parse("dev", values); err != nil {
-		t.Fatalf("PI on db.t4g.medium with an explicit identifier refused: %v", err)
+		t.Fatalf("PI on db.t4g.medium, an explicit identifier, adjacent windows refused: %v", err)
 	}
 	if got := c.DatabaseIdentifier(); got != "hookline-dev-db-2" {
 		t.Errorf("identifier %q; want the configured hookline-dev-db-2", got)

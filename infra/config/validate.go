@@ -166,6 +166,9 @@ func (c Config) validateDatabase() error {
 	if !backupPattern.MatchString(d.BackupWindow) {
 		return keyErr("database.backupWindow", "%q is not a backup window; accepts hh24:mi-hh24:mi in UTC, e.g. 03:00-04:00", d.BackupWindow)
 	}
+	if err := checkWindows(d.MaintenanceWindow, d.BackupWindow); err != nil {
+		return err
+	}
 	if d.FinalSnapshotName != "" && !snapshotPattern.MatchString(d.FinalSnapshotName) {
 		return keyErr("database.finalSnapshotName", "%q is not a snapshot identifier; accepts a letter then letters, digits or single hyphens, not ending in a hyphen", d.FinalSnapshotName)
 	}
@@ -396,6 +399,50 @@ func (c Config) validateImages() error {
 	} {
 		if d.value != "" && !digestPattern.MatchString(d.value) {
 			return keyErr(d.key, "%q is not an image digest; accepts sha256:<64 hex digits>, as `make deploy` sets it", d.value)
+		}
+	}
+	return nil
+}
+
+// checkWindows refuses what RDS refuses at apply time: a maintenance or
+// backup window under 30 minutes, or a daily backup window that overlaps
+// the weekly maintenance window (the RDS API reference, CreateDBInstance
+// PreferredBackupWindow and PreferredMaintenanceWindow). Both are already
+// well-formed.
+func checkWindows(maintenance, backup string) error {
+	const day, week = 24 * 60, 7 * 24 * 60
+	days := map[string]int{"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+	clock := func(hm string) int {
+		var h, m int
+		fmt.Sscanf(hm, "%d:%d", &h, &m)
+		return h*60 + m
+	}
+	start, end, _ := strings.Cut(maintenance, "-")
+	ms := days[start[:3]]*day + clock(start[4:])
+	me := days[end[:3]]*day + clock(end[4:])
+	if me <= ms {
+		me += week
+	}
+	if me-ms < 30 {
+		return keyErr("database.maintenanceWindow", "%q is shorter than 30 minutes; accepts a window of at least 30 minutes", maintenance)
+	}
+	from, to, _ := strings.Cut(backup, "-")
+	bs, be := clock(from), clock(to)
+	if be <= bs {
+		be += day
+	}
+	if be-bs < 30 {
+		return keyErr("database.backupWindow", "%q is shorter than 30 minutes; accepts a window of at least 30 minutes", backup)
+	}
+	// The backup window recurs daily: compare each day's (the day before
+	// Monday included) with the maintenance window, and with the same
+	// window a week earlier (one running from Sunday into Monday).
+	for d := -1; d < 7; d++ {
+		s, e := d*day+bs, d*day+be
+		for _, shift := range []int{0, -week} {
+			if s < me+shift && ms+shift < e {
+				return keyErr("database.backupWindow", "%q overlaps the maintenance window %q; accepts a daily window outside it", backup, maintenance)
+			}
 		}
 	}
 	return nil
