@@ -74,29 +74,12 @@ func run(log *slog.Logger) error {
 	}
 	m := receiver.NewMetrics(receiver.MetricsConfig{})
 	h.WithMetrics(m)
-	return serve(ctx, log, cfg.ListenAddr, localMux(h, m))
-}
-
-// localMux serves GET /metrics beside the webhooks; every other path is the
-// receiver's (which answers 404 outside /webhooks/).
-func localMux(h http.Handler, m *receiver.Metrics) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	mux.Handle("/", h)
-	return mux
+	return serve(ctx, log, cfg.ListenAddr, receiver.LocalHandler(h, m))
 }
 
 // serve runs the local HTTP server until ctx ends, then drains it.
 func serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    receiver.MaxHeaderBytes,
-	}
+	srv := receiver.LocalServer(addr, h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("receiver listening", "addr", addr)

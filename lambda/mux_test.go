@@ -21,7 +21,7 @@ func TestLocalMuxServesMetrics(t *testing.T) {
 	set, err := sources.Parse([]byte(`sources: [{name: s, hosts: [h.example.com], scheme: hmac-sha256, secrets: ["k"]}]`))
 	require.NoError(t, err)
 	m := receiver.NewMetrics(receiver.MetricsConfig{})
-	srv := httptest.NewServer(localMux(receiver.New(set, nil, slog.New(slog.NewJSONHandler(io.Discard, nil))).WithMetrics(m), m))
+	srv := httptest.NewServer(receiver.LocalHandler(receiver.New(set, nil, slog.New(slog.NewJSONHandler(io.Discard, nil))).WithMetrics(m), m))
 	defer srv.Close()
 
 	// POST /metrics is the receiver's: no source there, 404, counted.
