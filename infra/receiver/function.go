@@ -43,6 +43,8 @@ type Args struct {
 	// the environment, so Lambda starts fresh instances that read it.
 	SourcesVersion pulumi.StringInput
 	KeyArns        []pulumi.StringInput // the keys of those two secrets
+	// Stack is HOOKLINE_STACK: the Stack dimension of the EMF lines.
+	Stack string
 }
 
 // Function is the receiver component.
@@ -126,6 +128,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"RABBITMQ_CA_SECRET_ARN":     args.BrokerCAArn,
 			"WEBHOOK_SOURCES_SECRET_ARN": args.SourcesSecretArn,
 			"WEBHOOK_SOURCES_VERSION":    args.SourcesVersion, // not read by the code: replaces warm instances
+			"HOOKLINE_STACK":             pulumi.String(args.Stack),
 		}},
 		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
 			LogFormat: pulumi.String("Text"), // the receiver writes its own JSON lines (slog)

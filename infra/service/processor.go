@@ -68,6 +68,9 @@ type Args struct {
 	// (processor/collector); QueueMetricsStack is its Stack dimension.
 	QueueMetricsEndpoints pulumi.StringInput
 	QueueMetricsStack     string
+	// Stack is HOOKLINE_STACK: the Stack dimension of the processor's EMF
+	// metric lines (written on stdout, shipped by the awslogs driver).
+	Stack string
 
 	// Secrets the processor reads, and the keys that encrypt them.
 	BrokerSecretArn pulumi.StringInput // JSON {"username","password",…}
@@ -265,7 +268,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				return ContainerDefinitions(Container{
 					Image: s[0] + "@" + digest, LogGroup: s[1], Region: args.Region,
 					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
-					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack,
+					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack, Stack: args.Stack,
 					SecretArns: map[string]string{
 						"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8], "databaseUser": s[10], "brokerCA": s[11], "collector": s[12],
 					},
@@ -364,6 +367,8 @@ type Container struct {
 	// The queue metrics collector: endpoints (comma-separated) and Stack
 	// dimension; empty endpoints, no collector.
 	QueueMetricsEndpoints, QueueMetricsStack string
+	// Stack is HOOKLINE_STACK (the EMF lines' Stack dimension); empty, none.
+	Stack string
 }
 
 // DatabaseCA is where the image carries the RDS CA bundle: scripts/image.sh
@@ -427,6 +432,9 @@ func ContainerDefinitions(c Container) (string, error) {
 				KV{"QUEUE_METRICS_ENDPOINTS", c.QueueMetricsEndpoints},
 				KV{"QUEUE_METRICS_STACK", c.QueueMetricsStack},
 			) // the collector's CloudWatch client takes AWS_REGION, which ECS sets
+		}
+		if c.Stack != "" {
+			env = append(env, KV{"HOOKLINE_STACK", c.Stack})
 		}
 		def["command"] = []string{"run"}
 		def["portMappings"] = []map[string]any{{"containerPort": HTTPPort, "protocol": "tcp", "name": "http"}}

@@ -326,6 +326,7 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 			return strings.Join(eps, ",")
 		}).(pulumi.StringOutput),
 		QueueMetricsStack:     name,
+		Stack:                 name,
 		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
 		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
 		BrokerSecretArn:       p.Broker.SecretArns[topology.Processor],
@@ -358,6 +359,7 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		BrokerCAArn:         p.Broker.CACertArn,
 		SourcesSecretArn:    p.Sources.SecretArn,
 		SourcesVersion:      p.Sources.VersionID,
+		Stack:               name,
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
 	}, with)
 	if err != nil {

@@ -162,7 +162,7 @@ func TestProcessorTaskDefinition(t *testing.T) {
 		}{
 			{svc, "processor", "run", runSecrets,
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "QUEUE_METRICS_PASSWORD", "QUEUE_METRICS_USERNAME", "RABBITMQ_CA", "RABBITMQ_PASSWORD", "RABBITMQ_USERNAME", "REDIS_PASSWORD"},
-				[]string{"CONCURRENCY", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "MYSQL_PASSWORD_SECRET_ARN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT", "WEBHOOK_SOURCES_SECRET_ARN"},
+				[]string{"CONCURRENCY", "HOOKLINE_STACK", "HTTP_ADDR", "MYSQL_CA", "MYSQL_DSN", "MYSQL_PASSWORD_SECRET_ARN", "PREFETCH", "QUEUE_METRICS_ENDPOINTS", "QUEUE_METRICS_STACK", "RABBITMQ_URL", "REDIS_URL", "SHUTDOWN_TIMEOUT", "WEBHOOK_SOURCES_SECRET_ARN"},
 				map[string]string{"MYSQL_PASSWORD_SECRET_ARN": userSecret, "WEBHOOK_SOURCES_SECRET_ARN": sourcesSecret}, true},
 			{migrate, "migrate", "migrate", migrateSecrets,
 				[]string{"MYSQL_PASSWORD", "MYSQL_USER", "PROCESSOR_DB_PASSWORD", "PROCESSOR_DB_USER"},
@@ -265,6 +265,10 @@ func TestProcessorTaskDefinition(t *testing.T) {
 					}
 					if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 9090 || envValue(c, "HTTP_ADDR") != ":9090" {
 						t.Errorf("port mappings %+v, HTTP_ADDR %q; want 9090", c.PortMappings, envValue(c, "HTTP_ADDR"))
+					}
+					// Its EMF metric lines carry the stack; awslogs ships them.
+					if got := envValue(c, "HOOKLINE_STACK"); got != "hookline-"+v.stack {
+						t.Errorf("HOOKLINE_STACK=%q; want hookline-%s", got, v.stack)
 					}
 				} else if c.HealthCheck != nil {
 					t.Errorf("the one-off migration has a health check")
@@ -400,9 +404,11 @@ func TestReceiverFunction(t *testing.T) {
 			"RABBITMQ_CA_SECRET_ARN":     secretArn + "hookline-" + v.stack + "-rabbitmq-ca-cert",
 			// the document's version: a new document replaces warm instances
 			"WEBHOOK_SOURCES_VERSION": "hookline-" + v.stack + "-sources-version-1",
+			// the Stack dimension of its EMF lines
+			"HOOKLINE_STACK": "hookline-" + v.stack,
 		}
-		if len(env) != 5 {
-			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, RABBITMQ_CA_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN, WEBHOOK_SOURCES_VERSION", env)
+		if len(env) != 6 {
+			t.Errorf("environment %v; want RABBITMQ_URL, RABBITMQ_SECRET_ARN, RABBITMQ_CA_SECRET_ARN, WEBHOOK_SOURCES_SECRET_ARN, WEBHOOK_SOURCES_VERSION, HOOKLINE_STACK", env)
 		}
 		for k, val := range want {
 			if env[k] != val {

@@ -77,6 +77,7 @@ const (
 var CloudWatch = map[string]map[string]string{
 	ReceiverNamespace:      ReceiverUnits,
 	queuemetrics.Namespace: queuemetrics.Units,
+	ProcessorNamespace:     ProcessorUnits,
 }
 
 // Prometheus lists the Prometheus metric names the receiver exposes.

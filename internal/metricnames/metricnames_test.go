@@ -34,11 +34,36 @@ func TestListIsWellFormed(t *testing.T) {
 		t.Error("Known accepts what the code does not emit")
 	}
 	for _, n := range metricnames.Prometheus {
-		if !strings.HasPrefix(n, "hookline_receiver_") {
-			t.Errorf("%s: want the hookline_receiver_ prefix", n)
+		if !strings.HasPrefix(n, "hookline_receiver_") && !strings.HasPrefix(n, "hookline_processor_") {
+			t.Errorf("%s: want the hookline_receiver_ or hookline_processor_ prefix", n)
 		}
-		if !strings.HasSuffix(n, "_total") && !strings.HasSuffix(n, "_seconds") && !strings.HasSuffix(n, "_bytes") {
-			t.Errorf("%s: want a _total, _seconds or _bytes suffix", n)
+	}
+}
+
+// TestProcessorTable: Prometheus naming by kind and unit (a counter ends in
+// _total, seconds in _seconds, bytes in _bytes), names unique on both
+// sides, and a dimension exactly where a label is.
+func TestProcessorTable(t *testing.T) {
+	prom, cw := map[string]bool{}, map[string]bool{}
+	for _, m := range metricnames.Processor {
+		if prom[m.Prom] || cw[m.CloudWatch] {
+			t.Errorf("%s / %s listed twice", m.Prom, m.CloudWatch)
+		}
+		prom[m.Prom], cw[m.CloudWatch] = true, true
+		if !metricnames.Known(metricnames.ProcessorNamespace, m.CloudWatch) {
+			t.Errorf("%s not Known", m.CloudWatch)
+		}
+		if (m.Kind == metricnames.Counter) != strings.HasSuffix(m.Prom, "_total") {
+			t.Errorf("%s: counters and only counters end in _total", m.Prom)
+		}
+		if (m.Unit == "Seconds") != strings.HasSuffix(m.Prom, "_seconds") {
+			t.Errorf("%s: unit %s and the _seconds suffix go together", m.Prom, m.Unit)
+		}
+		if m.Unit == "Bytes" && !strings.Contains(m.Prom, "_bytes") {
+			t.Errorf("%s: bytes without _bytes", m.Prom)
+		}
+		if (m.Label == "") != (m.Dimension == "") {
+			t.Errorf("%s: label %q, dimension %q", m.Prom, m.Label, m.Dimension)
 		}
 	}
 }

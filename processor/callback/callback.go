@@ -143,6 +143,14 @@ func (s *Sender) Notify() {
 	}
 }
 
+// gauges records the outbox's pending rows and this sender's requests.
+func (s *Sender) gauges(pending, inFlight int) {
+	if s.o.Metrics != nil {
+		s.o.Metrics.CallbacksPending(pending)
+		s.o.Metrics.CallbacksInFlight(inFlight)
+	}
+}
+
 func (s *Sender) count(result string) {
 	if s.o.Metrics != nil {
 		s.o.Metrics.Callback(result)
@@ -210,8 +218,13 @@ func (s *Sender) round(ctx context.Context, wg *sync.WaitGroup, done chan<- stri
 	next := s.o.Poll
 	byHost := map[string][]string{}
 	var dropped []string
-	for src, wait := range pending {
-		if wait > 0 {
+	rows := 0
+	for _, p := range pending {
+		rows += p.Rows
+	}
+	s.gauges(rows, *total)
+	for src, p := range pending {
+		if wait := p.Due; wait > 0 {
 			next = min(next, wait)
 			continue
 		}

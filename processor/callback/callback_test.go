@@ -401,3 +401,38 @@ func counter(t *testing.T, m *metrics.Metrics, result string) float64 {
 	}
 	return 0
 }
+
+// TestQueueGauges: the pending gauge counts the outbox's pending rows and
+// the in-flight gauge this sender's requests; both fall back to zero once
+// the destination answers.
+func TestQueueGauges(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	o := newOutbox(t, dest{"s", srv.URL, true})
+	o.commit(t, "s", "1", "2", "3", "4", "5", "6")
+	m, _ := o.run(t, callback.Options{PerHost: 2, Poll: 10 * time.Millisecond})
+	require.Eventually(t, func() bool {
+		return gauge(t, m, "hookline_processor_callbacks_pending") == 6 && gauge(t, m, "hookline_processor_callbacks_in_flight") == 2
+	}, 10*time.Second, 5*time.Millisecond, "6 pending, 2 in flight (PerHost)")
+	close(release)
+	o.finished(t, "s", 6)
+	require.Eventually(t, func() bool {
+		return gauge(t, m, "hookline_processor_callbacks_pending") == 0 && gauge(t, m, "hookline_processor_callbacks_in_flight") == 0
+	}, 10*time.Second, 5*time.Millisecond, "nothing pending, nothing in flight")
+}
+
+func gauge(t *testing.T, m *metrics.Metrics, name string) float64 {
+	mfs, err := m.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not registered", name)
+	return 0
+}

@@ -183,6 +183,9 @@ type Options struct {
 	Callback *callback.Options // overrides for callback delivery (tests)
 	// QueueMetrics receives the collector's data instead of CloudWatch (tests).
 	QueueMetrics collector.Publisher
+	// EMF receives the metrics' EMF lines when cfg.Stack is set (nil:
+	// stdout, which the awslogs driver ships to CloudWatch Logs).
+	EMF io.Writer
 	// Committed is called after each stored event's commit (benchmarks).
 	Committed func(ev *handler.Event, at time.Time)
 }
@@ -267,6 +270,19 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 		defer wg.Done()
 		httpErr <- health.Server(aux, cfg.HTTPAddr, health.Handler(o.Health, o.Metrics), o.HTTPAddr)
 	}()
+
+	if cfg.Stack != "" {
+		w := o.EMF
+		if w == nil {
+			w = os.Stdout
+		}
+		emf := metrics.NewEMF(o.Metrics, w, cfg.Stack, cfg.EMFInterval)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			emf.Run(aux, func(err error) { o.Log.Error("metrics: EMF lines not written", "err", err) })
+		}()
+	}
 
 	if qm := cfg.QueueMetrics; len(qm.Endpoints) > 0 {
 		pub := o.QueueMetrics

@@ -47,6 +47,13 @@ type Config struct {
 
 	QueueMetrics QueueMetrics // the queue metrics collector (off without QUEUE_METRICS_ENDPOINTS)
 
+	// HOOKLINE_STACK: the stack's name (the Stack dimension); set, the
+	// processor writes its metrics as EMF lines on stdout every
+	// METRICS_EMF_INTERVAL (default 60s), which the awslogs driver ships to
+	// CloudWatch. Unset (local runs), it writes none.
+	Stack       string
+	EMFInterval time.Duration
+
 	// MYSQL_PASSWORD_SECRET_ARN or MYSQL_PASSWORD_FILE: where the current
 	// database password is read, at the first connection and again whenever
 	// the server refuses it, so a rotation needs no restart (the secret wins
@@ -102,7 +109,7 @@ func Defaults() Config {
 		HTTPAddr: DefaultHTTPAddr, Prefetch: DefaultPrefetch, BodyBudget: DefaultBodyBudget(MemoryLimit()), Concurrency: DefaultConcurrency,
 		BatchSize: DefaultBatchSize, MaxAttempts: DefaultMaxAttempts, ShutdownTimeout: DefaultShutdownTimeout,
 		LockTTL: DefaultLockTTL, LockWait: DefaultLockWait, LockPrefix: DefaultLockPrefix, WedgeTimeout: DefaultWedgeTimeout,
-		CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, SourcesReload: DefaultSourcesReload, LogLevel: "info",
+		EMFInterval: time.Minute, CallbackTimeout: DefaultCallbackTimeout, CallbackRetries: DefaultCallbackRetries, CallbackPerHost: DefaultCallbackPerHost, SourcesReload: DefaultSourcesReload, LogLevel: "info",
 	}
 }
 
@@ -226,6 +233,8 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 		}
 	}
 	dur("SOURCES_RELOAD_INTERVAL", &c.SourcesReload, 100*time.Millisecond)
+	str("HOOKLINE_STACK", &c.Stack, false)
+	dur("METRICS_EMF_INTERVAL", &c.EMFInterval, time.Second)
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: must start with redis:// or rediss://"))
 	}

@@ -36,6 +36,19 @@ func TestFromEnv(t *testing.T) {
 				require.Equal(t, 10*time.Second, c.LockTTL)
 			}},
 		{"missing", map[string]string{}, "RABBITMQ_URL: required", nil},
+		{"EMF lines off without a stack", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f"}, "",
+			func(t *testing.T, c config.Config) {
+				require.Empty(t, c.Stack)
+				require.Equal(t, time.Minute, c.EMFInterval)
+			}},
+		{"EMF lines for a stack", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
+			"HOOKLINE_STACK": "hookline-prod", "METRICS_EMF_INTERVAL": "30s"}, "",
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "hookline-prod", c.Stack)
+				require.Equal(t, 30*time.Second, c.EMFInterval)
+			}},
+		{"EMF interval too short", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
+			"HOOKLINE_STACK": "s", "METRICS_EMF_INTERVAL": "10ms"}, "METRICS_EMF_INTERVAL", nil},
 		{"queue metrics collector", map[string]string{"RABBITMQ_URL": "amqps://b:5671/hookline", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
 			"QUEUE_METRICS_ENDPOINTS": "https://b1:15691, https://b2:15691", "QUEUE_METRICS_USERNAME": "hookline-collector",
 			"QUEUE_METRICS_PASSWORD": "pw", "QUEUE_METRICS_STACK": "hookline-prod", "QUEUE_METRICS_CA": "/ca.pem"}, "",

@@ -228,6 +228,9 @@ func (c *Consumer) acquire(ctx context.Context, s *session, items []*item, prev 
 		return nil, nil, health.Redis
 	}
 	c.Health.Set(health.Redis, true)
+	if len(busy) > 0 {
+		c.Metrics.LockContention(len(busy))
+	}
 	for wait := 5 * time.Millisecond; len(busy) > 0 && time.Since(start)+wait <= c.o.LockWait; wait = min(wait*2, 200*time.Millisecond) {
 		select {
 		case <-ctx.Done():

@@ -99,6 +99,8 @@ func (c *Consumer) ack(it *item) {
 func (c *Consumer) giveBack(it *item) {
 	it.settled = true
 	it.release()
-	_ = it.d.Nack(false /* multiple */, true /* requeue */)
+	if err := it.d.Nack(false /* multiple */, true /* requeue */); err == nil {
+		c.Metrics.Requeued()
+	}
 	c.Metrics.Settled()
 }

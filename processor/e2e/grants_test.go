@@ -36,6 +36,10 @@ func TestContentionUnderProductionGrants(t *testing.T) {
 		require.Zero(t, labelValue(t, p, "publish_failures_total", "returned"), "returned copies")
 		require.Zero(t, labelValue(t, p, "publish_failures_total", "refused"), "refused copies")
 		require.Zero(t, labelValue(t, p, "dead_lettered_total", "attempts"))
+		if labelValue(t, p, "retried_total", "lock") > 0 {
+			// A park for contention follows a busy first try.
+			require.Positive(t, metricValue(t, p, "lock_contention_total"), "lock contention counted")
+		}
 	}
 	t.Logf("%d events (%d with duplicates) over 4 entities: lock contention parked %v + %v deliveries through %s; 0 refused, 0 returned, 0 dead letters",
 		len(unique), len(all), labelValue(t, a, "retried_total", "lock"), labelValue(t, b, "retried_total", "lock"), topology.RetryExchange)
@@ -77,6 +81,8 @@ func TestReturnedCopyIsNeitherLostNorAcked(t *testing.T) {
 	require.Zero(t, e.depth(topology.DeadQueue), "not dead-lettered")
 	require.Zero(t, e.depth(tier.Queue()), "no copy anywhere")
 	require.Zero(t, metricValue(t, p, "acked_total"), "the original is not acked")
+	require.Eventually(t, func() bool { return metricValue(t, p, "requeued_total") >= 1 }, 30*time.Second, 20*time.Millisecond,
+		"the original is given back to the queue and counted")
 
 	require.NoError(t, ch.QueueBind(tier.Queue(), tier.Queue(), topology.RetryExchange, false, nil))
 	require.Eventually(t, func() bool { return labelValue(t, p, "retried_total", "handler") >= 1 }, 30*time.Second, 20*time.Millisecond)

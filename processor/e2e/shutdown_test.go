@@ -90,7 +90,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	code, body = get("/metrics")
 	require.Equal(t, http.StatusOK, code)
 	for _, name := range []string{"consumed_total", "acked_total", "retried_total", "dead_lettered_total", "duplicates_total",
-		"processing_seconds", "lock_wait_seconds", "end_to_end_seconds"} {
+		"batch_duration_seconds", "lock_wait_seconds", "end_to_end_seconds"} {
 		require.True(t, strings.Contains(body, "hookline_processor_"+name), name)
 	}
 	require.Equal(t, float64(len(all)), metricValue(t, p, "acked_total"))

@@ -21,6 +21,10 @@ type Metrics struct {
 	duplicates   prometheus.Counter
 	stale        prometheus.Counter
 	lockLost     prometheus.Counter
+	lockBusy     prometheus.Counter
+	requeued     prometheus.Counter
+	cbPending    prometheus.Gauge
+	cbInFlight   prometheus.Gauge
 	callbacks    *prometheus.CounterVec // result: ok | gone | failed | refused | dropped
 	pubFailed    *prometheus.CounterVec // reason: returned | refused
 	processing   prometheus.Histogram
@@ -57,7 +61,11 @@ func New() *Metrics {
 		lockLost:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "locks_lost_total", Help: "Entity locks found expired or taken over while work ran."}),
 		pubFailed:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "publish_failures_total", Help: "Copies (retry, park, dead letter) the broker did not confirm: returned as unroutable, or refused (nack, channel error, timeout)."}, []string{"reason"}),
 		callbacks:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "callbacks_total", Help: "Callbacks to senders, by final result."}, []string{"result"}),
-		processing:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "processing_seconds", Help: "Batch processing time, lock to commit.", Buckets: lat}),
+		lockBusy:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "lock_contention_total", Help: "Entity locks found held by another worker or task on a batch's first try (each lock once per batch)."}),
+		requeued:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "requeued_total", Help: "Deliveries given back to webhooks.inbound (nack with requeue) because their retry, park or dead-letter copy was not confirmed."}),
+		cbPending:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "callbacks_pending", Help: "Callback outbox rows pending (the whole outbox, which every task shares), as of the sender's last read."}),
+		cbInFlight:   prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "callbacks_in_flight", Help: "Callback requests this task is sending now."}),
+		processing:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_duration_seconds", Help: "Batch processing time, lock to commit.", Buckets: lat}),
 		lockWait:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "lock_wait_seconds", Help: "Time to obtain a batch's entity locks.", Buckets: lat}),
 		endToEnd:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds", Help: "x-received-at to commit.", Buckets: lat}),
 		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
@@ -79,6 +87,10 @@ func New() *Metrics {
 	for _, l := range []string{"ok", "gone", "failed", "refused", "dropped"} {
 		m.callbacks.WithLabelValues(l)
 	}
+	for _, l := range []string{"returned", "refused"} {
+		m.pubFailed.WithLabelValues(l)
+	}
+	r.MustRegister(m.lockBusy, m.requeued, m.cbPending, m.cbInFlight)
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
 		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics,
 		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses)
@@ -122,6 +134,18 @@ func (m *Metrics) Stale(n int) { m.stale.Add(float64(n)) }
 
 // LockLost counts locks that expired under running work.
 func (m *Metrics) LockLost(n int) { m.lockLost.Add(float64(n)) }
+
+// LockContention counts entity locks found busy on a batch's first try.
+func (m *Metrics) LockContention(n int) { m.lockBusy.Add(float64(n)) }
+
+// Requeued counts a delivery given back to the queue.
+func (m *Metrics) Requeued() { m.requeued.Inc() }
+
+// CallbacksPending records the outbox's pending rows.
+func (m *Metrics) CallbacksPending(n int) { m.cbPending.Set(float64(n)) }
+
+// CallbacksInFlight records the callback requests running now.
+func (m *Metrics) CallbacksInFlight(n int) { m.cbInFlight.Set(float64(n)) }
 
 // PublishFailed counts a copy the broker did not confirm, by reason.
 func (m *Metrics) PublishFailed(reason string) { m.pubFailed.WithLabelValues(reason).Inc() }

@@ -76,22 +76,29 @@ func (s *Store) outboxStatements(evs []*handler.Event, idx []int, now time.Time)
 	return out
 }
 
+// Pending is one source's pending outbox rows.
+type Pending struct {
+	Due  time.Duration // until its earliest row is due (zero or less: due now)
+	Rows int           // how many rows are pending
+}
+
 // PendingCallbacks returns, for each source with pending outbox rows, how
-// long until its earliest one is due (zero or less: due now).
-func (s *Store) PendingCallbacks(ctx context.Context) (map[string]time.Duration, error) {
-	rows, err := s.DB.QueryContext(ctx, "SELECT source, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), MIN(next_attempt_at)) FROM webhook_callbacks WHERE status = 0 GROUP BY source")
+// long until its earliest one is due and how many there are.
+func (s *Store) PendingCallbacks(ctx context.Context) (map[string]Pending, error) {
+	rows, err := s.DB.QueryContext(ctx, "SELECT source, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), MIN(next_attempt_at)), COUNT(*) FROM webhook_callbacks WHERE status = 0 GROUP BY source")
 	if err != nil {
 		return nil, fmt.Errorf("pending callbacks: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]time.Duration{}
+	out := map[string]Pending{}
 	for rows.Next() {
 		var src string
 		var us int64
-		if err := rows.Scan(&src, &us); err != nil {
+		var n int
+		if err := rows.Scan(&src, &us, &n); err != nil {
 			return nil, fmt.Errorf("pending callbacks: %w", err)
 		}
-		out[src] = time.Duration(us) * time.Microsecond
+		out[src] = Pending{Due: time.Duration(us) * time.Microsecond, Rows: n}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending callbacks: %w", err)

@@ -91,7 +91,8 @@ func TestOutboxClaims(t *testing.T) {
 	}
 	due, err := s.PendingCallbacks(ctx)
 	require.NoError(t, err)
-	require.Greater(t, due["s"], 50*time.Second, "claimed rows are due only when their lease ends")
+	require.Greater(t, due["s"].Due, 50*time.Second, "claimed rows are due only when their lease ends")
+	require.Equal(t, len(evs), due["s"].Rows, "claimed rows are still pending")
 
 	// A short lease that ends: the row is due again for someone else, and
 	// the first holder can no longer push it back.

@@ -1,0 +1,112 @@
+package metricnames
+
+// ProcessorNamespace is the CloudWatch namespace of the processor's EMF
+// lines: every ECS task writes one set of lines per minute on stdout, which
+// the awslogs driver ships to CloudWatch Logs, which extracts the metrics
+// (docs/observability.md).
+const ProcessorNamespace = "Hookline/Processor"
+
+// Dimensions of the processor's metrics besides Stack: a labelled
+// counter's label, as its own dimension on a line of its own.
+const (
+	ReasonDimension = "Reason" // retried, dead-lettered, unconfirmed copies
+	ResultDimension = "Result" // callbacks
+)
+
+// Kind is a Prometheus metric type, as the EMF writer reads it.
+type Kind int
+
+// The kinds a processor metric can be.
+const (
+	Counter Kind = iota
+	Gauge
+	Histogram
+)
+
+// ProcessorMetric is one of the processor's metrics under both names: the
+// Prometheus series on /metrics and the CloudWatch metric its EMF lines
+// carry (a counter's increase over the line's interval, a gauge's value at
+// the end of it, a histogram's observations in it).
+type ProcessorMetric struct {
+	Prom       string // hookline_processor_…
+	CloudWatch string
+	Unit       string // CloudWatch unit
+	Kind       Kind
+	// Label is the Prometheus label that also becomes a CloudWatch
+	// dimension (Dimension), or empty.
+	Label, Dimension string
+}
+
+// The processor's CloudWatch metric names.
+const (
+	ProcConsumed          = "Consumed"
+	ProcAcked             = "Acked"
+	ProcRetried           = "Retried"
+	ProcDeadLettered      = "DeadLettered"
+	ProcDuplicates        = "Duplicates"
+	ProcStaleWrites       = "StaleEntityWrites"
+	ProcLocksLost         = "LocksLost"
+	ProcLockContention    = "LockContention"
+	ProcRequeued          = "Requeued"
+	ProcUnconfirmedCopies = "UnconfirmedCopies"
+	ProcCallbacks         = "Callbacks"
+	ProcCallbacksPending  = "CallbacksPending"
+	ProcCallbacksInFlight = "CallbacksInFlight"
+	ProcPanics            = "Panics"
+	ProcConsumerRestarts  = "ConsumerRestarts"
+	ProcInFlight          = "InFlight"
+	ProcBodyBytes         = "BodyBytes"
+	ProcBodyBytesPeak     = "BodyBytesPeak"
+	ProcPrefetch          = "Prefetch"
+	ProcBatchSize         = "BatchSize"
+	ProcBatchDuration     = "BatchDuration"
+	ProcLockWait          = "LockWait"
+	ProcEndToEnd          = "EndToEnd"
+)
+
+// Processor lists every processor metric, the one table /metrics, the EMF
+// writer, the alarms and the dashboards read.
+var Processor = []ProcessorMetric{
+	{"hookline_processor_consumed_total", ProcConsumed, "Count", Counter, "", ""},
+	{"hookline_processor_acked_total", ProcAcked, "Count", Counter, "", ""},
+	{"hookline_processor_retried_total", ProcRetried, "Count", Counter, "reason", ReasonDimension},
+	{"hookline_processor_dead_lettered_total", ProcDeadLettered, "Count", Counter, "reason", ReasonDimension},
+	{"hookline_processor_duplicates_total", ProcDuplicates, "Count", Counter, "", ""},
+	{"hookline_processor_stale_entity_writes_total", ProcStaleWrites, "Count", Counter, "", ""},
+	{"hookline_processor_locks_lost_total", ProcLocksLost, "Count", Counter, "", ""},
+	{"hookline_processor_lock_contention_total", ProcLockContention, "Count", Counter, "", ""},
+	{"hookline_processor_requeued_total", ProcRequeued, "Count", Counter, "", ""},
+	{"hookline_processor_publish_failures_total", ProcUnconfirmedCopies, "Count", Counter, "reason", ReasonDimension},
+	{"hookline_processor_callbacks_total", ProcCallbacks, "Count", Counter, "result", ResultDimension},
+	{"hookline_processor_callbacks_pending", ProcCallbacksPending, "Count", Gauge, "", ""},
+	{"hookline_processor_callbacks_in_flight", ProcCallbacksInFlight, "Count", Gauge, "", ""},
+	{"hookline_processor_panics_total", ProcPanics, "Count", Counter, "", ""},
+	{"hookline_processor_consumer_restarts_total", ProcConsumerRestarts, "Count", Counter, "", ""},
+	{"hookline_processor_in_flight", ProcInFlight, "Count", Gauge, "", ""},
+	{"hookline_processor_body_bytes", ProcBodyBytes, "Bytes", Gauge, "", ""},
+	{"hookline_processor_body_bytes_peak", ProcBodyBytesPeak, "Bytes", Gauge, "", ""},
+	{"hookline_processor_prefetch", ProcPrefetch, "Count", Gauge, "", ""},
+	{"hookline_processor_batch_size", ProcBatchSize, "Count", Histogram, "", ""},
+	{"hookline_processor_batch_duration_seconds", ProcBatchDuration, "Seconds", Histogram, "", ""},
+	{"hookline_processor_lock_wait_seconds", ProcLockWait, "Seconds", Histogram, "", ""},
+	{"hookline_processor_end_to_end_seconds", ProcEndToEnd, "Seconds", Histogram, "", ""},
+}
+
+// ProcessorUnits are the CloudWatch units of the processor's metrics.
+var ProcessorUnits = func() map[string]string {
+	u := make(map[string]string, len(Processor))
+	for _, m := range Processor {
+		u[m.CloudWatch] = m.Unit
+	}
+	return u
+}()
+
+// ProcessorProm lists the Prometheus names of the processor's metrics (its
+// /metrics also has the Go runtime's and the process's, go_* and process_*).
+var ProcessorProm = func() []string {
+	p := make([]string, len(Processor))
+	for i, m := range Processor {
+		p[i] = m.Prom
+	}
+	return p
+}()
