@@ -6,7 +6,12 @@
 // compiles it cheaply.
 package metricnames
 
-import "github.com/hookline/hookline/internal/queuemetrics"
+import (
+	"slices"
+	"strings"
+
+	"github.com/hookline/hookline/internal/queuemetrics"
+)
 
 // ReceiverNamespace is the CloudWatch namespace of the receiver's EMF lines.
 const ReceiverNamespace = "Hookline/Receiver"
@@ -80,10 +85,36 @@ var CloudWatch = map[string]map[string]string{
 	ProcessorNamespace:     ProcessorUnits,
 }
 
-// Prometheus lists the Prometheus metric names the receiver exposes.
+// Prometheus lists the Prometheus metric names the receiver exposes (the
+// processor's are ProcessorProm).
 var Prometheus = []string{
 	PromAccepted, PromRejected, PromPublishFailures, PromInternalErrors,
 	PromPublishConfirmSeconds, PromBodyBytes, PromHandshakes, PromVerifyUnavailable,
+}
+
+// KnownProm reports whether name is a Prometheus metric the receiver or the
+// processor exposes (a histogram's _bucket, _sum and _count series
+// included).
+func KnownProm(name string) bool {
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok && histogram(base) {
+			return true
+		}
+	}
+	return slices.Contains(Prometheus, name) || slices.Contains(ProcessorProm, name)
+}
+
+// histogram reports whether name is one of the histograms.
+func histogram(name string) bool {
+	if name == PromPublishConfirmSeconds || name == PromBodyBytes {
+		return true
+	}
+	for _, m := range Processor {
+		if m.Prom == name && m.Kind == Histogram {
+			return true
+		}
+	}
+	return false
 }
 
 // Known reports whether name is a metric the code emits in namespace.

@@ -34,8 +34,18 @@ func TestListIsWellFormed(t *testing.T) {
 		t.Error("Known accepts what the code does not emit")
 	}
 	for _, n := range metricnames.Prometheus {
-		if !strings.HasPrefix(n, "hookline_receiver_") && !strings.HasPrefix(n, "hookline_processor_") {
-			t.Errorf("%s: want the hookline_receiver_ or hookline_processor_ prefix", n)
+		if !strings.HasPrefix(n, "hookline_receiver_") {
+			t.Errorf("%s: want the hookline_receiver_ prefix", n)
+		}
+	}
+	for _, n := range []string{metricnames.PromAccepted, "hookline_processor_acked_total", "hookline_processor_batch_duration_seconds_bucket", "hookline_receiver_body_bytes_count"} {
+		if !metricnames.KnownProm(n) {
+			t.Errorf("KnownProm(%s) = false", n)
+		}
+	}
+	for _, n := range []string{"hookline_processor_nope_total", "hookline_processor_acked_total_bucket", "rabbitmq_queue_messages"} {
+		if metricnames.KnownProm(n) {
+			t.Errorf("KnownProm(%s) = true", n)
 		}
 	}
 }
