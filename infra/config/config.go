@@ -32,16 +32,7 @@ type Config struct {
 
 	Edge   *Edge   // Cloudflare + API Gateway (infra/edge); nil: no public endpoint
 	Routes []Route // the sources document's sources, when the edge is set
-	Alarms Alarms  // where the stack's alarms go
-}
-
-// Alarms is where the stack's one SNS alarm topic delivers.
-type Alarms struct {
-	// PagerDutyEndpoint is a PagerDuty Amazon CloudWatch integration URL
-	// (https://events.pagerduty.com/integration/<key>/enqueue), set with
-	// `pulumi config set --secret hookline:pagerDutyEndpoint`; empty: the
-	// topic has no subscription (subscribe by hand).
-	PagerDutyEndpoint string
+	Alarms Alarms  // where the stack's alarms go and what they page on (hookline:alarms)
 }
 
 // Processor is the queue consumer's ECS Fargate service.
@@ -206,6 +197,7 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 		{"broker", &c.Broker},
 		{"processor", &c.Processor},
 		{"receiver", &c.Receiver},
+		{"alarms", &c.Alarms.Thresholds},
 	}
 	for _, o := range objects {
 		raw, ok := get(Namespace + ":" + o.key)

@@ -227,6 +227,12 @@ func TestValidationErrors(t *testing.T) {
 		{"processor user over MySQL's 32", "dev", field("hookline:database", "processorUsername", "p"+strings.Repeat("x", 32)), "hookline:database.processorUsername:", "32"},
 		{"image tag instead of digest", "dev", raw("hookline:processorImageDigest", "latest"), "hookline:processorImageDigest:", "sha256:<64 hex digits>"},
 		{"short migration digest", "prod", raw("hookline:migrationImageDigest", "sha256:abc"), "hookline:migrationImageDigest:", "sha256:<64 hex digits>"},
+		{"alarm threshold zero", "dev", field("hookline:alarms", "publishFailures", 0), "hookline:alarms.publishFailures:", "above 0"},
+		{"alarm threshold negative", "prod", field("hookline:alarms", "brokerDiskPercent", -5), "hookline:alarms.brokerDiskPercent:", "above 0"},
+		{"alarm percentage over 100", "prod", field("hookline:alarms", "apiErrorPercent", 150), "hookline:alarms.apiErrorPercent:", "at most 100"},
+		{"alarm share over 1", "dev", field("hookline:alarms", "lambdaDurationShare", 80), "hookline:alarms.lambdaDurationShare:", "at most 1"},
+		{"unknown alarm key", "dev", field("hookline:alarms", "cpu", 80), "hookline:alarms:", "unknown field"},
+		{"alarm threshold as text", "dev", field("hookline:alarms", "rejectedSignature", "twenty"), "hookline:alarms:", "rejectedSignature"},
 		{"bad region", "dev", raw("aws:region", "moon-1"), "aws:region:", "us-east-1"},
 		{"unknown profile", "dev", raw("hookline:profile", "staging"), "hookline:profile:", "dev or prod"},
 	} {
@@ -295,5 +301,25 @@ func TestDatabaseIdentifierAndInsightsAccepted(t *testing.T) {
 	}
 	if got := c.DatabaseIdentifier(); got != "hookline-dev-db-2" {
 		t.Errorf("identifier %q; want the configured hookline-dev-db-2", got)
+	}
+}
+
+// TestAlarmThresholdsOverride: hookline:alarms changes the keys it names
+// and leaves every other threshold at the profile's default.
+func TestAlarmThresholdsOverride(t *testing.T) {
+	values := shipped(t, "prod")
+	set(t, values, "hookline:alarms", "rejectedSignature", 75)
+	set(t, values, "hookline:alarms", "backlogDrainMinutes", 45)
+	c, err := parse("prod", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Defaults("prod").Alarms.Thresholds
+	want.RejectedSignature, want.BacklogDrainMinutes = 75, 45
+	if c.Alarms.Thresholds != want {
+		t.Errorf("thresholds %+v; want the prod defaults with two keys changed: %+v", c.Alarms.Thresholds, want)
+	}
+	if d := config.Defaults("dev").Alarms.Thresholds; d == want || d.PublishFailures == 0 {
+		t.Errorf("dev defaults %+v: want their own, every one set", d)
 	}
 }

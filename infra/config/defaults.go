@@ -72,6 +72,36 @@ func Defaults(profile string) Config {
 				TimeoutSeconds:      15,
 				LogRetentionDays:    365,
 			},
+			Alarms: Alarms{Thresholds: Thresholds{
+				DatabaseCPUPercent:         80,
+				DatabaseFreeStoragePercent: 5, // storage autoscaling acts at 10 %: below 5 % it could not
+				DatabaseFreeMemoryMiB:      512,
+				DatabaseConnections:        540, // db.m7g.large: max_connections about 680
+				DatabaseLatencySeconds:     0.02,
+				CacheCPUPercent:            80,
+				CacheMemoryPercent:         80,
+				CacheConnections:           5000,
+				CacheReplicationLagSeconds: 5,
+				LambdaErrors:               1,
+				LambdaDurationShare:        0.8,
+				LambdaConcurrencyShare:     0.8,
+				NatPacketsDropped:          1000,
+				NatBytesPerMinute:          0.8 * 100e9 / 8 * 60, // 80 % of 100 Gbit/s, a NAT gateway's most
+				ServiceCPUPercent:          90,                   // scaling adds tasks from 80 %: paging means it could not
+				ServiceMemoryPercent:       85,
+				APIErrorPercent:            1,
+				APIClientPercent:           25,
+				APIMinRequests:             50,
+				APILatencyP99Milli:         3000,
+				RejectedSignature:          20,
+				RejectedOrigin:             20,
+				PublishFailures:            1,
+				InternalErrors:             1,
+				BacklogDrainMinutes:        15,
+				BrokerCPUPercent:           80,
+				BrokerMemoryPercent:        85, // RabbitMQ blocks publishers at 60 % (its watermark); the host's own use on top
+				BrokerDiskPercent:          80,
+			}},
 		}
 	}
 	return Config{
@@ -138,6 +168,36 @@ func Defaults(profile string) Config {
 			TimeoutSeconds:      15,
 			LogRetentionDays:    30,
 		},
+		Alarms: Alarms{Thresholds: Thresholds{
+			DatabaseCPUPercent:         80,
+			DatabaseFreeStoragePercent: 5,
+			DatabaseFreeMemoryMiB:      64,
+			DatabaseConnections:        65, // db.t4g.micro: max_connections about 85
+			DatabaseLatencySeconds:     0.05,
+			CacheCPUPercent:            80,
+			CacheMemoryPercent:         80,
+			CacheConnections:           500,
+			CacheReplicationLagSeconds: 5,
+			LambdaErrors:               5,
+			LambdaDurationShare:        0.8,
+			LambdaConcurrencyShare:     0.8,
+			NatPacketsDropped:          1000,
+			NatBytesPerMinute:          0.8 * 100e9 / 8 * 60,
+			ServiceCPUPercent:          90,
+			ServiceMemoryPercent:       85,
+			APIErrorPercent:            5,
+			APIClientPercent:           50,
+			APIMinRequests:             10,
+			APILatencyP99Milli:         5000,
+			RejectedSignature:          20,
+			RejectedOrigin:             20,
+			PublishFailures:            5,
+			InternalErrors:             1,
+			BacklogDrainMinutes:        30,
+			BrokerCPUPercent:           80,
+			BrokerMemoryPercent:        85,
+			BrokerDiskPercent:          80,
+		}},
 	}
 }
 

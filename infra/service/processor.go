@@ -100,6 +100,7 @@ type Processor struct {
 	ClusterName              pulumi.StringOutput
 	ClusterArn               pulumi.StringOutput
 	ServiceName              pulumi.StringOutput // empty until the first image
+	ServiceArn               pulumi.StringOutput // empty until the first image
 	TaskDefinitionArn        pulumi.StringOutput // empty until the first image
 	MigrationTaskArn         pulumi.StringOutput // task definition ARN; empty until the first image
 	LogGroupName             pulumi.StringOutput
@@ -253,6 +254,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.SecurityGroupID = args.SecurityGroupID.ToIDOutput()
 	p.SubnetIDs = args.SubnetIDs.ToStringArrayOutput()
 	p.ServiceName = pulumi.String("").ToStringOutput()
+	p.ServiceArn = pulumi.String("").ToStringOutput()
 	p.TaskDefinitionArn = pulumi.String("").ToStringOutput()
 	p.MigrationTaskArn = pulumi.String("").ToStringOutput()
 
@@ -340,6 +342,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		p.ServiceName = svc.Name
+		p.ServiceArn = svc.ID().ToStringOutput() // an ECS service's id is its ARN
 		p.TaskDefinitionArn = td.Arn
 	}
 

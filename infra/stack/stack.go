@@ -64,7 +64,7 @@ type Platform struct {
 	Processor *service.Processor   // ECS Fargate
 	Receiver  *receiver.Function   // Lambda
 	Dashboard *dashboard.Dashboard // CloudWatch
-	Watch     *alarms.Platform     // data stores', receiver's and NAT gateways' alarms
+	Watch     *alarms.Platform     // every component's alarms from outside, ECS event routes
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
 }
@@ -204,21 +204,6 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		return nil, err
 	}
 
-	if p.Watch, err = alarms.Watch(ctx, name+"-watch", alarms.WatchArgs{
-		TopicArn:            p.Alarms.Arn,
-		Thresholds:          alarms.Defaults(cfg.Profile),
-		DatabaseID:          p.Database.Identifier,
-		AllocatedStorageGiB: cfg.Database.AllocatedStorageGiB,
-		CacheNodeIDs:        p.Cache.NodeIDs,
-		CacheReplicas:       cfg.Cache.Replicas,
-		FunctionName:        p.Receiver.Name,
-		FunctionTimeout:     cfg.Receiver.TimeoutSeconds,
-		ReservedConcurrency: cfg.Receiver.ReservedConcurrency,
-		NatGatewayIDs:       p.Network.NatGatewayIDs,
-	}, with); err != nil {
-		return nil, err
-	}
-
 	if cfg.Images.Processor != "" { // the service exists
 		pc := cfg.Processor
 		if p.Scaling, err = scaling.New(ctx, name+"-processor", scaling.Args{
@@ -242,7 +227,42 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 			return nil, err
 		}
 	}
+	if err := watch(ctx, p, with); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// watch declares the alarms that watch the platform from outside, once
+// everything they name exists: the edge's API included.
+func watch(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
+	cfg := p.Config
+	args := alarms.WatchArgs{
+		TopicArn:            p.Alarms.Arn,
+		Thresholds:          cfg.Alarms.Thresholds,
+		Stack:               cfg.Name(),
+		DatabaseID:          p.Database.Identifier,
+		AllocatedStorageGiB: cfg.Database.AllocatedStorageGiB,
+		CacheNodeIDs:        p.Cache.NodeIDs,
+		CacheReplicas:       cfg.Cache.Replicas,
+		FunctionName:        p.Receiver.Name,
+		FunctionTimeout:     cfg.Receiver.TimeoutSeconds,
+		ReservedConcurrency: cfg.Receiver.ReservedConcurrency,
+		NatGatewayIDs:       p.Network.NatGatewayIDs,
+		ClusterName:         p.Processor.ClusterName,
+		ClusterArn:          p.Processor.ClusterArn,
+		ReceiverLogGroup:    p.Receiver.LogGroupName,
+		BrokerCluster:       cfg.Broker.Nodes > 1,
+	}
+	if cfg.Images.Processor != "" { // the service exists
+		args.ServiceName, args.ServiceArn = p.Processor.ServiceName, p.Processor.ServiceArn
+	}
+	if p.Edge != nil {
+		args.APIID = p.Edge.APIID.ToStringOutput()
+	}
+	var err error
+	p.Watch, err = alarms.Watch(ctx, cfg.Name()+"-watch", args, with)
+	return err
 }
 
 // edgeArgs is the edge of the config, in front of the receiver. The origin

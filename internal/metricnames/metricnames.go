@@ -117,8 +117,30 @@ func histogram(name string) bool {
 	return false
 }
 
-// Known reports whether name is a metric the code emits in namespace.
+// Metrics counted from log lines by CloudWatch Logs metric filters
+// (infra/alarms), in a namespace per stack: a metric filter on a text log
+// cannot add a dimension, so the stack is in the namespace instead.
+const (
+	// LogNamespacePrefix starts every stack's log metric namespace.
+	LogNamespacePrefix = "Hookline/Logs/"
+	// ReceiverInitFailures counts the receiver's INIT_REPORT lines with
+	// Status: error or timeout: an instance that failed to start.
+	ReceiverInitFailures = "ReceiverInitFailures"
+)
+
+// LogUnits are the units of the log metrics.
+var LogUnits = map[string]string{ReceiverInitFailures: "Count"}
+
+// LogNamespace is the log metrics' namespace of a stack (project-stack).
+func LogNamespace(stack string) string { return LogNamespacePrefix + stack }
+
+// Known reports whether name is a metric the code (or a metric filter)
+// publishes in namespace.
 func Known(namespace, name string) bool {
+	if strings.HasPrefix(namespace, LogNamespacePrefix) && len(namespace) > len(LogNamespacePrefix) {
+		_, ok := LogUnits[name]
+		return ok
+	}
 	_, ok := CloudWatch[namespace][name]
 	return ok
 }

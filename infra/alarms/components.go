@@ -1,0 +1,156 @@
+package alarms
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/internal/metricnames"
+	"github.com/hookline/hookline/internal/queuemetrics"
+)
+
+// Missing data, per alarm (docs/alarms.md states each choice):
+//   - "missing" (keep the state) for metrics a running resource always
+//     publishes, so a gap neither pages nor clears a page;
+//   - "notBreaching" for counts and rates of traffic, absent when nothing
+//     happens, so zero traffic never pages;
+//   - "breaching" only where no data is itself the fault.
+
+// serviceAlarms watch the processor's ECS service (Container Insights is
+// on for its cluster): CPU and memory high for 15 minutes, and fewer tasks
+// running than desired for 5.
+func serviceAlarms(args WatchArgs) []Alarm {
+	if args.ServiceName == nil {
+		return nil
+	}
+	t := args.Thresholds
+	svc := pulumi.StringMap{"ClusterName": args.ClusterName, "ServiceName": args.ServiceName}
+	below := Alarm{
+		Suffix: "ecs-tasks-below-desired", Comparison: "GreaterThanThreshold", Threshold: 0,
+		Period: 60, Evaluation: 5, Datapoints: 5,
+		// No Container Insights data for 5 minutes means the service (or its
+		// metrics) stopped: that is the fault this alarm is for.
+		Missing:    "breaching",
+		Expression: "desired - running",
+		Inputs: []Input{
+			{ID: "desired", Namespace: "ECS/ContainerInsights", Metric: "DesiredTaskCount", Stat: "Maximum", Dimensions: svc},
+			{ID: "running", Namespace: "ECS/ContainerInsights", Metric: "RunningTaskCount", Stat: "Minimum", Dimensions: svc},
+		},
+		Description: "Processor running fewer tasks than desired for 5 minutes: look at the service's events and the last stopped task's reason (the ecs-task-stopped notice).",
+	}
+	return []Alarm{
+		single("ecs-cpu", "AWS/ECS", "CPUUtilization", "Average", svc, "GreaterThanThreshold", t.ServiceCPUPercent, 300, 3, 3, "missing",
+			"Processor CPU high for 15 minutes although scaling adds tasks from 80 %: look at the task count against hookline:processor.maxTasks, then the batch duration."),
+		single("ecs-memory", "AWS/ECS", "MemoryUtilization", "Average", svc, "GreaterThanThreshold", t.ServiceMemoryPercent, 300, 3, 3, "missing",
+			"Processor memory high for 15 minutes (tasks are killed at 100 %): look at prefetch and concurrency, then hookline:processor.memoryMiB."),
+		below,
+	}
+}
+
+// apiAlarms watch the HTTP API (AWS/ApiGateway, dimension ApiId: HTTP APIs
+// publish 4xx, 5xx, Count and Latency per API without detailed metrics).
+// The rates are shares of the requests, and only page above a minimum
+// number of requests: a single 5xx at night is not a 100 % error rate.
+func apiAlarms(args WatchArgs) []Alarm {
+	if args.APIID == nil {
+		return nil
+	}
+	t := args.Thresholds
+	api := pulumi.StringMap{"ApiId": args.APIID}
+	rate := func(suffix, metric string, share float64, evaluation int, description string) Alarm {
+		return Alarm{
+			Suffix: suffix, Comparison: "GreaterThanThreshold", Threshold: share,
+			Period: 300, Evaluation: evaluation, Datapoints: evaluation, Missing: "notBreaching",
+			Expression: fmt.Sprintf("IF(requests >= %g, 100 * FILL(errors, 0) / requests, 0)", t.APIMinRequests),
+			Inputs: []Input{
+				{ID: "errors", Namespace: "AWS/ApiGateway", Metric: metric, Stat: "Sum", Dimensions: api},
+				{ID: "requests", Namespace: "AWS/ApiGateway", Metric: "Count", Stat: "Sum", Dimensions: api},
+			},
+			Description: description,
+		}
+	}
+	return []Alarm{
+		rate("api-5xx-rate", "5xx", t.APIErrorPercent, 1,
+			"API Gateway answering 5xx: 500/502 are receiver crashes or init failures, 503 the broker, 504 timeouts; look at the access log's integrationError, then the receiver alarms."),
+		rate("api-4xx-rate", "4xx", t.APIClientPercent, 2,
+			"API Gateway 4xx share high for 10 minutes: look at the receiver's rejected-by-status metrics (401: a sender's secret, 403: the origin secret, 429: API throttling)."),
+		single("api-latency", "AWS/ApiGateway", "Latency", "p99", api, "GreaterThanThreshold", t.APILatencyP99Milli, 300, 3, 3, "notBreaching",
+			"API Gateway p99 latency high for 15 minutes: compare IntegrationLatency (the receiver, then the broker's confirms) with Latency (API Gateway itself)."),
+	}
+}
+
+// receiverAlarms watch the receiver's own metrics (Hookline/Receiver, the
+// stack-wide series without Source): rejections that mean a secret is
+// wrong, publish failures, internal errors, and init failures counted from
+// its log group.
+func receiverAlarms(args WatchArgs) []Alarm {
+	t := args.Thresholds
+	stack := pulumi.StringMap{metricnames.StackDimension: pulumi.String(args.Stack)}
+	status := func(code string) pulumi.StringMap {
+		return pulumi.StringMap{metricnames.StackDimension: pulumi.String(args.Stack), metricnames.StatusDimension: pulumi.String(code)}
+	}
+	ns := metricnames.ReceiverNamespace
+	out := []Alarm{
+		single("receiver-signature-rejections", ns, metricnames.Rejected, "Sum", status("401"), "GreaterThanOrEqualToThreshold", t.RejectedSignature, 300, 2, 2, "notBreaching",
+			"Webhooks refused with 401 for 10 minutes: a sender's signing secret no longer matches (a rotation done on one side); find the source in the receiver log (status 401), then rotate per docs/operations.md."),
+		single("receiver-origin-rejections", ns, metricnames.Rejected, "Sum", status("403"), "GreaterThanOrEqualToThreshold", t.RejectedOrigin, 300, 2, 2, "notBreaching",
+			"Webhooks refused with 403 for 10 minutes: the origin secret Cloudflare adds is not one the receiver accepts, or a source's host is wrong; check hookline:originSecrets against the Cloudflare rule."),
+		single("receiver-publish-failures", ns, metricnames.PublishFailures, "Sum", stack, "GreaterThanOrEqualToThreshold", t.PublishFailures, 300, 1, 1, "notBreaching",
+			"Webhooks answered 503 because the broker did not confirm: look at the broker's memory and disk alarms, its nodes, then the receiver's publish confirm latency."),
+		single("receiver-internal-errors", ns, metricnames.InternalErrors, "Sum", stack, "GreaterThanOrEqualToThreshold", t.InternalErrors, 300, 1, 1, "notBreaching",
+			"Receiver answered 500 (a defect, not the sender): look at the receiver log's ERROR lines for the request ids."),
+	}
+	if args.ReceiverLogGroup != nil {
+		out = append(out, single("receiver-init-failures", metricnames.LogNamespace(args.Stack), metricnames.ReceiverInitFailures, "Sum", nil,
+			"GreaterThanOrEqualToThreshold", 1, 300, 1, 1, "notBreaching",
+			"Receiver instances failing to start (INIT_REPORT with Status: error or timeout): API Gateway answers 500; look at the receiver log just before the INIT_REPORT line (config, secrets, broker CA)."))
+	}
+	return out
+}
+
+// queueAlarms watch webhooks.inbound and webhooks.dead through the
+// collector's metrics (the collector's own silence alarm is infra/scaling's).
+func queueAlarms(args WatchArgs) []Alarm {
+	t := args.Thresholds
+	stack := pulumi.StringMap{queuemetrics.StackDimension: pulumi.String(args.Stack)}
+	ns := queuemetrics.Namespace
+	return []Alarm{
+		single("queue-dead-letters", ns, queuemetrics.DeadDepth, "Maximum", stack, "GreaterThanThreshold", 0, 300, 1, 1, "missing",
+			"Messages in webhooks.dead: webhooks the processor gave up on; read one with the DLQ tool (docs/operations.md), fix the cause, replay."),
+		{
+			Suffix: "queue-backlog", Comparison: "GreaterThanThreshold", Threshold: t.BacklogDrainMinutes,
+			Period: 60, Evaluation: 5, Datapoints: 5, Missing: "missing",
+			// Minutes to drain the backlog at the current consumption rate;
+			// a backlog nothing consumes is "forever" (a large number).
+			Expression: "IF(depth > 0, IF(consume > 0, depth / consume / 60, 1000000), 0)",
+			Inputs: []Input{
+				{ID: "depth", Namespace: ns, Metric: queuemetrics.InboundDepth, Stat: "Maximum", Dimensions: stack},
+				{ID: "consume", Namespace: ns, Metric: queuemetrics.ConsumeRate, Stat: "Average", Dimensions: stack},
+			},
+			Description: "webhooks.inbound would take too long to drain at the current rate, 5 minutes in a row: look at the processor's task count and errors, then the database and Redis latency.",
+		},
+	}
+}
+
+// brokerAlarms watch RabbitMQ itself through the collector's health counts.
+func brokerAlarms(args WatchArgs) []Alarm {
+	stack := pulumi.StringMap{queuemetrics.StackDimension: pulumi.String(args.Stack)}
+	ns := queuemetrics.Namespace
+	out := []Alarm{
+		single("broker-memory-alarm", ns, queuemetrics.BrokerMemoryAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
+			"RabbitMQ memory alarm raised: publishers are blocked, every webhook gets 503; look at the queue depths and the node's memory, then drain or scale the processor."),
+		single("broker-disk-alarm", ns, queuemetrics.BrokerDiskAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
+			"RabbitMQ free disk alarm raised: publishers are blocked, every webhook gets 503; look at the data volume's use and webhooks.dead, then grow hookline:broker.dataVolumeGiB."),
+	}
+	if args.BrokerCluster {
+		out = append(out,
+			single("broker-quorum-members-missing", ns, queuemetrics.QuorumMembersMissing, "Maximum", stack, "GreaterThanThreshold", 0, 60, 5, 5, "missing",
+				"Quorum queue members offline for 5 minutes: one more node lost would stop the queues; look at the nodes' not-ready alarms and rabbitmq-queues check_if_node_is_quorum_critical."),
+			single("broker-queues-without-leader", ns, queuemetrics.QueuesWithoutLeader, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
+				"Quorum queues without a leader: they accept no publishes and deliver nothing; look at how many nodes are up and rabbitmq-diagnostics status on each."),
+			single("broker-partitions", ns, queuemetrics.Partitions, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
+				"RabbitMQ network partition: the minority side pauses (pause_minority); look at the nodes' network and rabbitmq-diagnostics cluster_status."),
+		)
+	}
+	return out
+}
