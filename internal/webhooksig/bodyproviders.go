@@ -17,6 +17,7 @@ import (
 // timestamp, so no replay window: only deduplicated, docs/schemes.md).
 const (
 	Bitbucket = "bitbucket" // X-Hub-Signature: sha256=<hex>
+	Dropbox   = "dropbox"   // X-Dropbox-Signature: <hex>; GET challenge
 	Intercom  = "intercom"  // X-Hub-Signature: sha1=<hex>
 	Linear    = "linear"    // Linear-Signature: <hex>; webhookTimestamp (ms) in the signed body
 	Meta      = "meta"      // X-Hub-Signature-256: sha256=<hex>; GET hub.challenge
@@ -45,6 +46,9 @@ var bodyProviders = map[string]bodyProvider{
 		fields: func(r *Request) (string, bool, string) {
 			return first(r.Header["X-Request-Uuid"]), false, first(r.Header["X-Event-Key"])
 		}},
+	// Dropbox's body (a list of changed accounts) carries no id or type.
+	Dropbox: {header: "X-Dropbox-Signature", enc: encHex, hash: sha256.New, size: 32,
+		fields: func(*Request) (string, bool, string) { return "", false, "" }},
 	Intercom: {header: "X-Hub-Signature", prefix: "sha1=", enc: encHex, hash: sha1.New, size: 20,
 		fields: func(r *Request) (string, bool, string) {
 			var b struct {
@@ -142,6 +146,8 @@ func newBodyProvider(scheme string) func(Config) (Verifier, error) {
 		}
 		v := &bodyVerifier{scheme: scheme, p: p, k: k, tol: tol, token: c.HandshakeToken}
 		switch scheme {
+		case Dropbox:
+			return &dropboxVerifier{v}, nil
 		case Meta:
 			if c.HandshakeToken == "" {
 				return nil, fmt.Errorf("webhooksig: meta: handshake_token: required (the Verify Token entered with the callback URL)")

@@ -7,22 +7,12 @@ import (
 	"time"
 )
 
-// Dropbox: X-Dropbox-Signature is the hex HMAC-SHA256 of the whole body
-// keyed with the app secret; nothing else is signed and the body (a list of
-// changed accounts) carries no id or type. The endpoint is confirmed with
-// GET ?challenge=…, echoed as text/plain with X-Content-Type-Options:
-// nosniff (https://www.dropbox.com/developers/reference/webhooks).
-const Dropbox = "dropbox"
-
-type dropboxVerifier struct{ bodyMAC }
-
-func newDropbox(c Config) (Verifier, error) {
-	m, _, err := hmacSetup(c, rawSecret)
-	if err != nil {
-		return nil, err
-	}
-	return &dropboxVerifier{bodyMAC{mac: m, header: "X-Dropbox-Signature", enc: encHex}}, nil
-}
+// Dropbox (a body-MAC provider, bodyProviders): X-Dropbox-Signature is the
+// hex HMAC-SHA256 of the whole body keyed with the app secret. The endpoint
+// is confirmed with GET ?challenge=…, echoed as text/plain with
+// X-Content-Type-Options: nosniff
+// (https://www.dropbox.com/developers/reference/webhooks).
+type dropboxVerifier struct{ *bodyVerifier }
 
 // maxChallenge bounds an echoed handshake value.
 const maxChallenge = 1024

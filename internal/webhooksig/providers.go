@@ -67,6 +67,14 @@ func macID(mac []byte) [macSize]byte {
 	return sha256.Sum256(mac)
 }
 
+// macEncoding is how a provider writes a MAC in its header.
+type macEncoding int
+
+const (
+	encHex macEncoding = iota // hex digits, either case
+	encB64                    // strict padded standard base64
+)
+
 // decodeMAC decodes one MAC of size bytes written as enc: hex (either
 // case, exactly 2*size digits) or strict padded standard base64.
 func decodeMAC(s string, enc macEncoding, size int) ([]byte, bool) {

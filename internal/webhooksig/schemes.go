@@ -5,7 +5,7 @@ package webhooksig
 var schemes = map[string]func(Config) (Verifier, error){
 	Bitbucket:  newBodyProvider(Bitbucket),
 	Calendly:   newTS(Calendly, CalendlyTolerance),
-	Dropbox:    newDropbox,
+	Dropbox:    newBodyProvider(Dropbox),
 	Discord:    newDiscord,
 	GitHub:     newGitHub,
 	GitLab:     newGitLab,
