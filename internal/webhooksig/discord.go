@@ -64,20 +64,16 @@ func newDiscord(c Config) (Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := c.keys(parseDiscordKey)
+	keys, err := parseKeys(c, parseDiscordKey)
 	if err != nil {
 		return nil, err
-	}
-	keys := make([]ed25519.PublicKey, len(raw))
-	for i, k := range raw {
-		keys[i] = ed25519.PublicKey(k)
 	}
 	return &discordVerifier{keys: keys, tolerance: tol}, nil
 }
 
 // parseDiscordKey accepts the public key as the Developer Portal shows it:
 // 64 hex digits (32 bytes).
-func parseDiscordKey(s string) ([]byte, error) {
+func parseDiscordKey(s string) (ed25519.PublicKey, error) {
 	if len(s) != 2*ed25519.PublicKeySize {
 		return nil, fmt.Errorf("is %d characters; a Discord public key is %d hex digits", len(s), 2*ed25519.PublicKeySize)
 	}

@@ -160,10 +160,17 @@ func (c Config) tolerance(def time.Duration) (time.Duration, error) {
 // keys validates every secret with parse and returns the HMAC keys. The
 // error names a secret by position (1-based), never by value.
 func (c Config) keys(parse func(string) ([]byte, error)) ([][]byte, error) {
+	return parseKeys(c, parse)
+}
+
+// parseKeys validates every secret with parse and returns the keys it
+// gives (HMAC keys, public keys), in order. The error names a secret by
+// position (1-based), never by value.
+func parseKeys[K any](c Config, parse func(string) (K, error)) ([]K, error) {
 	if len(c.Secrets) == 0 {
 		return nil, fmt.Errorf("webhooksig: %s: secrets: at least one secret is required (none configured)", c.Scheme)
 	}
-	keys := make([][]byte, len(c.Secrets))
+	keys := make([]K, len(c.Secrets))
 	for i, s := range c.Secrets {
 		k, err := parse(s)
 		if err != nil {

@@ -46,16 +46,9 @@ func newSendGrid(c Config) (Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.Secrets) == 0 {
-		return nil, fmt.Errorf("webhooksig: %s: no secrets configured", c.Scheme)
-	}
-	keys := make([]*ecdsa.PublicKey, len(c.Secrets))
-	for i, s := range c.Secrets {
-		k, err := parseSendGridKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("webhooksig: %s secret #%d: %w", c.Scheme, i+1, err)
-		}
-		keys[i] = k
+	keys, err := parseKeys(c, parseSendGridKey)
+	if err != nil {
+		return nil, err
 	}
 	return &sendgridVerifier{keys: keys, tolerance: tol}, nil
 }
