@@ -203,20 +203,29 @@ func benchBareConsumer(b *testing.B) float64 {
 	return benchEvents / time.Since(start).Seconds()
 }
 
-// benchInserts is I: 16 connections, single-row autocommitted inserts of the
-// same payloads into webhook_events, through the processor's driver settings.
-func benchInserts(b *testing.B) float64 {
+// baselineDB is a migrated database of its own with a pool of
+// benchInserter plain connections on the processor's driver settings
+// (autocommitted; multiStatements for one-round-trip batches), for the
+// baselines that write without the processor.
+func baselineDB(b *testing.B, multiStatements bool) *sql.DB {
 	dsn := testenv.MySQLDSN("", testenv.MySQL(b))
 	_, err := store.Migrate(context.Background(), dsn)
 	require.NoError(b, err)
-	// Plain autocommitted connections with the processor's driver settings.
 	mc, err := store.Config(dsn)
 	require.NoError(b, err)
+	mc.MultiStatements = multiStatements
 	connector, err := mysql.NewConnector(mc)
 	require.NoError(b, err)
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(benchInserter)
 	db.SetMaxIdleConns(benchInserter)
+	return db
+}
+
+// benchInserts is I: 16 connections, single-row autocommitted inserts of the
+// same payloads into webhook_events, through the processor's driver settings.
+func benchInserts(b *testing.B) float64 {
+	db := baselineDB(b, false)
 	defer db.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, benchInserter)
@@ -252,17 +261,7 @@ func benchInserts(b *testing.B) float64 {
 // over 10,000 entities: every entity is written twice). It returns rows
 // written per second (two per event).
 func benchBatchInserts(b *testing.B, batch int) float64 {
-	dsn := testenv.MySQLDSN("", testenv.MySQL(b))
-	_, err := store.Migrate(context.Background(), dsn)
-	require.NoError(b, err)
-	mc, err := store.Config(dsn)
-	require.NoError(b, err)
-	mc.MultiStatements = true
-	connector, err := mysql.NewConnector(mc)
-	require.NoError(b, err)
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(benchInserter)
-	db.SetMaxIdleConns(benchInserter)
+	db := baselineDB(b, true)
 	defer db.Close()
 	const events = "INSERT INTO webhook_events (source, event_id, event_type, entity_key, request_id, content_type, payload, received_at, processed_at) VALUES "
 	const entities = "INSERT INTO webhook_entities (source, entity_key, version, last_event_id, last_event_type, last_received_at, state, updated_at) VALUES "
@@ -297,6 +296,7 @@ func benchBatchInserts(b *testing.B, batch int) float64 {
 	errs := make(chan error, benchInserter)
 	conns := make([]*sql.Conn, benchInserter)
 	for w := range conns { // connected before the clock starts, as C's and the drain's are
+		var err error
 		conns[w], err = db.Conn(context.Background())
 		require.NoError(b, err)
 		defer conns[w].Close()
@@ -474,16 +474,7 @@ func pace(b *testing.B, url string, rate float64) int {
 // -> commit at the same offered rate.
 func benchBaselineLatency(b *testing.B, rate float64) (p50, p99 time.Duration) {
 	url := testenv.AMQPURL("", testenv.RabbitMQ(b))
-	dsn := testenv.MySQLDSN("", testenv.MySQL(b))
-	_, err := store.Migrate(context.Background(), dsn)
-	require.NoError(b, err)
-	mc, err := store.Config(dsn)
-	require.NoError(b, err)
-	connector, err := mysql.NewConnector(mc)
-	require.NoError(b, err)
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(benchInserter)
-	db.SetMaxIdleConns(benchInserter)
+	db := baselineDB(b, false)
 	defer db.Close()
 	conn, err := amqp.Dial(url)
 	require.NoError(b, err)
