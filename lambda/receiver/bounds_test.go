@@ -47,10 +47,7 @@ func TestOverlongFieldsAccepted(t *testing.T) {
 		}
 		return r
 	}
-	for _, tr := range []struct {
-		name string
-		send transport
-	}{{"http", overHTTP}, {"lambda", overLambda}} {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
@@ -110,10 +107,7 @@ func macID(t *testing.T, source string, r *http.Request) string {
 // logged as provider_id.
 func TestReplayWithNewDeliveryIDIsOneEvent(t *testing.T) {
 	t.Parallel()
-	for _, tr := range []struct {
-		name string
-		send transport
-	}{{"http", overHTTP}, {"lambda", overLambda}} {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")

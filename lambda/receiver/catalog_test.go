@@ -148,10 +148,7 @@ var catalogSources = []string{"shopify", "slack", "paddle", "linear", "zoom", "s
 // 431 for oversized headers, never a 5xx), nothing published for those.
 func TestCatalogThroughReceiver(t *testing.T) {
 	t.Parallel()
-	for _, tr := range []struct {
-		name string
-		send transport
-	}{{"http", overHTTP}, {"lambda", overLambda}} {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnvDoc(t, "", catalogDoc)

@@ -85,10 +85,7 @@ func TestGETHandshakeOnlyWhereTheSchemeDefinesIt(t *testing.T) {
 		{"github GET", func() *http.Request { return request("GET", "/webhooks/gh?challenge=abc", nil) }, 405, "POST", "", false},
 		{"standard GET", func() *http.Request { return request("GET", "/webhooks/std", nil) }, 405, "POST", "", false},
 	}
-	for _, tr := range []struct {
-		name string
-		send transport
-	}{{"http", overHTTP}, {"lambda", overLambda}} {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")

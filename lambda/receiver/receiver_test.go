@@ -138,6 +138,13 @@ func signed(t *testing.T, source string, body []byte, mutate func(*http.Request)
 
 type transport func(t *testing.T, e *env, r *http.Request) (int, http.Header, []byte)
 
+// transports are the receiver's two front doors, each test runs through
+// both: local HTTP and the Lambda handler behind API Gateway.
+var transports = []struct {
+	name string
+	send transport
+}{{"http", overHTTP}, {"lambda", overLambda}}
+
 // overHTTP sends r to the real local HTTP server.
 func overHTTP(t *testing.T, e *env, r *http.Request) (int, http.Header, []byte) {
 	t.Helper()
@@ -243,10 +250,7 @@ func TestStatusTable(t *testing.T) {
 			r.Header.Set("Stripe-Signature", hdr.Get("Stripe-Signature"))
 		}, 401},
 	}
-	for _, tr := range []struct {
-		name string
-		send transport
-	}{{"http", overHTTP}, {"lambda", overLambda}} {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
