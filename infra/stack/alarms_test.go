@@ -378,17 +378,7 @@ func TestECSEventRoutes(t *testing.T) {
 		if !okS || !okD || len(rules) != 2 {
 			t.Fatalf("event rules %v; want the task-stopped and deployment-failed routes", rules)
 		}
-		var p struct {
-			Source     []string `json:"source"`
-			DetailType []string `json:"detail-type"`
-			Resources  []string `json:"resources"`
-			Detail     struct {
-				ClusterArn []string         `json:"clusterArn"`
-				Group      []string         `json:"group"`
-				LastStatus []string         `json:"lastStatus"`
-				Or         []map[string]any `json:"$or"`
-			} `json:"detail"`
-		}
+		var p eventPattern
 		if err := json.Unmarshal([]byte(stopped.Str("eventPattern")), &p); err != nil {
 			t.Fatal(err)
 		}
@@ -401,17 +391,7 @@ func TestECSEventRoutes(t *testing.T) {
 		if len(codes) != 2 || codes[0] != "TaskFailedToStart" || codes[1] != "EssentialContainerExited" {
 			t.Errorf("stop codes %v; want only the abnormal ones (not a deploy's or scale-in's ServiceSchedulerInitiated)", codes)
 		}
-		p = struct {
-			Source     []string `json:"source"`
-			DetailType []string `json:"detail-type"`
-			Resources  []string `json:"resources"`
-			Detail     struct {
-				ClusterArn []string         `json:"clusterArn"`
-				Group      []string         `json:"group"`
-				LastStatus []string         `json:"lastStatus"`
-				Or         []map[string]any `json:"$or"`
-			} `json:"detail"`
-		}{}
+		p = eventPattern{}
 		if err := json.Unmarshal([]byte(deploy.Str("eventPattern")), &p); err != nil {
 			t.Fatal(err)
 		}
@@ -474,4 +454,17 @@ func TestECSEventRoutes(t *testing.T) {
 			t.Error("the topic policy does not let EventBridge publish")
 		}
 	})
+}
+
+// eventPattern is what the tests read of an EventBridge rule's pattern.
+type eventPattern struct {
+	Source     []string `json:"source"`
+	DetailType []string `json:"detail-type"`
+	Resources  []string `json:"resources"`
+	Detail     struct {
+		ClusterArn []string         `json:"clusterArn"`
+		Group      []string         `json:"group"`
+		LastStatus []string         `json:"lastStatus"`
+		Or         []map[string]any `json:"$or"`
+	} `json:"detail"`
 }
