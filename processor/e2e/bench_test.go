@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,8 +146,8 @@ func benchEvent(i, entities int, at time.Time) (envelope.Envelope, []byte) {
 		RequestID: "req-" + ev.id, ContentType: "application/json", Body: b}, b
 }
 
-// confirmChannel is a confirm-mode channel on a new connection with the
-// topology declared; closeConn ends the connection.
+// confirmChannel is a confirm-mode channel on a new connection to url;
+// closeConn ends the connection.
 func confirmChannel(b *testing.B, url string) (ch *amqp.Channel, closeConn func()) {
 	b.Helper()
 	conn, err := amqp.Dial(url)
@@ -185,9 +184,8 @@ func preload(b *testing.B, url string, n int) {
 // delivery, nothing else, with the processor's default prefetch.
 func benchBareConsumer(b *testing.B) float64 {
 	vhost := testenv.RabbitMQ(b)
-	url := testenv.AMQPURL("", vhost)
-	preload(b, url, benchEvents)
-	conn, err := amqp.Dial(url)
+	preload(b, testenv.AMQPURLAs("", vhost, topology.Receiver), benchEvents)
+	conn, err := amqp.Dial(testenv.AMQPURLAs("", vhost, topology.Processor))
 	require.NoError(b, err)
 	defer conn.Close()
 	ch, err := conn.Channel()
@@ -337,18 +335,12 @@ func benchBatchInserts(b *testing.B, batch int) float64 {
 // preloaded backlog; also its peak RSS.
 func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
 	e := newEnv(b, envOpts{})
-	cfg := e.config(addrs{})
-	preload(b, cfg.RabbitMQURL, benchEvents)
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1",
-		"RABBITMQ_URL="+cfg.RabbitMQURL, "REDIS_URL="+cfg.RedisURL, "MYSQL_DSN="+cfg.MySQLDSN,
-		"WEBHOOK_SOURCES_FILE="+cfg.SourcesFile, "HTTP_ADDR=127.0.0.1:0", "LOCK_PREFIX="+cfg.LockPrefix, "LOG_LEVEL=warn")
+	preload(b, testenv.AMQPURLAs("", e.vhost, topology.Receiver), benchEvents)
+	var tuning []string
 	if v := os.Getenv("BENCH_CONCURRENCY"); v != "" {
-		cmd.Env = append(cmd.Env, "CONCURRENCY="+v)
+		tuning = append(tuning, "CONCURRENCY="+v)
 	}
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	require.NoError(b, cmd.Start())
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	cmd := e.child(b, tuning...)
 	// Timed from the first stored row (the process's start-up, which the
 	// baselines do not pay either, is left out) to the last; polled every
 	// 100 ms, since each COUNT(*) is work for the same database.
@@ -364,6 +356,7 @@ func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
 	rate = float64(benchEvents-first) / time.Since(start).Seconds()
 	peakRSS = vmHWM(b, cmd.Process.Pid)
 	require.NoError(b, cmd.Process.Signal(syscall.SIGTERM))
+	_ = cmd.Wait()
 	// The speed counts only with the effect intact: every entity holds its
 	// newest event (all share one received_at, so the larger id wins: the
 	// second half of the backlog), nothing was dead-lettered.
@@ -406,7 +399,7 @@ func benchLatency(b *testing.B, rate float64) (p50, p99 time.Duration, n int) {
 	}})
 	require.Eventually(b, func() bool { return p.health.Snapshot(nil).GlobalStatus }, time.Minute, 10*time.Millisecond)
 
-	total := pace(b, cfg.RabbitMQURL, rate)
+	total := pace(b, testenv.AMQPURLAs("", e.vhost, topology.Receiver), rate)
 	require.Eventually(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(lats) >= total }, 5*time.Minute, 20*time.Millisecond)
 	if os.Getenv("BENCH_DEBUG") != "" {
 		mfs, _ := p.metrics.Registry.Gather()
@@ -473,10 +466,10 @@ func pace(b *testing.B, url string, rate float64) int {
 // one single-row committed insert of the event and acks it; x-received-at
 // -> commit at the same offered rate.
 func benchBaselineLatency(b *testing.B, rate float64) (p50, p99 time.Duration) {
-	url := testenv.AMQPURL("", testenv.RabbitMQ(b))
+	vhost := testenv.RabbitMQ(b)
 	db := baselineDB(b, false)
 	defer db.Close()
-	conn, err := amqp.Dial(url)
+	conn, err := amqp.Dial(testenv.AMQPURLAs("", vhost, topology.Processor))
 	require.NoError(b, err)
 	defer conn.Close()
 	ch, err := conn.Channel()
@@ -519,7 +512,7 @@ func benchBaselineLatency(b *testing.B, rate float64) (p50, p99 time.Duration) {
 			}
 		}()
 	}
-	pace(b, url, rate)
+	pace(b, testenv.AMQPURLAs("", vhost, topology.Receiver), rate)
 	select {
 	case <-done:
 	case err := <-errs:
