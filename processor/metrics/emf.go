@@ -87,13 +87,7 @@ func (e *EMF) Write() error {
 			total := 0.0
 			perLabel := map[string]float64{}
 			for _, s := range f.GetMetric() {
-				key := pm.Prom + seriesOf(s)
-				v := s.GetCounter().GetValue()
-				d := v - e.prev[key]
-				if d < 0 { // a counter never goes down: treat as reset
-					d = v
-				}
-				e.prev[key] = v
+				d := e.increase(pm.Prom+seriesOf(s), s.GetCounter().GetValue())
 				total += d
 				if pm.Label != "" {
 					perLabel[labelValue(s, pm.Label)] += d
@@ -133,6 +127,19 @@ func (e *EMF) Write() error {
 	return nil
 }
 
+// increase is how much the running count v of series key (a counter, a
+// histogram bucket) grew since the previous line, and remembers v. A
+// running count never goes down, so a
+// smaller one is a reset: all of it is new.
+func (e *EMF) increase(key string, v float64) float64 {
+	d := v - e.prev[key]
+	if d < 0 {
+		d = v
+	}
+	e.prev[key] = v
+	return d
+}
+
 // maxValues is the most values one EMF metric may carry (an array of at
 // most 100 numbers, EMF specification).
 const maxValues = 100
@@ -154,12 +161,7 @@ func (e *EMF) histogram(name string, f *dto.MetricFamily) any {
 		var below float64 // cumulative count of the buckets before
 		last := 0.0
 		add := func(bound, n float64, bk string) {
-			d := n - e.prev[bk]
-			if d < 0 {
-				d = n
-			}
-			e.prev[bk] = n
-			if d > 0 {
+			if d := e.increase(bk, n); d > 0 {
 				bounds, counts = append(bounds, bound), append(counts, d)
 			}
 		}
