@@ -129,8 +129,8 @@ func (e *EMF) Write() error {
 
 // increase is how much the running count v of series key (a counter, a
 // histogram bucket) grew since the previous line, and remembers v. A
-// running count never goes down, so a
-// smaller one is a reset: all of it is new.
+// running count never goes down, so a smaller one is a reset: all of it
+// is new.
 func (e *EMF) increase(key string, v float64) float64 {
 	d := v - e.prev[key]
 	if d < 0 {
