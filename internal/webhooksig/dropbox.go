@@ -14,7 +14,8 @@ import (
 // (https://www.dropbox.com/developers/reference/webhooks).
 type dropboxVerifier struct{ *bodyVerifier }
 
-// maxChallenge bounds an echoed handshake value.
+// maxChallenge bounds an echoed handshake value (dropbox, okta, msgraph:
+// their challenges are tens of bytes).
 const maxChallenge = 1024
 
 // Handshake answers Dropbox's verification GET. Dropbox signs nothing in

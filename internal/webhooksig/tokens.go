@@ -37,12 +37,11 @@ const (
 )
 
 const (
-	hdrGitLabToken     = "X-Gitlab-Token"
-	hdrGitLabEvent     = "X-Gitlab-Event"
-	hdrIdempotencyKey  = "Idempotency-Key"
-	hdrAuthorization   = "Authorization"
-	hdrOktaChallenge   = "X-Okta-Verification-Challenge"
-	maxChallengeLength = 1024 // okta and msgraph challenges are tens of bytes
+	hdrGitLabToken    = "X-Gitlab-Token"
+	hdrGitLabEvent    = "X-Gitlab-Event"
+	hdrIdempotencyKey = "Idempotency-Key"
+	hdrAuthorization  = "Authorization"
+	hdrOktaChallenge  = "X-Okta-Verification-Challenge"
 )
 
 // ---- gitlab ---------------------------------------------------------------
@@ -114,8 +113,8 @@ func (v *oktaVerifier) Handshake(_ context.Context, r *Request, _ time.Time) (*R
 		return nil, err
 	}
 	vals := r.Header[hdrOktaChallenge]
-	if len(vals) != 1 || vals[0] == "" || len(vals[0]) > maxChallengeLength {
-		return nil, fmt.Errorf("%w: okta: a GET is Okta's verification and needs one %s header of at most %d bytes", ErrMalformedRequest, hdrOktaChallenge, maxChallengeLength)
+	if len(vals) != 1 || vals[0] == "" || len(vals[0]) > maxChallenge {
+		return nil, fmt.Errorf("%w: okta: a GET is Okta's verification and needs one %s header of at most %d bytes", ErrMalformedRequest, hdrOktaChallenge, maxChallenge)
 	}
 	body, err := json.Marshal(struct {
 		Verification string `json:"verification"`
@@ -185,8 +184,8 @@ func (v *msgraphVerifier) Handshake(_ context.Context, r *Request, _ time.Time) 
 	if !ok {
 		return nil, nil
 	}
-	if len(vals) != 1 || vals[0] == "" || len(vals[0]) > maxChallengeLength {
-		return nil, fmt.Errorf("%w: msgraph: validationToken must be one non-empty value of at most %d bytes", ErrMalformedRequest, maxChallengeLength)
+	if len(vals) != 1 || vals[0] == "" || len(vals[0]) > maxChallenge {
+		return nil, fmt.Errorf("%w: msgraph: validationToken must be one non-empty value of at most %d bytes", ErrMalformedRequest, maxChallenge)
 	}
 	h := make(http.Header, 2)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
