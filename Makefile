@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/...
 
-.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll
+.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-infra:
 
 plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource counts (STACK=dev|prod; SET='hookline:broker.nodes=3' changes config fields)
 	$(GO) run ./infra/plan/cmd/plan -stack $(STACK) $(foreach s,$(SET),-set '$(s)')
+
+config-doc: ## regenerate docs/config.md, the table of every stack config key, from infra/config and the stack files
+	$(GO) run ./infra/config/cmd/configdoc
 
 simulate: ## replay load traces through the plan's scaling rules: build/simulate/<trace>.json + .png and a table (TRACE=file.csv, STACK=dev|prod, PER_TASK=msgs/s)
 	$(GO) run ./infra/scaling/cmd/simulate -stack $(STACK) $(if $(TRACE),-trace $(TRACE)) $(if $(PER_TASK),-per-task $(PER_TASK))

@@ -12,10 +12,11 @@ type Alarms struct {
 	// (https://events.pagerduty.com/integration/<key>/enqueue), set with
 	// `pulumi config set --secret hookline:pagerDutyEndpoint`; empty: the
 	// topic has no subscription (subscribe by hand).
-	PagerDutyEndpoint string `json:"-"`
-	// Thresholds are hookline:alarms: any of them, over the profile's
-	// defaults (defaults.go). docs/alarms.md says what each alarm watches.
-	Thresholds
+	PagerDutyEndpoint string `json:"-" config:"pagerDutyEndpoint,secret"`
+	// Thresholds are the alarms' thresholds (hookline:alarms): any of
+	// them, over the profile's defaults. docs/alarms.md says what each
+	// alarm watches.
+	Thresholds `config:"alarms"`
 }
 
 // Thresholds are the values the stack's alarms compare with (infra/alarms).

@@ -13,46 +13,54 @@ import (
 const Namespace = "hookline"
 
 // Config is everything the program decides from configuration.
+//
+// The `config` tag names the stack config key a field is read from: a
+// name in the hookline namespace ("network" is hookline:network), a full
+// key ("aws:region"), "-" for a value that is not a config key, and
+// ",secret" for a key an operator sets with `pulumi config set --secret`.
+// An object-valued key's fields are its `json` names. Untagged struct
+// fields group keys (Secrets, Images, Alarms). docs/config.md is generated
+// from these tags, the field comments and the defaults (make config-doc).
 type Config struct {
-	Project string // Pulumi project name
-	Stack   string // Pulumi stack name
-	Profile string // "dev" or "prod": picks the defaults of the stack table
-	Region  string // aws:region
-	Owner   string // owner tag on every resource
+	Project string `config:"-"`          // Pulumi project name
+	Stack   string `config:"-"`          // Pulumi stack name
+	Profile string `config:"profile"`    // dev or prod: picks the defaults of the stack table; defaults to the stack name when that is dev or prod
+	Region  string `config:"aws:region"` // the AWS region of every resource, e.g. us-east-1
+	Owner   string `config:"owner"`      // the owning team or address, tagged on every resource (required)
 
-	Network  Network
-	Database Database
-	Cache    Cache
-	Broker   Broker
-	Secrets  Secrets
+	Network  Network  `config:"network"`  // the VPC: subnet tiers in every AZ, NAT gateways, endpoints, flow logs
+	Database Database `config:"database"` // the RDS instance
+	Cache    Cache    `config:"cache"`    // the ElastiCache Redis replication group
+	Broker   Broker   `config:"broker"`   // RabbitMQ on Graviton EC2 (docs/broker.md)
+	Secrets  Secrets  // the operator's secrets
 
-	Processor Processor // the ECS Fargate service
-	Receiver  Receiver  // the webhook Lambda
+	Processor Processor `config:"processor"` // the queue consumer's ECS Fargate service
+	Receiver  Receiver  `config:"receiver"`  // the webhook Lambda
 	Images    Images    // image digests the deploy script records
 
-	Edge   *Edge   // Cloudflare + API Gateway (infra/edge); nil: no public endpoint
-	Routes []Route // the sources document's sources, when the edge is set
-	Alarms Alarms  // where the stack's alarms go and what they page on (hookline:alarms)
+	Edge   *Edge   `config:"edge"` // the public way in: Cloudflare in front of API Gateway (docs/edge.md); left out, the stack has no public endpoint
+	Routes []Route `config:"-"`    // the sources document's sources, when the edge is set
+	Alarms Alarms  // where the stack's alarms go and what they page on
 }
 
 // Processor is the queue consumer's ECS Fargate service.
 type Processor struct {
-	CPU                int `json:"cpu"`       // Fargate CPU units: 256, 512, 1024, 2048, 4096
-	MemoryMiB          int `json:"memoryMiB"` // a Fargate size valid for CPU
-	MinTasks           int `json:"minTasks"`  // desired count at creation; autoscaling's floor
-	MaxTasks           int `json:"maxTasks"`  // autoscaling's ceiling
-	Prefetch           int `json:"prefetch"`
-	Concurrency        int `json:"concurrency"`
-	StopTimeoutSeconds int `json:"stopTimeoutSeconds"` // ECS stopTimeout; SHUTDOWN_TIMEOUT is ShutdownGraceSeconds less
-	LogRetentionDays   int `json:"logRetentionDays"`
+	CPU                int `json:"cpu"`                // Fargate CPU units: 256, 512, 1024, 2048 or 4096
+	MemoryMiB          int `json:"memoryMiB"`          // task memory, a Fargate size valid for cpu
+	MinTasks           int `json:"minTasks"`           // desired count at creation; autoscaling's floor (prod at least 2)
+	MaxTasks           int `json:"maxTasks"`           // autoscaling's ceiling, minTasks to 100
+	Prefetch           int `json:"prefetch"`           // PREFETCH: unacknowledged deliveries per consumer, 1 to 2000 (the quorum queue cap)
+	Concurrency        int `json:"concurrency"`        // CONCURRENCY: workers per task, 1 to 256; each entity always goes to the same one
+	StopTimeoutSeconds int `json:"stopTimeoutSeconds"` // ECS stopTimeout, 10 to 120; the processor's SHUTDOWN_TIMEOUT is 5 s less
+	LogRetentionDays   int `json:"logRetentionDays"`   // retention of the processor's log group
 
 	// Autoscaling (infra/scaling): tasks added per invocation of each
 	// scale-out rule, and the policies' cooldowns.
-	BacklogStep             int `json:"backlogStep"`             // rule 1: depth rising and ingestion above consumption
-	CPU80Step               int `json:"cpu80Step"`               // rule 2: CPU >= 80 % for more than 15 minutes
-	CPU90Step               int `json:"cpu90Step"`               // rule 3: CPU >= 90 % for more than 5 minutes
-	ScaleOutCooldownSeconds int `json:"scaleOutCooldownSeconds"` // after a scale-out
-	ScaleInCooldownSeconds  int `json:"scaleInCooldownSeconds"`  // after rule 4's return to the minimum
+	BacklogStep             int `json:"backlogStep"`             // tasks rule 1 adds per invocation: queue depth rising and ingestion above consumption (docs/scaling.md)
+	CPU80Step               int `json:"cpu80Step"`               // tasks rule 2 adds per invocation: CPU >= 80 % for more than 15 minutes
+	CPU90Step               int `json:"cpu90Step"`               // tasks rule 3 adds per invocation: CPU >= 90 % for more than 5 minutes
+	ScaleOutCooldownSeconds int `json:"scaleOutCooldownSeconds"` // the scale-out policies' cooldown, 60 to 3600
+	ScaleInCooldownSeconds  int `json:"scaleInCooldownSeconds"`  // the cooldown after rule 4's return to the minimum, 60 to 3600
 }
 
 // ShutdownGraceSeconds is how much earlier than ECS's SIGKILL (stopTimeout)
@@ -64,10 +72,10 @@ func (p Processor) ShutdownTimeout() int { return p.StopTimeoutSeconds - Shutdow
 
 // Receiver is the webhook Lambda.
 type Receiver struct {
-	MemoryMiB           int `json:"memoryMiB"`
-	ReservedConcurrency int `json:"reservedConcurrency"` // -1: no reservation (accounts at the default quota of 10)
-	TimeoutSeconds      int `json:"timeoutSeconds"`      // under API Gateway's 30 s
-	LogRetentionDays    int `json:"logRetentionDays"`
+	MemoryMiB           int `json:"memoryMiB"`           // Lambda memory, 128 to 10240 (CPU grows with it)
+	ReservedConcurrency int `json:"reservedConcurrency"` // reserved concurrent executions, 1 to 10000; -1: no reservation (accounts at the default quota of 10)
+	TimeoutSeconds      int `json:"timeoutSeconds"`      // Lambda timeout, 3 to 29: under API Gateway's 30 s
+	LogRetentionDays    int `json:"logRetentionDays"`    // retention of the receiver's log group
 }
 
 // Images are the processor image digests (sha256:…) in the stack's ECR
@@ -77,34 +85,34 @@ type Receiver struct {
 // yet (a stack's first deploy creates the repository before any image
 // exists, then migrates, then starts the service).
 type Images struct {
-	Processor string // hookline:processorImageDigest
-	Migration string // hookline:migrationImageDigest (defaults to Processor)
+	Processor string `config:"processorImageDigest"` // the digest the processor service runs (sha256:…), recorded by make deploy; empty: no service yet
+	Migration string `config:"migrationImageDigest"` // the digest the migration task runs, recorded by make deploy; defaults to processorImageDigest
 }
 
 // Network is the VPC layout: tiers in every AZ, NAT gateways, endpoints, flow logs.
 type Network struct {
-	CIDR                 string   `json:"cidr"`
-	AZs                  []string `json:"azs"`
-	NatGateways          int      `json:"natGateways"`
-	PublicPrefix         int      `json:"publicPrefix"`
-	ComputePrefix        int      `json:"computePrefix"`
-	DatabasePrefix       int      `json:"databasePrefix"`
-	InterfaceEndpoints   []string `json:"interfaceEndpoints"`
-	FlowLogRetentionDays int      `json:"flowLogRetentionDays"`
+	CIDR                 string   `json:"cidr"`                 // the VPC's private (RFC 1918) IPv4 block, prefix /16 to /24 (no default: each stack names its own)
+	AZs                  []string `json:"azs"`                  // the AZs, listed explicitly (no lookup): dev at least 2, prod at least 3
+	NatGateways          int      `json:"natGateways"`          // NAT gateways, 1 to the number of AZs; -1: one per AZ (prod accepts only that)
+	PublicPrefix         int      `json:"publicPrefix"`         // prefix length of each public subnet (NAT gateways only)
+	ComputePrefix        int      `json:"computePrefix"`        // prefix length of each compute subnet (Lambda ENIs, ECS tasks, RabbitMQ)
+	DatabasePrefix       int      `json:"databasePrefix"`       // prefix length of each database subnet (RDS, Redis; no route to the internet)
+	InterfaceEndpoints   []string `json:"interfaceEndpoints"`   // interface VPC endpoints by short name (com.amazonaws.<region>.<name>); none: AWS APIs through NAT
+	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // retention of the VPC flow log group
 }
 
 // Database is the RDS instance.
 type Database struct {
-	Engine              string `json:"engine"`        // mariadb | mysql
-	EngineVersion       string `json:"engineVersion"` // major version, e.g. 10.11 or 8.0
-	InstanceClass       string `json:"instanceClass"`
-	AllocatedStorageGiB int    `json:"allocatedStorageGiB"`
-	MaxStorageGiB       int    `json:"maxStorageGiB"`
-	MultiAZ             bool   `json:"multiAz"`
-	BackupRetentionDays int    `json:"backupRetentionDays"`
-	DeletionProtection  bool   `json:"deletionProtection"`
-	FinalSnapshot       bool   `json:"finalSnapshot"`
-	PerformanceInsights bool   `json:"performanceInsights"`
+	Engine              string `json:"engine"`              // mariadb or mysql
+	EngineVersion       string `json:"engineVersion"`       // major version, e.g. 10.11 or 8.0
+	InstanceClass       string `json:"instanceClass"`       // db.<family>.<size>, Graviton or Intel families
+	AllocatedStorageGiB int    `json:"allocatedStorageGiB"` // storage at creation, 20 to 65536
+	MaxStorageGiB       int    `json:"maxStorageGiB"`       // storage autoscaling's ceiling, at least allocatedStorageGiB
+	MultiAZ             bool   `json:"multiAz"`             // a standby in a second AZ (prod: required)
+	BackupRetentionDays int    `json:"backupRetentionDays"` // automated backups kept, up to 35 (prod at least 14)
+	DeletionProtection  bool   `json:"deletionProtection"`  // refuse deleting the instance (prod: required)
+	FinalSnapshot       bool   `json:"finalSnapshot"`       // take a final snapshot on deletion (prod: required)
+	PerformanceInsights bool   `json:"performanceInsights"` // Performance Insights, encrypted with the stack's key (not on micro or small classes)
 	// FinalSnapshotName is the final snapshot's identifier when the
 	// instance is deleted; a second destroy of a stack needs a new one (the
 	// teardown procedure bumps it: docs/broker.md, "Destroy and recreate").
@@ -118,8 +126,8 @@ type Database struct {
 	// LogRetentionDays is the retention of the error and slow-query log
 	// groups the instance exports to.
 	LogRetentionDays int    `json:"logRetentionDays"`
-	Name             string `json:"name"`
-	MasterUsername   string `json:"masterUsername"`
+	Name             string `json:"name"`           // the database the processor's tables live in
+	MasterUsername   string `json:"masterUsername"` // the RDS master user (its password is RDS-managed in Secrets Manager); only the migration task uses it
 	// ProcessorUsername is the processor's own user: `processor migrate`
 	// creates it and grants it rows only; its password is the
 	// databaseProcessorPassword secret.
@@ -128,21 +136,21 @@ type Database struct {
 
 // Cache is the ElastiCache Redis replication group.
 type Cache struct {
-	NodeType              string `json:"nodeType"`
-	EngineVersion         string `json:"engineVersion"`
-	Replicas              int    `json:"replicas"`
-	SnapshotRetentionDays int    `json:"snapshotRetentionDays"`
+	NodeType              string `json:"nodeType"`              // cache.<family>.<size>, Graviton families
+	EngineVersion         string `json:"engineVersion"`         // Redis 7.0 or 7.1
+	Replicas              int    `json:"replicas"`              // replicas of the primary, 0 to 5; 1 or more: automatic failover and Multi-AZ (prod at least 1)
+	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // daily snapshots kept, 1 to 35
 }
 
 // Broker is RabbitMQ on Graviton EC2.
 type Broker struct {
-	Nodes            int    `json:"nodes"` // 1, or 3 for a quorum cluster
-	InstanceType     string `json:"instanceType"`
-	AMIParameter     string `json:"amiParameter"` // public SSM parameter, resolved by EC2 at launch
-	DataVolumeGiB    int    `json:"dataVolumeGiB"`
-	Image            string `json:"image"` // the official image pinned by digest: docker.io/library/rabbitmq:<4.x.y>-management@sha256:…
-	Vhost            string `json:"vhost"`
-	DeliveryLimit    int    `json:"deliveryLimit"`
+	Nodes            int    `json:"nodes"`            // 1, or 3 for a quorum cluster (then hookline:brokerErlangCookie too)
+	InstanceType     string `json:"instanceType"`     // a Graviton EC2 type, <family>.<size>
+	AMIParameter     string `json:"amiParameter"`     // public SSM parameter of an arm64 AMI, resolved by EC2 at launch
+	DataVolumeGiB    int    `json:"dataVolumeGiB"`    // each node's encrypted data volume, 8 to 16384
+	Image            string `json:"image"`            // the official image pinned by digest: docker.io/library/rabbitmq:<4.x.y>-management@sha256:…
+	Vhost            string `json:"vhost"`            // the vhost the topology and the users live in
+	DeliveryLimit    int    `json:"deliveryLimit"`    // deliveries of one message before it dead-letters (quorum queue policy), 1 to 1000
 	LogRetentionDays int    `json:"logRetentionDays"` // the nodes' bootstrap and ready log lines
 }
 
@@ -150,21 +158,22 @@ type Broker struct {
 // `pulumi config set --secret`. They are never logged; components pass them
 // on as Pulumi secrets.
 type Secrets struct {
-	CacheAuthToken          string // hookline:cacheAuthToken
-	BrokerAdminPassword     string // hookline:brokerAdminPassword
-	BrokerReceiverPassword  string // hookline:brokerReceiverPassword
-	BrokerProcessorPassword string // hookline:brokerProcessorPassword
-	BrokerCollectorPassword string // hookline:brokerCollectorPassword (queue metrics)
-	BrokerErlangCookie      string // hookline:brokerErlangCookie (broker.nodes > 1)
-	WebhookSources          string // hookline:webhookSources: the sources document (YAML or JSON), origin secrets merged in
-	// DatabaseProcessorPassword is the processor database user's password
-	// (hookline:databaseProcessorPassword): `processor migrate` sets it, the
-	// processor re-reads it from its secret after a refusal.
-	DatabaseProcessorPassword string
-	// OriginSecrets (hookline:originSecrets, newest first) are the
-	// X-Origin-Verify values: merged into WebhookSources for the receiver,
-	// and the first is the one Cloudflare adds.
-	OriginSecrets []string
+	CacheAuthToken          string `config:"cacheAuthToken,secret"`          // the Redis AUTH token: 16 to 128 letters, digits and ! & # $ ^ < > -
+	BrokerAdminPassword     string `config:"brokerAdminPassword,secret"`     // the broker's admin user, at least 16 characters
+	BrokerReceiverPassword  string `config:"brokerReceiverPassword,secret"`  // the broker user the receiver publishes as
+	BrokerProcessorPassword string `config:"brokerProcessorPassword,secret"` // the broker user the processor consumes as
+	BrokerCollectorPassword string `config:"brokerCollectorPassword,secret"` // the broker user the queue metrics collector reads as
+	BrokerErlangCookie      string `config:"brokerErlangCookie,secret"`      // the nodes' shared Erlang cookie, 20 to 255 letters and digits (broker.nodes: 3)
+	WebhookSources          string `config:"webhookSources,secret"`          // the sources document (YAML or JSON, DESIGN.md), origin secrets merged in
+	// DatabaseProcessorPassword is the processor database user's password:
+	// `processor migrate` sets it, the processor re-reads it from its
+	// secret after a refusal; 32 to 128 printable characters.
+	DatabaseProcessorPassword string `config:"databaseProcessorPassword,secret"`
+	// OriginSecrets are the X-Origin-Verify values, newest first, as a
+	// JSON list (or one value) of at least 32 characters each: merged into
+	// the sources document for the receiver, and the first is the one
+	// Cloudflare adds. Required with hookline:edge.
+	OriginSecrets []string `config:"originSecrets,secret"`
 }
 
 // Lookup returns the raw value of a full config key ("hookline:network"),
@@ -242,7 +251,7 @@ func decodeMessage(err error) string {
 	case asTypeError(err, &te):
 		return fmt.Sprintf("field %q has a %s where a %s is expected", te.Field, te.Value, te.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ") + "; see infra/config/config.go for the keys it accepts"
+		return strings.TrimPrefix(err.Error(), "json: ") + "; docs/config.md lists the keys it accepts"
 	default:
 		return "not a valid object: " + err.Error()
 	}

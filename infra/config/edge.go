@@ -24,15 +24,15 @@ type Edge struct {
 	// enterprise. The generated rules use only what it allows.
 	Plan      string   `json:"plan"`
 	Hostnames []string `json:"hostnames"` // the names senders post to; the first is webhookUrl's
-	// AdvancedCertificate says the operator ordered a Cloudflare advanced
-	// certificate for names deeper than one label under the zone, which
-	// Universal SSL does not cover.
+	// AdvancedCertificate is true when the operator ordered a Cloudflare
+	// advanced certificate for names deeper than one label under the zone,
+	// which Universal SSL does not cover.
 	AdvancedCertificate bool `json:"advancedCertificate"`
 
 	ThrottleBurst int     `json:"throttleBurst"` // API Gateway stage burst
 	ThrottleRate  float64 `json:"throttleRate"`  // API Gateway stage steady requests per second
 
-	RateLimit RateLimit `json:"rateLimit"`
+	RateLimit RateLimit `json:"rateLimit"` // the Cloudflare rate limiting rule per client IP
 	// Allow optionally restricts a source (by name) to senders from these
 	// countries, ASNs or IP ranges; any one match lets a request through.
 	Allow map[string]Allow `json:"allow"`
@@ -42,16 +42,16 @@ type Edge struct {
 // source path where the plan allows), requests over RequestsPerPeriod in
 // PeriodSeconds are blocked for MitigationTimeoutSeconds.
 type RateLimit struct {
-	PeriodSeconds            int `json:"periodSeconds"`
-	RequestsPerPeriod        int `json:"requestsPerPeriod"`
-	MitigationTimeoutSeconds int `json:"mitigationTimeoutSeconds"`
+	PeriodSeconds            int `json:"periodSeconds"`            // the counting period, one the plan allows (free: 10)
+	RequestsPerPeriod        int `json:"requestsPerPeriod"`        // requests per client IP in a period before blocking, 1 to 1000000
+	MitigationTimeoutSeconds int `json:"mitigationTimeoutSeconds"` // how long a client over the limit is blocked, one the plan allows (free: 10)
 }
 
 // Allow is one source's sender allow-list.
 type Allow struct {
 	Countries []string `json:"countries"` // ISO 3166-1 alpha-2, e.g. US
-	ASNs      []int    `json:"asns"`
-	IPRanges  []string `json:"ipRanges"` // CIDR
+	ASNs      []int    `json:"asns"`      // autonomous system numbers, e.g. 36459
+	IPRanges  []string `json:"ipRanges"`  // IPv4 or IPv6 ranges in CIDR notation
 }
 
 // CloudflarePlan is what a Cloudflare plan allows the rules the edge
