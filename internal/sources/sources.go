@@ -271,7 +271,7 @@ func (s *Source) validate() error {
 		if s.CallbackURL == "" {
 			return errors.New("callback_secret: set without callback_url")
 		}
-		if _, err := webhooksig.New(webhooksig.Standard, []string{s.CallbackSecret}, 0); err != nil {
+		if err := webhooksig.CheckSigningSecret(webhooksig.Standard, s.CallbackSecret); err != nil {
 			return fmt.Errorf("callback_secret: %w", err)
 		}
 		for _, in := range s.Secrets {

@@ -153,6 +153,8 @@ func TestParseErrorsNameSourceAndField(t *testing.T) {
 		{"callback secret without url", base("    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), []string{`"gh"`, "callback_secret: set without"}},
 		{"allow private without url", base("    callback_allow_private: true\n"), []string{`"gh"`, "callback_allow_private: set without"}},
 		{"callback secret not whsec", base("    callback_url: https://x.example/cb\n    callback_secret: 'not base64!'\n"), []string{`"gh"`, "callback_secret:"}},
+		{"callback secret is a whpk_ public key", base("    callback_url: https://x.example/cb\n    callback_secret: whpk_wi0FF69pdzVI2ie2eM0TSJFKXmLTQ46HiNu3vdnaGfw=\n"), []string{`"gh"`, "callback_secret:", "cannot sign"}},
+		{"standard whpk_ key of 31 bytes", strings.Replace(strings.Replace(base(""), "scheme: github", "scheme: standard", 1), "secrets: [s]", "secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whpk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==]", 1), []string{`"gh"`, "secret #2", "whpk_ key decodes to 31 bytes"}},
 		{"callback secret reused", strings.Replace(base("    callback_url: https://x.example/cb\n    callback_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), "secrets: [s]", "secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]", 1), []string{`"gh"`, "must differ"}},
 		{"duplicate", base("  - name: gh\n    hosts: [h.example.com]\n    scheme: github\n    secrets: [s]\n"), []string{`"gh"`, "defined twice"}},
 		{"signed_url on a scheme that signs no url", base("    signed_url: https://h.example.com/webhooks/gh\n"), []string{`"gh"`, "signed_url: not read by this scheme"}},
@@ -331,4 +333,16 @@ func FuzzOrder(f *testing.F) {
 			t.Fatalf("%s does not round-trip: %v", o, err)
 		}
 	})
+}
+
+// TestParseStandardWithWhpkKeys: a standard source may list whsec_ secrets
+// and whpk_ public keys together (v1 and v1a), and a whpk_-only one.
+func TestParseStandardWithWhpkKeys(t *testing.T) {
+	for _, secrets := range []string{
+		"[whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whpk_wi0FF69pdzVI2ie2eM0TSJFKXmLTQ46HiNu3vdnaGfw=]",
+		"[whpk_wi0FF69pdzVI2ie2eM0TSJFKXmLTQ46HiNu3vdnaGfw=]",
+	} {
+		_, err := sources.Parse([]byte("sources:\n  - name: std\n    hosts: [h.example.com]\n    scheme: standard\n    secrets: " + secrets + "\n"))
+		require.NoError(t, err, secrets)
+	}
 }

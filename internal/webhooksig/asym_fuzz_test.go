@@ -2,11 +2,14 @@ package webhooksig
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -224,5 +227,73 @@ func FuzzVerifyTokenHeader(f *testing.F) {
 				t.Fatal("MAC is not the body digest")
 			}
 		}
+	})
+}
+
+// FuzzVerifyStandardV1a: a source holding a whsec_ secret and two whpk_
+// keys. Whatever is accepted carries, as one of its space-separated
+// entries, a v1 MAC under the whsec_ secret or a v1a Ed25519 signature
+// under a whpk_ key, checked by an oracle independent of the parser
+// (strings.Fields, base64.StdEncoding, ed25519.Verify); an HMAC keyed with
+// a public key's bytes is never accepted.
+func FuzzVerifyStandardV1a(f *testing.F) {
+	v := v1aVector
+	ts := strconv.FormatInt(v.ts, 10)
+	v1, err := Sign(Standard, goVector.secret, v.id, time.Unix(v.ts, 0), []byte(v.body))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v.want, v.id, ts, []byte(v.body))
+	f.Add(v1aKey2Sig+" "+v1.Get("Webhook-Signature"), v.id, ts, []byte(v.body))
+	f.Add("v1a,"+strings.TrimRight(strings.TrimPrefix(v.want, "v1a,"), "=")+" v1a,", v.id, ts, []byte(v.body))
+	f.Add(specExampleHeader, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", "1674087231", []byte("{}"))
+	secrets := []string{goVector.secret, v.secret, v1aKey2}
+	ver, err := NewVerifier(Config{Scheme: Standard, Secrets: secrets})
+	if err != nil {
+		f.Fatal(err)
+	}
+	hkey, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(goVector.secret, "whsec_"))
+	var pubs []ed25519.PublicKey
+	for _, s := range secrets[1:] {
+		k, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whpk_"))
+		pubs = append(pubs, k)
+	}
+	now := time.Unix(v.ts, 0)
+	f.Fuzz(func(t *testing.T, sig, id, ts string, body []byte) {
+		h := http.Header{"Webhook-Signature": {sig}, "Webhook-Id": {id}, "Webhook-Timestamp": {ts}}
+		d, err := ver.Verify(context.Background(), asymReq(http.MethodPost, "", h, body), now)
+		fuzzCheck(t, d, err)
+		if err != nil {
+			return
+		}
+		n, perr := strconv.ParseInt(ts, 10, 64)
+		if id == "" || perr != nil || strconv.FormatInt(n, 10) != ts || now.Sub(time.Unix(n, 0)).Abs() > DefaultTolerance || d.ID != id {
+			t.Fatalf("accepted id=%q ts=%q, delivery %+v", id, ts, d)
+		}
+		content := []byte(id + "." + ts + "." + string(body))
+		v1ok, v1aok := false, false
+		for _, tok := range strings.Fields(sig) {
+			if tok == "v1,"+base64.StdEncoding.EncodeToString(mac(hkey, string(content))) {
+				v1ok = true
+			}
+			enc, ok := strings.CutPrefix(tok, "v1a,")
+			raw, derr := base64.StdEncoding.DecodeString(enc)
+			if !ok || derr != nil || base64.StdEncoding.EncodeToString(raw) != enc || len(raw) != ed25519.SignatureSize {
+				continue
+			}
+			for _, k := range pubs {
+				v1aok = v1aok || ed25519.Verify(k, content, raw)
+			}
+		}
+		switch {
+		case v1ok:
+			return // the MAC is the HMAC, checked by FuzzVerifyStandard
+		case v1aok:
+			if d.MAC != sha(body) {
+				t.Fatalf("v1a delivery with MAC %x", d.MAC)
+			}
+			return
+		}
+		t.Fatalf("accepted without a valid signature: sig=%q id=%q ts=%q", sig, id, ts)
 	})
 }

@@ -203,16 +203,27 @@ func FuzzVerifyStripe(f *testing.F) {
 }
 
 // FuzzNewStandardSecret: anything New accepts is exactly optional "whsec_"
-// + padded standard base64 of 24–64 bytes.
+// + padded standard base64 of 24–64 bytes, or "whpk_" + padded standard
+// base64 of 32 bytes.
 func FuzzNewStandardSecret(f *testing.F) {
 	f.Add(goVector.secret)
 	f.Add(strings.TrimPrefix(rustVector.secret, "whsec_"))
 	f.Add("whsec_")
+	f.Add(v1aVector.secret)
+	f.Add("whpk_")
 	f.Fuzz(func(t *testing.T, secret string) {
 		_, err := New(Standard, []string{secret}, 0)
 		if err != nil {
-			if strings.Contains(err.Error(), strings.TrimPrefix(secret, "whsec_")) && len(secret) > 8 {
+			bare := strings.TrimPrefix(strings.TrimPrefix(secret, "whsec_"), "whpk_")
+			if strings.Contains(err.Error(), bare) && len(bare) > 8 {
 				t.Fatalf("error leaks the secret: %v", err)
+			}
+			return
+		}
+		if enc, ok := strings.CutPrefix(secret, "whpk_"); ok {
+			k, derr := base64.StdEncoding.DecodeString(enc)
+			if derr != nil || len(k) != 32 || base64.StdEncoding.EncodeToString(k) != enc {
+				t.Fatalf("accepted whpk_ key %q", secret)
 			}
 			return
 		}

@@ -1,6 +1,7 @@
 package webhooksig
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,8 @@ const (
 	b64MACLen = (macSize + 2) / 3 * 4 // 44: padded standard base64 of a MAC
 	hexMACLen = 2 * macSize           // 64
 	whsecPfx  = "whsec_"              // Standard Webhooks secret prefix
+	whpkPfx   = "whpk_"               // Standard Webhooks Ed25519 public key prefix (v1a)
+	whskPfx   = "whsk_"               // Standard Webhooks Ed25519 private key prefix
 	minStdKey = 24                    // Standard Webhooks: secret at least 24 bytes
 	maxStdKey = 64                    // ... and at most 64 (512 bits)
 	sha256Pfx = "sha256="             // GitHub / optional hmac-sha256 prefix
@@ -64,17 +67,18 @@ func parseSecret(scheme, s string) ([]byte, error) {
 		}
 		return []byte(s), nil
 	}
+	switch {
+	case strings.HasPrefix(s, whskPfx):
+		return nil, errors.New("is a whsk_ Ed25519 private key: a receiver needs only the sender's whpk_ public key; keep the private key out of the configuration")
+	case strings.HasPrefix(s, whpkPfx):
+		return nil, errors.New("is a whpk_ Ed25519 public key: it verifies v1a signatures and cannot sign")
+	}
 	enc := strings.TrimPrefix(s, whsecPfx)
 	if enc == "" {
 		return nil, errors.New("nothing after the whsec_ prefix")
 	}
-	// Go's decoder skips \r and \n; refuse them (and any other byte outside
-	// the alphabet) explicitly so what is accepted is exactly padded base64.
-	for i := 0; i < len(enc); i++ {
-		c := enc[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
-			return nil, errors.New("not standard padded base64 (alphabet A-Z a-z 0-9 + /, '=' padding) after the optional whsec_ prefix")
-		}
+	if !isB64Alphabet(enc) {
+		return nil, errors.New("not standard padded base64 (alphabet A-Z a-z 0-9 + /, '=' padding) after the optional whsec_ prefix")
 	}
 	key, err := b64.DecodeString(enc)
 	if err != nil {
@@ -84,6 +88,19 @@ func parseSecret(scheme, s string) ([]byte, error) {
 		return nil, fmt.Errorf("decodes to %d bytes; Standard Webhooks keys are %d–%d bytes", len(key), minStdKey, maxStdKey)
 	}
 	return key, nil
+}
+
+// isB64Alphabet reports whether s holds only standard base64 characters.
+// Go's decoder skips \r and \n; refusing them (and any other byte outside
+// the alphabet) explicitly makes what is accepted exactly padded base64.
+func isB64Alphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseUnix parses canonical non-negative integer seconds: 1–18 ASCII
@@ -152,6 +169,26 @@ func decodeB64MAC(s string, dst *[macSize]byte) bool {
 		return false
 	}
 	copy(dst[:], out[:macSize])
+	return true
+}
+
+// b64SigLen is the length of a padded standard base64 Ed25519 signature.
+const b64SigLen = (ed25519.SignatureSize + 2) / 3 * 4 // 88
+
+// decodeB64Sig decodes exactly 88 characters of strict padded base64 into
+// a 64-byte Ed25519 signature.
+func decodeB64Sig(s string, dst *[ed25519.SignatureSize]byte) bool {
+	if len(s) != b64SigLen {
+		return false
+	}
+	var src [b64SigLen]byte
+	copy(src[:], s)
+	var out [ed25519.SignatureSize + 2]byte // DecodedLen(88) == 66
+	n, err := b64.Decode(out[:], src[:])
+	if err != nil || n != ed25519.SignatureSize {
+		return false
+	}
+	copy(dst[:], out[:ed25519.SignatureSize])
 	return true
 }
 

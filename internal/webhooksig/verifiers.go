@@ -2,6 +2,8 @@ package webhooksig
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -46,9 +48,86 @@ func tooMany(header string) error {
 
 // ---- standard ---------------------------------------------------------------
 
+// maxAsymCandidates bounds the v1a entries of one header: each costs an
+// Ed25519 verification per whpk_ key (tens of microseconds, against well
+// under one for an HMAC), so an unauthenticated header must not buy many.
+// A sender signs once per active key pair; four covers a rotation with room.
+const maxAsymCandidates = 4
+
 type standardVerifier struct {
-	mac       *macer
+	mac       *macer              // whsec_ keys: v1 (HMAC-SHA256)
+	pub       []ed25519.PublicKey // whpk_ keys: v1a (Ed25519)
 	tolerance time.Duration
+}
+
+// stdKey is one parsed secret of a standard source: an HMAC key (whsec_,
+// or bare base64) or an Ed25519 public key (whpk_).
+type stdKey struct {
+	hmac []byte
+	pub  ed25519.PublicKey
+}
+
+func newStandard(c Config) (Verifier, error) {
+	if err := c.Uses(FieldSecrets); err != nil {
+		return nil, err
+	}
+	tol, err := c.tolerance(DefaultTolerance)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseKeys(c, parseStandardKey)
+	if err != nil {
+		return nil, err
+	}
+	var macKeys [][]byte
+	var pub []ed25519.PublicKey
+	for _, k := range keys {
+		if k.pub != nil {
+			pub = append(pub, k.pub)
+		} else {
+			macKeys = append(macKeys, k.hmac)
+		}
+	}
+	return &standardVerifier{mac: newMACer(macKeys), pub: pub, tolerance: tol}, nil
+}
+
+// parseStandardKey reads one secret of a standard source: "whpk_" + the
+// standard padded base64 of a 32-byte Ed25519 public key (v1a), anything
+// else a symmetric secret as parseSecret reads it (v1).
+func parseStandardKey(s string) (stdKey, error) {
+	if strings.HasPrefix(s, whpkPfx) {
+		enc := s[len(whpkPfx):]
+		if enc == "" {
+			return stdKey{}, errors.New("nothing after the whpk_ prefix")
+		}
+		if !isB64Alphabet(enc) {
+			return stdKey{}, errors.New("not standard padded base64 (alphabet A-Z a-z 0-9 + /, '=' padding) after the whpk_ prefix")
+		}
+		k, err := b64.DecodeString(enc)
+		if err != nil {
+			return stdKey{}, errors.New("not standard padded base64 (alphabet A-Z a-z 0-9 + /, '=' padding) after the whpk_ prefix")
+		}
+		if len(k) != ed25519.PublicKeySize {
+			return stdKey{}, fmt.Errorf("whpk_ key decodes to %d bytes; an Ed25519 public key is %d bytes", len(k), ed25519.PublicKeySize)
+		}
+		return stdKey{pub: ed25519.PublicKey(k)}, nil
+	}
+	k, err := parseSecret(Standard, s)
+	if err != nil {
+		return stdKey{}, err
+	}
+	return stdKey{hmac: k}, nil
+}
+
+// versions names the signature versions v checks, for error details.
+func (v *standardVerifier) versions() string {
+	switch {
+	case len(v.pub) == 0:
+		return "v1"
+	case len(v.mac.keys) == 0:
+		return "v1a"
+	}
+	return "v1 or v1a"
 }
 
 func (v *standardVerifier) Verify(_ context.Context, r *Request, now time.Time) (Delivery, error) {
@@ -80,6 +159,8 @@ func (v *standardVerifier) Verify(_ context.Context, r *Request, now time.Time) 
 	}
 
 	var cands [maxCandidates][macSize]byte
+	var asyms [maxAsymCandidates][ed25519.SignatureSize]byte
+	na := 0
 	var t sigTally
 	for _, val := range sigs {
 		for len(val) > 0 {
@@ -101,34 +182,73 @@ func (v *standardVerifier) Verify(_ context.Context, r *Request, now time.Time) 
 				t.malformed++
 				continue
 			}
-			if tok[:comma] != "v1" {
-				t.other++ // v1a (ed25519), future versions
-				continue
+			switch tok[:comma] {
+			case "v1":
+				if len(v.mac.keys) == 0 {
+					t.other++ // no whsec_ secret: v1 cannot verify here
+					continue
+				}
+				if t.full() {
+					return Delivery{}, tooMany(sigName)
+				}
+				if !decodeB64MAC(tok[comma+1:], &cands[t.n]) {
+					t.malformed++
+					continue
+				}
+				t.n++
+			case "v1a":
+				if len(v.pub) == 0 {
+					t.other++ // no whpk_ key: v1a cannot verify here
+					continue
+				}
+				if na == maxAsymCandidates {
+					return Delivery{}, fmt.Errorf("%w: %s: more than %d v1a signatures", ErrMalformedSignature, sigName, maxAsymCandidates)
+				}
+				if !decodeB64Sig(tok[comma+1:], &asyms[na]) {
+					t.malformed++
+					continue
+				}
+				na++
+			default:
+				t.other++ // future versions
 			}
-			if t.full() {
-				return Delivery{}, tooMany(sigName)
-			}
-			if !decodeB64MAC(tok[comma+1:], &cands[t.n]) {
-				t.malformed++
-				continue
-			}
-			t.n++
 		}
 	}
-	if t.n == 0 {
-		return Delivery{}, t.noCandidates(sigName, "v1")
+	if t.n == 0 && na == 0 {
+		return Delivery{}, t.noCandidates(sigName, v.versions())
 	}
 
-	s := v.mac.get()
-	s.buf = append(append(append(append(s.buf[:0], id...), '.'), tsStr...), '.')
-	ok = v.mac.match(s, body, cands[:t.n])
-	mac := s.sum
-	v.mac.put(s)
-	if !ok {
-		return Delivery{}, fmt.Errorf("%w: %s: none of %d v1 signatures matches", ErrSignatureMismatch, sigName, t.n)
+	if t.n > 0 {
+		s := v.mac.get()
+		s.buf = append(append(append(append(s.buf[:0], id...), '.'), tsStr...), '.')
+		ok = v.mac.match(s, body, cands[:t.n])
+		mac := s.sum
+		v.mac.put(s)
+		if ok {
+			_, typ := bodyFields(body, false)
+			return Delivery{ID: id, IDSigned: true, EventType: typ, MAC: mac}, nil
+		}
 	}
-	_, typ := bodyFields(body, false)
-	return Delivery{ID: id, IDSigned: true, EventType: typ, MAC: mac}, nil
+	if na > 0 && v.matchAsym(id, tsStr, body, asyms[:na]) {
+		_, typ := bodyFields(body, false)
+		return Delivery{ID: id, IDSigned: true, EventType: typ, MAC: contentDigest(body)}, nil
+	}
+	return Delivery{}, fmt.Errorf("%w: %s: none of %d v1 and %d v1a signatures matches", ErrSignatureMismatch, sigName, t.n, na)
+}
+
+// matchAsym reports whether any v1a signature verifies id.ts.body under
+// any whpk_ key.
+func (v *standardVerifier) matchAsym(id, tsStr string, body []byte, sigs [][ed25519.SignatureSize]byte) bool {
+	msg := make([]byte, 0, len(id)+len(tsStr)+2+len(body))
+	msg = append(append(append(append(append(msg, id...), '.'), tsStr...), '.'), body...)
+	for _, k := range v.pub {
+		for i := range sigs {
+			if ed25519.Verify(k, msg, sigs[i][:]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ---- github -------------------------------------------------------------------

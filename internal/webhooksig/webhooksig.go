@@ -4,13 +4,17 @@
 //
 // Schemes (names as written in the sources document):
 //
-//   - "standard": Standard Webhooks v1. Signed content is
-//     id + "." + timestamp + "." + body, HMAC-SHA256 keyed with the
-//     base64-decoded secret (optional "whsec_" prefix, 24–64 bytes).
+//   - "standard": Standard Webhooks v1 and v1a. Signed content is
+//     id + "." + timestamp + "." + body. v1: HMAC-SHA256 keyed with the
+//     base64-decoded secret (optional "whsec_" prefix, 24–64 bytes); v1a:
+//     Ed25519 under a "whpk_" public key (standard padded base64 of 32
+//     bytes). A source may hold both kinds; a v1 entry is checked against
+//     the symmetric secrets only, a v1a entry against the whpk_ keys only.
 //     Headers webhook-id, webhook-timestamp (integer Unix seconds) and
-//     webhook-signature (space-separated "v1,<base64>" entries; entries of
-//     other versions such as v1a are ignored). The svix-id, svix-timestamp
-//     and svix-signature names are accepted when webhook-signature is absent.
+//     webhook-signature (space-separated "v1,<base64>" / "v1a,<base64>"
+//     entries; other versions, and a version the source has no key for,
+//     are ignored). The svix-id, svix-timestamp and svix-signature names
+//     are accepted when webhook-signature is absent.
 //   - "github": X-Hub-Signature-256: sha256=<hex>, HMAC-SHA256 of the raw body
 //     keyed with the secret's bytes; nothing else is signed (no timestamp).
 //   - "stripe": Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]; signed
@@ -132,14 +136,6 @@ func New(scheme string, secrets []string, tolerance time.Duration) (Verifier, er
 	return NewVerifier(Config{Scheme: scheme, Secrets: secrets, Tolerance: tolerance})
 }
 
-func newStandard(c Config) (Verifier, error) {
-	m, tol, err := hmacSetup(c, func(s string) ([]byte, error) { return parseSecret(Standard, s) })
-	if err != nil {
-		return nil, err
-	}
-	return &standardVerifier{mac: m, tolerance: tol}, nil
-}
-
 func newGitHub(c Config) (Verifier, error) {
 	m, _, err := hmacSetup(c, rawSecret)
 	if err != nil {
@@ -233,6 +229,19 @@ func Sign(scheme, secret, id string, ts time.Time, body []byte) (http.Header, er
 		h.Set(hdrXSignature, hexString(mac[:]))
 	}
 	return h, nil
+}
+
+// CheckSigningSecret validates secret as Sign would for scheme, without
+// signing anything: a whpk_ public key verifies standard v1a signatures
+// but cannot sign, so it is refused here while NewVerifier accepts it.
+func CheckSigningSecret(scheme, secret string) error {
+	if err := checkScheme(scheme); err != nil {
+		return err
+	}
+	if _, err := parseSecret(scheme, secret); err != nil {
+		return fmt.Errorf("webhooksig: %s secret: %w", scheme, err)
+	}
+	return nil
 }
 
 func checkScheme(scheme string) error {

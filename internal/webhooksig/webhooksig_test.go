@@ -268,7 +268,7 @@ func TestVerifyStandard(t *testing.T) {
 			h.Add("webhook-signature", v.want)
 		}},
 		{name: "wrong version prefix v2", mutate: set("webhook-signature", "v2,"+sig), wantErr: ErrMissingSignature},
-		{name: "v1a only (ed25519, unsupported)", mutate: set("webhook-signature", "v1a,"+sig), wantErr: ErrMissingSignature},
+		{name: "v1a only, source without whpk_ keys", mutate: set("webhook-signature", "v1a,"+sig), wantErr: ErrMissingSignature},
 		{name: "uppercase version is not a version tag", mutate: set("webhook-signature", "V1,"+sig), wantErr: ErrMalformedSignature},
 		{name: "no version", mutate: set("webhook-signature", sig), wantErr: ErrMalformedSignature},
 		{name: "empty version", mutate: set("webhook-signature", ","+sig), wantErr: ErrMalformedSignature},
