@@ -346,3 +346,65 @@ func TestParseStandardWithWhpkKeys(t *testing.T) {
 		require.NoError(t, err, secrets)
 	}
 }
+
+// TestParseSecretlessSchemes: an sns source is configured by its topics
+// and an oidc source by issuer, audience and jwks_url, neither with
+// secrets; each refuses a missing required field, or secrets, at load
+// with an error naming the source and the field.
+func TestParseSecretlessSchemes(t *testing.T) {
+	const (
+		topic = "arn:aws:sns:us-east-1:123456789012:orders"
+		iss   = "https://accounts.google.com"
+		aud   = "https://hooks.example.com/webhooks/pubsub"
+		jwks  = "https://www.googleapis.com/oauth2/v3/certs"
+	)
+	src := func(name, scheme, fields string) string {
+		return "sources:\n  - name: " + name + "\n    hosts: [h.example.com]\n    scheme: " + scheme + "\n" + fields
+	}
+	sns := func(fields string) string { return src("orders", "sns", fields) }
+	oidc := func(fields string) string { return src("pubsub", "oidc", fields) }
+	all := "    issuer: " + iss + "\n    audience: " + aud + "\n    jwks_url: " + jwks + "\n"
+
+	for name, doc := range map[string]string{
+		"sns with topics":       sns("    topics: [" + topic + "]\n"),
+		"sns with two topics":   sns("    topics: [" + topic + ", arn:aws-cn:sns:cn-north-1:123456789012:b]\n"),
+		"oidc":                  oidc(all),
+		"oidc with claims":      oidc(all + "    claims: {email: pusher@p.iam.gserviceaccount.com, email_verified: \"true\"}\n"),
+		"oidc with a tolerance": oidc(all + "    tolerance: 30s\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			set, err := sources.Parse([]byte(doc))
+			require.NoError(t, err)
+			s, ok := set.Lookup(map[bool]string{true: "orders", false: "pubsub"}[strings.Contains(doc, "scheme: sns")])
+			require.True(t, ok)
+			require.NotNil(t, s.Verifier())
+			require.Empty(t, s.Secrets)
+		})
+	}
+
+	for _, c := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"sns without topics", sns(""), []string{`"orders"`, "no topics configured"}},
+		{"sns with empty topics", sns("    topics: []\n"), []string{`"orders"`, "no topics configured"}},
+		{"sns with a bad topic", sns("    topics: [orders]\n"), []string{`"orders"`, "topic #1", "not an SNS topic ARN"}},
+		{"sns with secrets", sns("    topics: [" + topic + "]\n    secrets: [s]\n"), []string{`"orders"`, "secrets: not read by this scheme"}},
+		{"sns with issuer", sns("    topics: [" + topic + "]\n    issuer: " + iss + "\n"), []string{`"orders"`, "issuer: not read"}},
+		{"oidc without issuer", oidc("    audience: " + aud + "\n    jwks_url: " + jwks + "\n"), []string{`"pubsub"`, "issuer is required"}},
+		{"oidc without audience", oidc("    issuer: " + iss + "\n    jwks_url: " + jwks + "\n"), []string{`"pubsub"`, "audience is required"}},
+		{"oidc without jwks_url", oidc("    issuer: " + iss + "\n    audience: " + aud + "\n"), []string{`"pubsub"`, "jwks_url is required"}},
+		{"oidc with http jwks_url", oidc("    issuer: " + iss + "\n    audience: " + aud + "\n    jwks_url: http://www.googleapis.com/oauth2/v3/certs\n"), []string{`"pubsub"`, "jwks_url", "not an https URL"}},
+		{"oidc with secrets", oidc(all + "    secrets: [s]\n"), []string{`"pubsub"`, "secrets: not read by this scheme"}},
+		{"oidc with topics", oidc(all + "    topics: [" + topic + "]\n"), []string{`"pubsub"`, "topics: not read"}},
+		{"oidc with nothing", oidc(""), []string{`"pubsub"`, "issuer is required"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := sources.Parse([]byte(c.doc))
+			require.Error(t, err)
+			for _, w := range c.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
