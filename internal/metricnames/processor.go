@@ -9,7 +9,7 @@ const ProcessorNamespace = "Hookline/Processor"
 // Dimensions of the processor's metrics besides Stack: a labelled
 // counter's label, as its own dimension on a line of its own.
 const (
-	ReasonDimension = "Reason" // retried, dead-lettered, unconfirmed copies
+	ReasonDimension = "Reason" // retried, dead-lettered, unconfirmed copies, broker health errors
 	ResultDimension = "Result" // callbacks
 )
 
@@ -39,29 +39,30 @@ type ProcessorMetric struct {
 
 // The processor's CloudWatch metric names.
 const (
-	ProcConsumed          = "Consumed"
-	ProcAcked             = "Acked"
-	ProcRetried           = "Retried"
-	ProcDeadLettered      = "DeadLettered"
-	ProcDuplicates        = "Duplicates"
-	ProcStaleWrites       = "StaleEntityWrites"
-	ProcLocksLost         = "LocksLost"
-	ProcLockContention    = "LockContention"
-	ProcRequeued          = "Requeued"
-	ProcUnconfirmedCopies = "UnconfirmedCopies"
-	ProcCallbacks         = "Callbacks"
-	ProcCallbacksPending  = "CallbacksPending"
-	ProcCallbacksInFlight = "CallbacksInFlight"
-	ProcPanics            = "Panics"
-	ProcConsumerRestarts  = "ConsumerRestarts"
-	ProcInFlight          = "InFlight"
-	ProcBodyBytes         = "BodyBytes"
-	ProcBodyBytesPeak     = "BodyBytesPeak"
-	ProcPrefetch          = "Prefetch"
-	ProcBatchSize         = "BatchSize"
-	ProcBatchDuration     = "BatchDuration"
-	ProcLockWait          = "LockWait"
-	ProcEndToEnd          = "EndToEnd"
+	ProcConsumed           = "Consumed"
+	ProcAcked              = "Acked"
+	ProcRetried            = "Retried"
+	ProcDeadLettered       = "DeadLettered"
+	ProcDuplicates         = "Duplicates"
+	ProcStaleWrites        = "StaleEntityWrites"
+	ProcLocksLost          = "LocksLost"
+	ProcLockContention     = "LockContention"
+	ProcRequeued           = "Requeued"
+	ProcUnconfirmedCopies  = "UnconfirmedCopies"
+	ProcCallbacks          = "Callbacks"
+	ProcCallbacksPending   = "CallbacksPending"
+	ProcCallbacksInFlight  = "CallbacksInFlight"
+	ProcPanics             = "Panics"
+	ProcConsumerRestarts   = "ConsumerRestarts"
+	ProcInFlight           = "InFlight"
+	ProcBodyBytes          = "BodyBytes"
+	ProcBodyBytesPeak      = "BodyBytesPeak"
+	ProcPrefetch           = "Prefetch"
+	ProcBatchSize          = "BatchSize"
+	ProcBatchDuration      = "BatchDuration"
+	ProcLockWait           = "LockWait"
+	ProcEndToEnd           = "EndToEnd"
+	ProcBrokerHealthErrors = "BrokerHealthErrors"
 )
 
 // Processor lists every processor metric, the one table /metrics, the EMF
@@ -90,6 +91,7 @@ var Processor = []ProcessorMetric{
 	{"hookline_processor_batch_duration_seconds", ProcBatchDuration, "Seconds", Histogram, "", ""},
 	{"hookline_processor_lock_wait_seconds", ProcLockWait, "Seconds", Histogram, "", ""},
 	{"hookline_processor_end_to_end_seconds", ProcEndToEnd, "Seconds", Histogram, "", ""},
+	{"hookline_processor_broker_health_errors_total", ProcBrokerHealthErrors, "Count", Counter, "reason", ReasonDimension},
 }
 
 // ProcessorUnits are the CloudWatch units of the processor's metrics.

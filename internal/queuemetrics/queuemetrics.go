@@ -35,19 +35,24 @@ const (
 
 // The broker's health, one datum per Interval each, for the paging alarms
 // (infra/alarms). Each is a count, so that a cluster of three and a single
-// node read the same way: 0 is healthy, anything above 0 pages. Where the
-// collector reads them (both RabbitMQ 3.10, as in the local services, and
-// 4.x, as on the nodes):
+// node read the same way: 0 is healthy, anything above 0 pages. A count the
+// collector could not read whole in a minute is not published at all (never
+// as 0), and the alarms treat a missing datum as breaching. Where the
+// collector reads them (processor/collector/health.go; RabbitMQ 3.10, as in
+// the local services, and 4.x, as on the nodes):
 //
 //   - resource alarms: rabbitmq_alarms_memory_used_watermark and
 //     rabbitmq_alarms_free_disk_space_watermark (0 or 1) on every node's
 //     aggregated /metrics (3.10 and 4.x alike), summed over the nodes;
-//   - quorum membership and leaders: rabbitmq_prometheus has no gauge for
-//     either on any version; the management API does on both,
-//     GET /api/queues/<vhost>?columns=name,type,leader,members,online
-//     (the collector user's monitoring tag may read it);
-//   - partitions: GET /api/nodes, each node's partitions list (3.10 and
-//     4.x); 4.x also exposes rabbitmq_partitioned_from{peer}.
+//   - quorum membership and leaders: the management API,
+//     GET /api/queues/<vhost>?columns=name,type,state,leader,members,online
+//     (the collector user's monitoring tag may read it); rabbitmq_prometheus
+//     has per-node membership only from 4.2 (rabbitmq_detailed_queue_info,
+//     leader or follower, not whether a member is online);
+//   - partitions: every node's GET /api/nodes (running, partitions) and
+//     GET /api/overview (its own name). 4.3 (Khepri only) always reports an
+//     empty partitions list, so a node that another answering node sees as
+//     not running counts as well.
 const (
 	// BrokerMemoryAlarm is how many nodes have the memory alarm raised:
 	// publishers are blocked, so every webhook is answered 503.
@@ -62,10 +67,25 @@ const (
 	// QueuesWithoutLeader is how many of the vhost's quorum queues have no
 	// online leader: they accept neither publishes nor consumers.
 	QueuesWithoutLeader = "QueuesWithoutLeader"
-	// Partitions is, summed over the nodes, the peers each node reports
-	// itself partitioned from (0 on a single node, 0 on a healthy cluster).
+	// Partitions is how many pairs of nodes, both answering the collector,
+	// do not see each other (one reports the other as not running or lists
+	// it among its partitions): 0 on a single node and on a healthy
+	// cluster, 2 when one node of three is cut off from the other two.
 	Partitions = "Partitions"
 )
+
+// Why a health count could not be read in a minute (the Reason of the
+// processor's BrokerHealthErrors): a node's /metrics (the two alarm
+// counts), the management API's queue list (members and leaders), or a
+// node's /api/nodes or /api/overview (partitions).
+const (
+	HealthAlarms = "alarms"
+	HealthQueues = "queues"
+	HealthNodes  = "nodes"
+)
+
+// HealthReasons lists them.
+var HealthReasons = []string{HealthAlarms, HealthQueues, HealthNodes}
 
 // Units are the CloudWatch units of the metrics.
 var Units = map[string]string{

@@ -19,7 +19,7 @@ type CloudWatch struct {
 }
 
 // Publish sends data in one PutMetricData call (at most 1,000 metrics a
-// call: the collector sends four a minute).
+// call: the collector sends nine a minute).
 func (c *CloudWatch) Publish(ctx context.Context, data []Datum) error {
 	ns := c.Namespace
 	if ns == "" {

@@ -1,7 +1,9 @@
 // Package collector publishes the broker's queue metrics to CloudWatch every
 // minute from inside the VPC: depth of webhooks.inbound and webhooks.dead,
-// and the ingestion and consumption rates of webhooks.inbound
-// (internal/queuemetrics names them). It runs inside every processor task;
+// the ingestion and consumption rates of webhooks.inbound, and the
+// broker's five health counts (resource alarms, quorum members missing,
+// queues without a leader, partitions; health.go), all named by
+// internal/queuemetrics. It runs inside every processor task;
 // a Redis lease elects the one that collects, so the figures keep coming
 // while the service runs at its minimum and move to another task when the
 // leader stops. Numbers come from rabbitmq_prometheus (every broker node's
@@ -44,6 +46,15 @@ type Options struct {
 	// CA is a PEM bundle (or the path of one) that https endpoints'
 	// certificates must chain to; empty: the system roots.
 	CA string
+	// Management are the base URLs of every broker node's management API
+	// (https://host:15671), in any order: the quorum queues' membership
+	// and leaders and the nodes' partitions are read there (health.go).
+	// Empty: those three counts are not published.
+	Management []string
+	// HealthError, when set, is called once per health count source
+	// (queuemetrics.HealthReasons) that could not be read in a
+	// slot: its counts are not published for that slot.
+	HealthError func(reason string)
 	// Vhost whose queues are measured.
 	Vhost string
 	// Stack is the value of the Stack dimension.
@@ -77,6 +88,7 @@ type Collector struct {
 	o       Options
 	lease   *lease
 	stateK  string
+	healthK string // the slot whose health counts were read last
 	tick    time.Duration
 	mu      sync.Mutex
 	pending []Datum // not yet accepted by the publisher
@@ -84,7 +96,7 @@ type Collector struct {
 
 // maxPending bounds what waits for CloudWatch while it fails (CloudWatch
 // accepts timestamps up to two weeks old; an hour of minutes is plenty).
-const maxPending = 60 * 4
+const maxPending = 60 * 9
 
 // New validates the options.
 func New(o Options) (*Collector, error) {
@@ -112,10 +124,11 @@ func New(o Options) (*Collector, error) {
 	// pause) but lets a successor take over within the same minute.
 	tick := o.Interval / 12
 	return &Collector{
-		o:      o,
-		lease:  newLease(o.Redis, o.KeyPrefix+"collector:lease", max(o.Interval/2, 5*time.Second)),
-		stateK: o.KeyPrefix + "collector:last",
-		tick:   tick,
+		o:       o,
+		lease:   newLease(o.Redis, o.KeyPrefix+"collector:lease", max(o.Interval/2, 5*time.Second)),
+		stateK:  o.KeyPrefix + "collector:last",
+		healthK: o.KeyPrefix + "collector:health",
+		tick:    tick,
 	}, nil
 }
 
@@ -184,10 +197,20 @@ type state struct {
 	Acked     map[string]float64 `json:"acked"`
 }
 
-// step takes this slot's sample if nobody has yet, and publishes what is
-// pending.
+// step takes this slot's queue sample and health counts if nobody has yet,
+// and publishes what is pending. The two are independent: a broker whose
+// management API fails still gets its queue figures, and the other way
+// round.
 func (c *Collector) step(ctx context.Context, now time.Time) error {
 	slot := now.Truncate(c.o.Interval)
+	qerr := c.stepQueues(ctx, now, slot)
+	herr := c.stepHealth(ctx, now, slot)
+	return errors.Join(qerr, herr, c.flush(ctx))
+}
+
+// stepQueues samples the queues once per slot; a failed sample is tried
+// again on the next tick of the same slot.
+func (c *Collector) stepQueues(ctx context.Context, now, slot time.Time) error {
 	prev, err := c.loadState(ctx)
 	if err != nil {
 		return err
@@ -200,14 +223,38 @@ func (c *Collector) step(ctx context.Context, now time.Time) error {
 		if err := c.saveState(ctx, cur); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		c.pending = append(c.pending, data...)
-		if n := len(c.pending) - maxPending; n > 0 {
-			c.pending = c.pending[n:]
-		}
-		c.mu.Unlock()
+		c.queue(data)
 	}
-	return c.flush(ctx)
+	return nil
+}
+
+// stepHealth reads the health counts once per slot, whatever the outcome:
+// a count that could not be read stays unknown for the slot (health.go).
+func (c *Collector) stepHealth(ctx context.Context, now, slot time.Time) error {
+	last, err := c.o.Redis.Get(ctx, c.healthK).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if err == nil && last >= slot.UnixNano() {
+		return nil
+	}
+	data := c.health(ctx, now)
+	if err := c.o.Redis.Set(ctx, c.healthK, slot.UnixNano(), 10*c.o.Interval).Err(); err != nil {
+		return err
+	}
+	c.queue(data)
+	return nil
+}
+
+// queue adds data to what waits for the publisher, keeping the newest
+// maxPending.
+func (c *Collector) queue(data []Datum) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending = append(c.pending, data...)
+	if n := len(c.pending) - maxPending; n > 0 {
+		c.pending = c.pending[n:]
+	}
 }
 
 // sample scrapes every node and turns the figures into data.

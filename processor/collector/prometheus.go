@@ -143,6 +143,30 @@ func parse(r io.Reader, vhost, inbound string) (sample, error) {
 	return s, nil
 }
 
+// eachSeries calls fn for every sample of a Prometheus text exposition
+// (comments and blank lines skipped); a malformed line or fn's error stops
+// it.
+func eachSeries(r io.Reader, fn func(name string, labels map[string]string, value float64) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "#") {
+			continue
+		}
+		name, labels, value, err := parseLine(sc.Text())
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			continue
+		}
+		if err := fn(name, labels, value); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
 // seriesKey identifies a series by its sorted labels.
 func seriesKey(labels map[string]string) string {
 	keys := make([]string, 0, len(labels))

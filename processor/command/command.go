@@ -44,7 +44,7 @@ migrate: PROCESSOR_DB_USER, PROCESSOR_DB_PASSWORD),
 WEBHOOK_SOURCES_FILE (or WEBHOOK_SOURCES_SECRET_ARN, or WEBHOOK_SOURCES), SOURCES_RELOAD_INTERVAL, HTTP_ADDR (:9090), PREFETCH, BODY_BUDGET, CONCURRENCY, BATCH_SIZE,
 MAX_ATTEMPTS, SHUTDOWN_TIMEOUT, LOCK_TTL, LOCK_WAIT, LOCK_PREFIX,
 CALLBACK_TIMEOUT, CALLBACK_RETRIES, CALLBACK_HOST_CONCURRENCY, LOG_LEVEL; the queue metrics collector:
-QUEUE_METRICS_ENDPOINTS, QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD,
+QUEUE_METRICS_ENDPOINTS, QUEUE_METRICS_MANAGEMENT, QUEUE_METRICS_USERNAME, QUEUE_METRICS_PASSWORD,
 QUEUE_METRICS_CA, QUEUE_METRICS_STACK, QUEUE_METRICS_VHOST, QUEUE_METRICS_INTERVAL`
 
 // Main runs one subcommand and returns the process exit code.
@@ -294,8 +294,9 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 			pub = &collector.CloudWatch{Client: cloudwatch.NewFromConfig(awsCfg), Stack: qm.Stack}
 		}
 		col, err := collector.New(collector.Options{
-			Endpoints: qm.Endpoints, Username: qm.Username, Password: qm.Password, CA: qm.CA,
-			Vhost: qm.Vhost, Stack: qm.Stack, Interval: qm.Interval,
+			Endpoints: qm.Endpoints, Management: qm.Management, Username: qm.Username, Password: qm.Password, CA: qm.CA,
+			HealthError: o.Metrics.BrokerHealthError,
+			Vhost:       qm.Vhost, Stack: qm.Stack, Interval: qm.Interval,
 			Redis: rdb, KeyPrefix: cfg.LockPrefix, Publisher: pub, Log: o.Log,
 		})
 		if err != nil {

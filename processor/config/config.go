@@ -71,13 +71,17 @@ type Config struct {
 // figures to CloudWatch (processor/collector); every task runs it, a Redis
 // lease picks the one that collects.
 type QueueMetrics struct {
-	Endpoints []string      // QUEUE_METRICS_ENDPOINTS: comma-separated rabbitmq_prometheus base URLs, one per broker node
-	Username  string        // QUEUE_METRICS_USERNAME: the collector's broker user (monitoring tag only)
-	Password  string        // QUEUE_METRICS_PASSWORD
-	CA        string        // QUEUE_METRICS_CA: PEM or a PEM file's path for https endpoints (default RABBITMQ_CA)
-	Stack     string        // QUEUE_METRICS_STACK: the Stack dimension (required with endpoints)
-	Vhost     string        // QUEUE_METRICS_VHOST: default RABBITMQ_URL's vhost
-	Interval  time.Duration // QUEUE_METRICS_INTERVAL: default 60s
+	Endpoints []string // QUEUE_METRICS_ENDPOINTS: comma-separated rabbitmq_prometheus base URLs, one per broker node
+	// QUEUE_METRICS_MANAGEMENT: comma-separated management API base URLs,
+	// one per broker node (quorum membership, leaders, partitions); unset,
+	// those three health counts are not published.
+	Management []string
+	Username   string        // QUEUE_METRICS_USERNAME: the collector's broker user (monitoring tag only)
+	Password   string        // QUEUE_METRICS_PASSWORD
+	CA         string        // QUEUE_METRICS_CA: PEM or a PEM file's path for https endpoints (default RABBITMQ_CA)
+	Stack      string        // QUEUE_METRICS_STACK: the Stack dimension (required with endpoints)
+	Vhost      string        // QUEUE_METRICS_VHOST: default RABBITMQ_URL's vhost
+	Interval   time.Duration // QUEUE_METRICS_INTERVAL: default 60s
 }
 
 // Defaults, in one place.
@@ -205,18 +209,24 @@ func FromEnv(getenv func(string) string, need Need) (Config, error) {
 	dur("CALLBACK_TIMEOUT", &c.CallbackTimeout, 100*time.Millisecond)
 	if v := strings.TrimSpace(getenv("QUEUE_METRICS_ENDPOINTS")); v != "" {
 		qm := &c.QueueMetrics
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					errs = append(errs, fmt.Errorf("QUEUE_METRICS_ENDPOINTS: %q is not an http(s)://host:port URL", e))
+		urls := func(key, v string) []string {
+			var out []string
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+						errs = append(errs, fmt.Errorf("%s: %q is not an http(s)://host:port URL", key, e))
+					}
+					out = append(out, e)
 				}
-				qm.Endpoints = append(qm.Endpoints, e)
 			}
+			return out
 		}
+		qm.Endpoints = urls("QUEUE_METRICS_ENDPOINTS", v)
+		qm.Management = urls("QUEUE_METRICS_MANAGEMENT", getenv("QUEUE_METRICS_MANAGEMENT"))
 		qm.Username, qm.Password = getenv("QUEUE_METRICS_USERNAME"), getenv("QUEUE_METRICS_PASSWORD")
 		qm.CA = strings.TrimSpace(getenv("QUEUE_METRICS_CA"))
 		if qm.CA == "" {
-			// The broker's one CA signs its AMQPS and Prometheus listeners.
+			// The broker's one CA signs its AMQPS, management and Prometheus listeners.
 			qm.CA = strings.TrimSpace(getenv("RABBITMQ_CA"))
 		}
 		str("QUEUE_METRICS_STACK", &qm.Stack, true)

@@ -51,10 +51,12 @@ func TestFromEnv(t *testing.T) {
 			"HOOKLINE_STACK": "s", "METRICS_EMF_INTERVAL": "10ms"}, "METRICS_EMF_INTERVAL", nil},
 		{"queue metrics collector", map[string]string{"RABBITMQ_URL": "amqps://b:5671/hookline", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
 			"QUEUE_METRICS_ENDPOINTS": "https://b1:15691, https://b2:15691", "QUEUE_METRICS_USERNAME": "hookline-collector",
-			"QUEUE_METRICS_PASSWORD": "pw", "QUEUE_METRICS_STACK": "hookline-prod", "QUEUE_METRICS_CA": "/ca.pem"}, "",
+			"QUEUE_METRICS_MANAGEMENT": "https://b1:15671,https://b2:15671",
+			"QUEUE_METRICS_PASSWORD":   "pw", "QUEUE_METRICS_STACK": "hookline-prod", "QUEUE_METRICS_CA": "/ca.pem"}, "",
 			func(t *testing.T, c config.Config) {
 				q := c.QueueMetrics
 				require.Equal(t, []string{"https://b1:15691", "https://b2:15691"}, q.Endpoints)
+				require.Equal(t, []string{"https://b1:15671", "https://b2:15671"}, q.Management)
 				require.Equal(t, "hookline", q.Vhost)
 				require.Equal(t, time.Minute, q.Interval)
 				require.Equal(t, "hookline-collector", q.Username)
@@ -69,6 +71,8 @@ func TestFromEnv(t *testing.T) {
 			"QUEUE_METRICS_ENDPOINTS": "http://b:15692"}, "QUEUE_METRICS_STACK: required", nil},
 		{"queue metrics endpoint not a URL", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
 			"QUEUE_METRICS_ENDPOINTS": "b:15692", "QUEUE_METRICS_STACK": "s"}, "QUEUE_METRICS_ENDPOINTS:", nil},
+		{"queue metrics management endpoint not a URL", map[string]string{"RABBITMQ_URL": "amqp://x", "REDIS_URL": "redis://x", "MYSQL_DSN": "d", "WEBHOOK_SOURCES_FILE": "f",
+			"QUEUE_METRICS_ENDPOINTS": "http://b:15692", "QUEUE_METRICS_MANAGEMENT": "b:15672", "QUEUE_METRICS_STACK": "s"}, "QUEUE_METRICS_MANAGEMENT:", nil},
 		{"credentials in their own variables (ECS)", map[string]string{
 			"RABBITMQ_URL": "amqps://broker.internal:5671/hookline", "RABBITMQ_USERNAME": "processor", "RABBITMQ_PASSWORD": "p@ss/word",
 			"REDIS_URL": "rediss://cache.internal:6379", "REDIS_PASSWORD": "tok!en",

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookline/hookline/internal/queuemetrics"
+	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/topology"
 	"github.com/hookline/hookline/processor/collector"
 	"github.com/hookline/hookline/processor/command"
 )
@@ -43,6 +46,11 @@ func TestQueueMetricsFromProcessorTasks(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	cfg := e.config(addrs{})
 	cfg.QueueMetrics.Endpoints = []string{prom()}
+	mg, err := url.Parse(testenv.RabbitMQMgmt())
+	require.NoError(t, err)
+	cfg.QueueMetrics.Management = []string{mg.Scheme + "://" + mg.Host}
+	// As production runs it: the collector's own user (monitoring tag).
+	cfg.QueueMetrics.Username, cfg.QueueMetrics.Password = testenv.Credentials(t, e.vhost, topology.Collector)
 	cfg.QueueMetrics.Stack = "hookline-e2e"
 	cfg.QueueMetrics.Vhost = e.vhost
 	cfg.QueueMetrics.Interval = 2 * time.Second
@@ -93,6 +101,19 @@ func TestQueueMetricsFromProcessorTasks(t *testing.T) {
 	for s, n := range slots {
 		require.Equal(t, 1, n, "slot %v has %d depth data", s, n)
 	}
+
+	// The broker's five health counts come with the queue figures, all 0
+	// on the healthy local node.
+	health := map[string]int{}
+	for _, d := range leader.snapshot() {
+		switch d.Name {
+		case queuemetrics.BrokerMemoryAlarm, queuemetrics.BrokerDiskAlarm, queuemetrics.QuorumMembersMissing,
+			queuemetrics.QueuesWithoutLeader, queuemetrics.Partitions:
+			require.Zero(t, d.Value, "%s", d.Name)
+			health[d.Name]++
+		}
+	}
+	require.Len(t, health, 5, "health counts published: %v", health)
 
 	stopLeader()
 	before := len(other.snapshot())

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hookline/hookline/internal/queuemetrics"
 )
 
 // Metrics is one processor's instruments.
@@ -38,6 +40,7 @@ type Metrics struct {
 	flowPauses   prometheus.Counter
 	nBodyPeak    atomic.Int64
 	panics       prometheus.Counter
+	healthErrors *prometheus.CounterVec // reason: queuemetrics.HealthReasons
 
 	// Totals for /health/ready's "messages".
 	nConsumed, nAcked, nRetried, nDead, nDup, nInFlight, nPanics atomic.Int64
@@ -75,6 +78,7 @@ func New() *Metrics {
 		prefetch:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "prefetch", Help: "The running consumer's prefetch (follows the body sizes under BODY_BUDGET)."}),
 		flowPauses:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "consumer_restarts_total", Help: "Consumers cancelled to stay under BODY_BUDGET or to change the prefetch."}),
 		panics:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "panics_total", Help: "Panics recovered while handling a delivery (each counts as that delivery's failure)."}),
+		healthErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "broker_health_errors_total", Help: "Minutes in which the queue metrics collector could not read a broker health count (it published none), by what failed: alarms, queues, nodes."}, []string{"reason"}),
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
@@ -90,12 +94,19 @@ func New() *Metrics {
 	for _, l := range []string{"returned", "refused"} {
 		m.pubFailed.WithLabelValues(l)
 	}
+	for _, l := range queuemetrics.HealthReasons {
+		m.healthErrors.WithLabelValues(l)
+	}
 	r.MustRegister(m.lockBusy, m.requeued, m.cbPending, m.cbInFlight)
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
 		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics,
-		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses)
+		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses, m.healthErrors)
 	return m
 }
+
+// BrokerHealthError counts a minute in which the queue metrics collector
+// (the one task that holds its lease) could not read a broker health count.
+func (m *Metrics) BrokerHealthError(reason string) { m.healthErrors.WithLabelValues(reason).Inc() }
 
 // Consumed counts a received delivery.
 func (m *Metrics) Consumed() {
