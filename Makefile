@@ -6,7 +6,7 @@ SHELL := /bin/bash
 GO      ?= go
 STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
-APP_PKGS := ./internal/... ./lambda/... ./processor/...
+APP_PKGS := ./internal/... ./lambda/... ./processor/... ./dashboards/...
 
 .PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc
 

@@ -83,6 +83,7 @@ var CloudWatch = map[string]map[string]string{
 	ReceiverNamespace:      ReceiverUnits,
 	queuemetrics.Namespace: queuemetrics.Units,
 	ProcessorNamespace:     ProcessorUnits,
+	BrokerNamespace:        BrokerUnits,
 }
 
 // Prometheus lists the Prometheus metric names the receiver exposes (the
