@@ -56,7 +56,7 @@ func TestShippedDashboards(t *testing.T) {
 	for _, m := range []string{"hookline_processor_consumed_total", "hookline_processor_end_to_end_seconds_bucket",
 		"rabbitmq_detailed_queue_messages_ready", "rabbitmq_global_messages_received_total", "rabbitmq_global_messages_delivered_total",
 		"rabbitmq_global_messages_acknowledged_total", "rabbitmq_alarms_memory_used_watermark", "rabbitmq_alarms_free_disk_space_watermark",
-		"rabbitmq_connections", "rabbitmq_raft_entry_commit_latency_seconds", "rabbitmq_raft_term_total"} {
+		"rabbitmq_connections", "rabbitmq_detailed_raft_commit_latency_seconds", "rabbitmq_detailed_raft_term", "rabbitmq_raft_wal_files"} {
 		if !prom[m] {
 			t.Errorf("no dashboard queries %s", m)
 		}
@@ -109,10 +109,10 @@ func TestCheckFails(t *testing.T) {
 		{name: "code metric in the wrong namespace", edit: func(d map[string]any) { target(d, 2, 0)["namespace"] = "Hookline/Processor" },
 			errors: []string{`panel "cw", query A: unknown metric Hookline/Processor Accepted: not in internal/metricnames nor in the documented AWS list (known.go)`}},
 		{name: "unknown Prometheus metric", edit: func(d map[string]any) {
-			target(d, 3, 0)["expr"] = `rate(hookline_processor_akced_total[5m]) + on(instance) group_left(rabbitmq_node) rabbitmq_raft_commit_latency_seconds`
+			target(d, 3, 0)["expr"] = `rate(hookline_processor_akced_total[5m]) + on(instance) group_left(rabbitmq_node) rabbitmq_raft_entry_commit_latency_seconds`
 		}, errors: []string{
 			`panel "prom", query A: unknown metric hookline_processor_akced_total: not in internal/metricnames nor in the documented RabbitMQ and Prometheus lists (known.go)`,
-			`panel "prom", query A: unknown metric rabbitmq_raft_commit_latency_seconds: not in internal/metricnames nor in the documented RabbitMQ and Prometheus lists (known.go)`}},
+			`panel "prom", query A: unknown metric rabbitmq_raft_entry_commit_latency_seconds: not in internal/metricnames nor in the documented RabbitMQ and Prometheus lists (known.go)`}},
 		{name: "hard-coded data source uid", edit: func(d map[string]any) {
 			panel(d, 3)["datasource"] = map[string]any{"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
 		},
@@ -208,23 +208,26 @@ func TestMetricNames(t *testing.T) {
 func TestKnownPrometheus(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]bool{
-		"hookline_processor_acked_total":             true,
-		"hookline_receiver_body_bytes_bucket":        true,
-		"rabbitmq_queue_messages_ready":              true,
-		"rabbitmq_detailed_queue_messages_ready":     true,
-		"rabbitmq_alarms_memory_used_watermark":      true,
-		"rabbitmq_raft_entry_commit_latency_seconds": true,
-		"up":                                   true,
-		"go_goroutines":                        true,
-		"go_gc_duration_seconds_count":         true,
-		"process_resident_memory_bytes":        true,
-		"process_cpu_seconds_total":            true,
-		"rabbitmq_queue_messages_nope":         false,
-		"rabbitmq_detailed_nope":               false,
-		"rabbitmq_raft_commit_latency_seconds": false, // main's name, not 4.1's
-		"go_nope":                              false,
-		"process_nope":                         false,
-		"node_cpu_seconds_total":               false,
+		"hookline_processor_acked_total":                true,
+		"hookline_receiver_body_bytes_bucket":           true,
+		"rabbitmq_queue_messages_ready":                 true,
+		"rabbitmq_detailed_queue_messages_ready":        true,
+		"rabbitmq_alarms_memory_used_watermark":         true,
+		"rabbitmq_raft_commit_latency_seconds":          true,
+		"rabbitmq_detailed_raft_commit_latency_seconds": true,
+		"up":                                         true,
+		"go_goroutines":                              true,
+		"go_gc_duration_seconds_count":               true,
+		"process_resident_memory_bytes":              true,
+		"process_cpu_seconds_total":                  true,
+		"rabbitmq_queue_messages_nope":               false,
+		"rabbitmq_detailed_nope":                     false,
+		"rabbitmq_raft_entry_commit_latency_seconds": false, // 4.1's name, not 4.3's
+		"rabbitmq_raft_term_total":                   false, // 4.1's
+		"rabbitmq_alarms_file_descriptor_limit":      false, // 4.1 only
+		"go_nope":                                    false,
+		"process_nope":                               false,
+		"node_cpu_seconds_total":                     false,
 	} {
 		if got := grafana.KnownPrometheus(name); got != want {
 			t.Errorf("KnownPrometheus(%s) = %v, want %v", name, got, want)

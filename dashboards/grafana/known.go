@@ -51,22 +51,28 @@ var AWS = map[string][]string{
 }
 
 // RabbitMQ lists the metric names of RabbitMQ's rabbitmq_prometheus
-// plugin as of RabbitMQ 4.1.8 (broker.rabbitmqVersion defaults to 4.1):
-// deps/rabbitmq_prometheus/metrics.md at tag v4.1.8 (rabbitmq/rabbitmq-server
-// commit 63fdc3ff539d9119894bfbf10c0139e5a0e2279d), plus the alarm gauges of
+// plugin as of RabbitMQ 4.3 (the broker runs the official 4.3.6 image,
+// infra/broker/bootstrap.DefaultImage): deps/rabbitmq_prometheus/metrics.md
+// at tag v4.3.5 of rabbitmq/rabbitmq-server (commit
+// 0dde27bfdd1984ff7e157226fd97656854a7f359, the newest 4.3 tag the mirror
+// here has), plus the two alarm gauges of
 // src/collectors/prometheus_rabbitmq_alarm_metrics_collector.erl (prefix
 // rabbitmq_alarms_) and rabbitmq_queue_info (emit_queue_info in
-// prometheus_rabbitmq_core_metrics_collector.erl), at the same tag. The raft
-// names changed after 4.1 (main has rabbitmq_raft_commit_latency_seconds
-// where 4.1 has rabbitmq_raft_entry_commit_latency_seconds): a broker upgrade
-// past 4.1 revisits this list and the dashboard. The /metrics/detailed
-// endpoint serves the same families under rabbitmq_detailed_
-// (DETAILED_METRIC_NAME_PREFIX in the core collector), which KnownPrometheus
-// accepts for every name here.
+// prometheus_rabbitmq_core_metrics_collector.erl), at the same tag.
+// Versions differ: 4.1 named the Raft metrics rabbitmq_raft_term_total,
+// rabbitmq_raft_entry_commit_latency_seconds, … and had a file descriptor
+// alarm gauge; 4.3 has rabbitmq_raft_term, rabbitmq_raft_commit_latency_seconds,
+// … and no such gauge. On the aggregated /metrics 4.3 serves only the WAL and
+// segment writer ones (wal_files, bytes_written, mem_tables, entries,
+// segments; collect_key_component_metrics in
+// prometheus_rabbitmq_raft_metrics_collector.erl); the per-queue ones come
+// from /metrics/detailed?family=ra_metrics. The detailed endpoint serves
+// every family under rabbitmq_detailed_ (DETAILED_METRIC_NAME_PREFIX in the
+// core and raft collectors), which KnownPrometheus accepts for every name
+// here. A broker upgrade revisits this list.
 var RabbitMQ = []string{
-	"rabbitmq_alarms_file_descriptor_limit", "rabbitmq_alarms_free_disk_space_watermark",
-	"rabbitmq_alarms_memory_used_watermark", "rabbitmq_build_info",
-	"rabbitmq_channel_acks_uncommitted", "rabbitmq_channel_consumers",
+	"rabbitmq_alarms_free_disk_space_watermark", "rabbitmq_alarms_memory_used_watermark",
+	"rabbitmq_build_info", "rabbitmq_channel_acks_uncommitted", "rabbitmq_channel_consumers",
 	"rabbitmq_channel_get_ack_total", "rabbitmq_channel_get_empty_total", "rabbitmq_channel_get_total",
 	"rabbitmq_channel_messages_acked_total", "rabbitmq_channel_messages_confirmed_total",
 	"rabbitmq_channel_messages_delivered_ack_total", "rabbitmq_channel_messages_delivered_total",
@@ -112,7 +118,6 @@ var RabbitMQ = []string{
 	"rabbitmq_queue_disk_reads_total", "rabbitmq_queue_disk_writes_total",
 	"rabbitmq_queue_index_read_ops_total", "rabbitmq_queue_index_write_ops_total",
 	"rabbitmq_queue_info", "rabbitmq_queue_messages", "rabbitmq_queue_messages_bytes",
-	"rabbitmq_queue_messages_paged_out", "rabbitmq_queue_messages_paged_out_bytes",
 	"rabbitmq_queue_messages_persistent", "rabbitmq_queue_messages_persistent_bytes",
 	"rabbitmq_queue_messages_published_total", "rabbitmq_queue_messages_ram",
 	"rabbitmq_queue_messages_ram_bytes", "rabbitmq_queue_messages_ready",
@@ -120,12 +125,12 @@ var RabbitMQ = []string{
 	"rabbitmq_queue_messages_unacked", "rabbitmq_queue_messages_unacked_bytes",
 	"rabbitmq_queue_messages_unacked_ram", "rabbitmq_queue_process_memory_bytes",
 	"rabbitmq_queue_process_reductions_total", "rabbitmq_queues", "rabbitmq_queues_created_total",
-	"rabbitmq_queues_declared_total", "rabbitmq_queues_deleted_total",
-	"rabbitmq_raft_entry_commit_latency_seconds", "rabbitmq_raft_log_commit_index",
-	"rabbitmq_raft_log_last_applied_index", "rabbitmq_raft_log_last_written_index",
-	"rabbitmq_raft_log_snapshot_index", "rabbitmq_raft_term_total",
-	"rabbitmq_resident_memory_limit_bytes", "rabbitmq_schema_db_disk_tx_total",
-	"rabbitmq_schema_db_ram_tx_total",
+	"rabbitmq_queues_declared_total", "rabbitmq_queues_deleted_total", "rabbitmq_raft_bytes_written",
+	"rabbitmq_raft_commit_index", "rabbitmq_raft_commit_latency_seconds", "rabbitmq_raft_entries",
+	"rabbitmq_raft_last_applied", "rabbitmq_raft_last_written_index", "rabbitmq_raft_mem_tables",
+	"rabbitmq_raft_num_segments", "rabbitmq_raft_segments", "rabbitmq_raft_snapshot_index",
+	"rabbitmq_raft_term", "rabbitmq_raft_wal_files", "rabbitmq_resident_memory_limit_bytes",
+	"rabbitmq_schema_db_disk_tx_total", "rabbitmq_schema_db_ram_tx_total",
 }
 
 // Scrape lists the series Prometheus itself adds to every scrape target:
