@@ -39,8 +39,9 @@ type Config struct {
 	Channels int
 	// ConfirmTimeout bounds a publish from start to confirm.
 	ConfirmTimeout time.Duration
-	// WriteTimeout bounds one socket write, so a broker that stopped reading
-	// (flow control, a dead peer) fails the connection instead of hanging it.
+	// WriteTimeout bounds one socket write (a batch of frames: see
+	// batchConn), so a broker that stopped reading (flow control, a dead
+	// peer) fails the connection instead of hanging it.
 	WriteTimeout time.Duration
 	// DialTimeout bounds connecting and the AMQP handshake.
 	DialTimeout time.Duration
@@ -327,6 +328,7 @@ func (p *Publisher) probe(s *session, pr *probe) {
 
 func (p *Publisher) dial(ctx context.Context) (*session, error) {
 	wt := p.cfg.WriteTimeout
+	var bc *batchConn
 	conn, err := amqp.DialConfig(p.cfg.URL, amqp.Config{
 		Heartbeat:       10 * time.Second,
 		TLSClientConfig: brokertls.Client(), // amqps://: the broker CA of RABBITMQ_CA
@@ -344,10 +346,18 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 				c.Close()
 				return nil, err
 			}
-			return &deadlineConn{Conn: c, write: wt}, nil
+			// Under TLS too: amqp091 wraps this conn, so records are
+			// grouped below the encryption.
+			bc = newBatchConn(c, wt)
+			return bc, nil
 		},
 	})
 	if err != nil {
+		if bc != nil {
+			// amqp091 does not close the socket on every failed
+			// handshake; this also stops the writer goroutine.
+			bc.Close()
+		}
 		return nil, fmt.Errorf("dial broker: %w", err)
 	}
 	s := &session{conn: conn, dead: make(chan struct{})}
@@ -479,19 +489,4 @@ func (p *Publisher) Close() {
 	if s != nil {
 		s.close(p.cfg.WriteTimeout)
 	}
-}
-
-// deadlineConn gives every write its own deadline, so a broker that stops
-// reading (a resource alarm, a half-dead peer) turns into an error instead of
-// a publish blocked forever in the socket.
-type deadlineConn struct {
-	net.Conn
-	write time.Duration
-}
-
-func (c *deadlineConn) Write(b []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(b)
 }

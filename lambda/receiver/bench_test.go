@@ -33,8 +33,11 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,20 +72,63 @@ type stats struct {
 	rate     float64
 	p50, p99 time.Duration
 	errors   int64
+	firstErr error // the first error seen, to say what the errors were
+	// This process's CPU time (user + system) and write syscalls per
+	// operation over the window: the load generator's and the server's
+	// together, not the broker's. Unlike rate, they hardly move when other
+	// processes compete for the cores.
+	cpuPerOp    time.Duration
+	writesPerOp float64
 }
 
 func (s stats) String() string {
-	return fmt.Sprintf("%8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d", s.rate,
-		float64(s.p50.Microseconds())/1000, float64(s.p99.Microseconds())/1000, s.errors)
+	return fmt.Sprintf("%8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  cpu %5.1f µs/op  writes %4.2f/op", s.rate,
+		float64(s.p50.Microseconds())/1000, float64(s.p99.Microseconds())/1000, s.errors,
+		float64(s.cpuPerOp.Nanoseconds())/1000, s.writesPerOp) + firstErrNote(s.firstErr)
 }
 
-func summarise(lat []time.Duration, n int, errs int64, d time.Duration) stats {
+func firstErrNote(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (first: %v)", err)
+}
+
+func summarise(lat []time.Duration, n int, errs int64, firstErr error, d time.Duration, used usage) stats {
 	slices.Sort(lat)
-	s := stats{rate: float64(n) / d.Seconds(), errors: errs}
+	s := stats{rate: float64(n) / d.Seconds(), errors: errs, firstErr: firstErr}
 	if len(lat) > 0 {
 		s.p50, s.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
+	if n > 0 {
+		s.cpuPerOp = used.cpu / time.Duration(n)
+		s.writesPerOp = float64(used.writes) / float64(n)
+	}
 	return s
+}
+
+// usage is this process's CPU time and write syscalls so far (Linux).
+type usage struct {
+	cpu    time.Duration
+	writes int64
+}
+
+func usageNow() usage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	u := usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	if b, err := os.ReadFile("/proc/self/io"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+				u.writes, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+	}
+	return u
+}
+
+func (u usage) since(start usage) usage {
+	return usage{cpu: u.cpu - start.cpu, writes: u.writes - start.writes}
 }
 
 // perWorker gives every worker of closedLoop the same op.
@@ -95,6 +141,8 @@ func closedLoop(workers int, newOp func() func() error) stats {
 		mu      sync.Mutex
 		lat     []time.Duration
 		errs    atomic.Int64
+		first   sync.Once
+		firstE  error
 		wg      sync.WaitGroup
 		measure atomic.Bool
 		stop    atomic.Bool
@@ -113,6 +161,7 @@ func closedLoop(workers int, newOp func() func() error) stats {
 				}
 				if err != nil {
 					errs.Add(1)
+					first.Do(func() { firstE = err })
 					continue
 				}
 				local = append(local, time.Since(t0))
@@ -124,27 +173,29 @@ func closedLoop(workers int, newOp func() func() error) stats {
 	}
 	time.Sleep(benchWarmup)
 	measure.Store(true)
-	start := time.Now()
+	start, used := time.Now(), usageNow()
 	time.Sleep(benchWindow)
 	measure.Store(false)
-	elapsed := time.Since(start)
+	elapsed, used := time.Since(start), usageNow().since(used)
 	stop.Store(true)
 	wg.Wait()
-	return summarise(lat, len(lat), errs.Load(), elapsed)
+	return summarise(lat, len(lat), errs.Load(), firstE, elapsed, used)
 }
 
 // openLoop sends at a fixed rate for the window; latency counts from the
 // scheduled send time, so a stall is not hidden (no coordinated omission).
 func openLoop(rate float64, op func() error) stats {
 	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs atomic.Int64
-		wg   sync.WaitGroup
+		mu     sync.Mutex
+		lat    []time.Duration
+		errs   atomic.Int64
+		first  sync.Once
+		firstE error
+		wg     sync.WaitGroup
 	)
 	interval := time.Duration(float64(time.Second) / rate)
 	sem := make(chan struct{}, 1024)
-	start := time.Now()
+	start, used := time.Now(), usageNow()
 	for i := 0; ; i++ {
 		at := start.Add(time.Duration(i) * interval)
 		if at.Sub(start) >= benchWindow {
@@ -157,6 +208,7 @@ func openLoop(rate float64, op func() error) stats {
 			defer func() { <-sem; wg.Done() }()
 			if err := op(); err != nil {
 				errs.Add(1)
+				first.Do(func() { firstE = err })
 				return
 			}
 			d := time.Since(at)
@@ -166,7 +218,7 @@ func openLoop(rate float64, op func() error) stats {
 		}()
 	}
 	wg.Wait()
-	return summarise(lat, len(lat), errs.Load(), benchWindow)
+	return summarise(lat, len(lat), errs.Load(), firstE, benchWindow, usageNow().since(used))
 }
 
 // httpSender posts the signed 1 KiB body to url with keep-alive.
@@ -184,10 +236,11 @@ func httpSender(url string) func() error {
 		if err != nil {
 			return err
 		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("status %d", resp.StatusCode)
+			return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 		}
 		return nil
 	}
@@ -345,6 +398,11 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		fmt.Fprintf(os.Stdout, "  L  1/(1/H+1/B)                %8.0f/s\n", l)
 		fmt.Fprintf(os.Stdout, "  a  receiver accepted          %s\n", a)
 		fmt.Fprintf(os.Stdout, "  a/L                           %8.2f   (target >= 0.85)\n", a.rate/l)
+		// The same comparison in this process's CPU per request, which
+		// other work on the machine hardly moves: what H and B spend
+		// for one request, over what the receiver spends.
+		fmt.Fprintf(os.Stdout, "  cpu(H+B)/cpu(a)               %8.2f   (H %.1f + B %.1f µs vs a %.1f µs per request)\n",
+			float64(h.cpuPerOp+bb.cpuPerOp)/float64(a.cpuPerOp), us(h.cpuPerOp), us(bb.cpuPerOp), us(a.cpuPerOp))
 		fmt.Fprintf(os.Stdout, "  receiver at half peak (%5.0f/s) %s   (target p99 < 20 ms)\n\n", a.rate/2, half)
 		b.ReportMetric(h.rate, "H_req/s")
 		b.ReportMetric(bb.rate, "B_msg/s")
@@ -352,8 +410,12 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		b.ReportMetric(a.rate, "receiver_req/s")
 		b.ReportMetric(a.rate/l, "receiver/L")
 		b.ReportMetric(float64(half.p99.Microseconds())/1000, "p99_ms@half")
+		b.ReportMetric(us(a.cpuPerOp), "receiver_cpu_µs/req")
+		b.ReportMetric(float64(h.cpuPerOp+bb.cpuPerOp)/float64(a.cpuPerOp), "cpu(H+B)/cpu(receiver)")
 	}
 }
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 func startProfile(b *testing.B, path string) (stop func()) {
 	if path == "" {
