@@ -28,6 +28,7 @@ import (
 
 	"github.com/hookline/hookline/infra/broker/bootstrap"
 	"github.com/hookline/hookline/infra/encryption"
+	"github.com/hookline/hookline/internal/metricnames"
 	"github.com/hookline/hookline/internal/topology"
 )
 
@@ -35,7 +36,7 @@ import (
 const Port = 5671
 
 // MetricsNamespace is where the nodes publish Booting, Ready, memory and disk.
-const MetricsNamespace = "hookline/broker"
+const MetricsNamespace = metricnames.BrokerNamespace
 
 // Roles are the broker users, each with a secret holding
 // {"username","password","host","port","vhost"}; internal/topology defines
@@ -540,8 +541,8 @@ func readyAlarm(ctx *pulumi.Context, node string, topic pulumi.StringInput, pare
 	_, err := cloudwatch.NewMetricAlarm(ctx, node+"-not-ready", &cloudwatch.MetricAlarmArgs{
 		AlarmDescription:   pulumi.Sprintf("%s has not become ready within %d minutes of launch: see its ready marker (SSM) and /var/log/hookline-broker-bootstrap.log", node, ReadyMinutes),
 		Namespace:          pulumi.String(MetricsNamespace),
-		MetricName:         pulumi.String("Booting"),
-		Dimensions:         pulumi.StringMap{"Node": pulumi.String(node)},
+		MetricName:         pulumi.String(metricnames.BrokerBooting),
+		Dimensions:         pulumi.StringMap{metricnames.NodeDimension: pulumi.String(node)},
 		Statistic:          pulumi.String("Minimum"),
 		Period:             pulumi.Int(300), // ≥ 4 datapoints each: one every minute or so
 		EvaluationPeriods:  pulumi.Int(ReadyMinutes / 5),

@@ -1,7 +1,9 @@
-// Package dashboard declares the stack's CloudWatch dashboard: the
-// receiver (invocations, errors, throttles, duration, concurrency), the
-// processor (CPU, memory, running tasks), the broker nodes and the
-// database, on one page. Alarms come with their own issue.
+// Package dashboard declares the stack's CloudWatch dashboard on one page:
+// the receiver (its own metrics, then Lambda's), the processor (its own
+// metrics, then ECS's), the queues and the broker (the collector's and the
+// nodes' metrics, then EC2's), the database, and the error log lines.
+// Every metric the code publishes (internal/metricnames) is on it, under
+// a dimension set the code publishes it with.
 package dashboard
 
 import (
@@ -11,16 +13,21 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/internal/metricnames"
+	"github.com/hookline/hookline/internal/queuemetrics"
 )
 
 // Args names what the dashboard shows.
 type Args struct {
 	Region            string
+	Stack             string // project-stack: the Stack dimension of the Hookline/* metrics
 	ClusterName       pulumi.StringInput
 	ServiceName       pulumi.StringInput // empty before the first image
 	FunctionName      pulumi.StringInput
 	DatabaseArn       pulumi.StringInput // arn:aws:rds:…:db:<identifier>
 	BrokerInstanceIDs pulumi.StringArrayInput
+	BrokerNodes       []string // the Node dimension of the broker node metrics
 	ProcessorLogGroup pulumi.StringInput
 	ReceiverLogGroup  pulumi.StringInput
 }
@@ -32,6 +39,15 @@ type Dashboard struct {
 	URL pulumi.StringOutput
 }
 
+// Values are the resolved names a dashboard body is drawn with.
+type Values struct {
+	Region, Stack                string
+	Cluster, Service, Function   string
+	DatabaseArn                  string
+	BrokerInstances, BrokerNodes []string
+	ProcessorLogs, ReceiverLogs  string
+}
+
 // New declares the dashboard.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Dashboard, error) {
 	d := &Dashboard{}
@@ -40,7 +56,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	body := pulumi.All(args.ClusterName, args.ServiceName, args.FunctionName, args.DatabaseArn, args.BrokerInstanceIDs,
 		args.ProcessorLogGroup, args.ReceiverLogGroup).ApplyT(func(v []any) (string, error) {
-		return Body(args.Region, v[0].(string), v[1].(string), v[2].(string), v[3].(string), v[4].([]string), v[5].(string), v[6].(string))
+		return Body(Values{
+			Region: args.Region, Stack: args.Stack,
+			Cluster: v[0].(string), Service: v[1].(string), Function: v[2].(string), DatabaseArn: v[3].(string),
+			BrokerInstances: v[4].([]string), BrokerNodes: args.BrokerNodes,
+			ProcessorLogs: v[5].(string), ReceiverLogs: v[6].(string),
+		})
 	}).(pulumi.StringOutput)
 	if _, err := cloudwatch.NewDashboard(ctx, name, &cloudwatch.DashboardArgs{
 		DashboardName: pulumi.String(name),
@@ -55,50 +76,171 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return d, nil
 }
 
+type widget = map[string]any
+
+// graph is a time-series widget of metrics (each a dashboard metrics-array
+// entry: namespace, name, dimension name and value pairs, options last).
+func graph(region, title, stat string, metrics ...[]any) widget {
+	return widget{"type": "metric", "width": 12, "height": 6, "properties": map[string]any{
+		"title": title, "region": region, "stat": stat, "period": 60, "view": "timeSeries", "metrics": metrics,
+	}}
+}
+
+// line is one metrics-array entry; opts (stat, yAxis, label) go last.
+func line(namespace, name string, dims []string, opts map[string]any) []any {
+	out := []any{namespace, name}
+	for _, d := range dims {
+		out = append(out, d)
+	}
+	if opts != nil {
+		out = append(out, opts)
+	}
+	return out
+}
+
 // Body renders the dashboard JSON.
-func Body(region, cluster, service, function, dbArn string, brokers []string, processorLogs, receiverLogs string) (string, error) {
-	dbID := dbArn[strings.LastIndex(dbArn, ":")+1:]
-	type widget = map[string]any
-	metric := func(title, stat string, metrics ...[]any) widget {
-		return widget{"type": "metric", "width": 12, "height": 6, "properties": map[string]any{
-			"title": title, "region": region, "stat": stat, "period": 60, "view": "timeSeries", "metrics": metrics,
-		}}
+func Body(v Values) (string, error) {
+	dbID := v.DatabaseArn[strings.LastIndex(v.DatabaseArn, ":")+1:]
+	stack := []string{metricnames.StackDimension, v.Stack}
+	recv := func(name string, opts map[string]any) []any {
+		return line(metricnames.ReceiverNamespace, name, stack, opts)
 	}
+	proc := func(name string, opts map[string]any) []any {
+		return line(metricnames.ProcessorNamespace, name, stack, opts)
+	}
+	queue := func(name string, opts map[string]any) []any { return line(queuemetrics.Namespace, name, stack, opts) }
+	right := map[string]any{"yAxis": "right"}
+	fn := []string{"FunctionName", v.Function}
+	r := v.Region
+
 	widgets := []widget{
-		metric("Receiver: invocations, errors, throttles", "Sum",
-			[]any{"AWS/Lambda", "Invocations", "FunctionName", function},
-			[]any{"AWS/Lambda", "Errors", "FunctionName", function},
-			[]any{"AWS/Lambda", "Throttles", "FunctionName", function}),
-		metric("Receiver: duration p99 (ms) and concurrency", "p99",
-			[]any{"AWS/Lambda", "Duration", "FunctionName", function},
-			[]any{"AWS/Lambda", "ConcurrentExecutions", "FunctionName", function, map[string]any{"stat": "Maximum", "yAxis": "right"}}),
+		graph(r, "Receiver: webhooks (accepted, broker and verification 503s, 500s, handshakes)", "Sum",
+			recv(metricnames.Accepted, nil),
+			recv(metricnames.PublishFailures, nil),
+			recv(metricnames.VerifyUnavailable, nil),
+			recv(metricnames.InternalErrors, nil),
+			recv(metricnames.Handshakes, right)),
+		graph(r, "Receiver: rejected, by status", "Sum",
+			[]any{map[string]any{"id": "rejected", "label": "", "expression": fmt.Sprintf(
+				`SEARCH('{%s,%s,%s} MetricName="%s" %s="%s"', 'Sum', 60)`,
+				metricnames.ReceiverNamespace, metricnames.StackDimension, metricnames.StatusDimension,
+				metricnames.Rejected, metricnames.StackDimension, v.Stack)}}),
+		graph(r, "Receiver: publish confirm p99 (ms) and body size p99 (bytes)", "p99",
+			recv(metricnames.PublishConfirmLatency, nil),
+			recv(metricnames.BodySize, right)),
+		graph(r, "Receiver: init failures (INIT_REPORT errors and timeouts)", "Sum",
+			line(metricnames.LogNamespace(v.Stack), metricnames.ReceiverInitFailures, nil, nil)),
+		graph(r, "Receiver Lambda: invocations, errors, throttles", "Sum",
+			line("AWS/Lambda", "Invocations", fn, nil),
+			line("AWS/Lambda", "Errors", fn, nil),
+			line("AWS/Lambda", "Throttles", fn, nil)),
+		graph(r, "Receiver Lambda: duration p99 (ms) and concurrency", "p99",
+			line("AWS/Lambda", "Duration", fn, nil),
+			line("AWS/Lambda", "ConcurrentExecutions", fn, map[string]any{"stat": "Maximum", "yAxis": "right"})),
+
+		graph(r, "Processor: deliveries (consumed, acked, duplicates, requeued)", "Sum",
+			proc(metricnames.ProcConsumed, nil),
+			proc(metricnames.ProcAcked, nil),
+			proc(metricnames.ProcDuplicates, nil),
+			proc(metricnames.ProcRequeued, nil)),
+		graph(r, "Processor: retried, dead-lettered and unconfirmed copies, by reason", "Sum",
+			byLabel(v.Stack, metricnames.ProcRetried, metricnames.ProcDeadLettered, metricnames.ProcUnconfirmedCopies)...),
+		graph(r, "Processor: locks, fenced writes, panics, consumer restarts", "Sum",
+			proc(metricnames.ProcLockContention, nil),
+			proc(metricnames.ProcLocksLost, nil),
+			proc(metricnames.ProcStaleWrites, nil),
+			proc(metricnames.ProcPanics, nil),
+			proc(metricnames.ProcConsumerRestarts, nil)),
+		graph(r, "Processor: callbacks by result; outbox pending and in flight (right)", "Sum",
+			append(byLabel(v.Stack, metricnames.ProcCallbacks),
+				proc(metricnames.ProcCallbacksPending, map[string]any{"stat": "Maximum", "yAxis": "right"}),
+				proc(metricnames.ProcCallbacksInFlight, map[string]any{"stat": "Maximum", "yAxis": "right"}))...),
+		graph(r, "Processor: batch, lock wait and end-to-end p99 (s); batch size p50 (right)", "p99",
+			proc(metricnames.ProcBatchDuration, nil),
+			proc(metricnames.ProcLockWait, nil),
+			proc(metricnames.ProcEndToEnd, nil),
+			proc(metricnames.ProcBatchSize, map[string]any{"stat": "p50", "yAxis": "right"})),
+		graph(r, "Processor: in flight and prefetch; body bytes held (right)", "Maximum",
+			proc(metricnames.ProcInFlight, nil),
+			proc(metricnames.ProcPrefetch, nil),
+			proc(metricnames.ProcBodyBytes, right),
+			proc(metricnames.ProcBodyBytesPeak, right)),
 	}
-	if service != "" {
+	if v.Service != "" {
+		svc := []string{"ClusterName", v.Cluster, "ServiceName", v.Service}
 		widgets = append(widgets,
-			metric("Processor: CPU and memory (%)", "Average",
-				[]any{"AWS/ECS", "CPUUtilization", "ClusterName", cluster, "ServiceName", service},
-				[]any{"AWS/ECS", "MemoryUtilization", "ClusterName", cluster, "ServiceName", service}),
-			metric("Processor: running tasks", "Average",
-				[]any{"ECS/ContainerInsights", "RunningTaskCount", "ClusterName", cluster, "ServiceName", service}),
+			graph(r, "Processor ECS: CPU and memory (%)", "Average",
+				line("AWS/ECS", "CPUUtilization", svc, nil),
+				line("AWS/ECS", "MemoryUtilization", svc, nil)),
+			graph(r, "Processor ECS: running and desired tasks", "Average",
+				line("ECS/ContainerInsights", "RunningTaskCount", svc, nil),
+				line("ECS/ContainerInsights", "DesiredTaskCount", svc, nil)),
 		)
 	}
-	var brokerCPU [][]any
-	for _, id := range brokers {
-		brokerCPU = append(brokerCPU, []any{"AWS/EC2", "CPUUtilization", "InstanceId", id})
+
+	widgets = append(widgets,
+		graph(r, "Queues: webhooks.inbound and webhooks.dead depth", "Maximum",
+			queue(queuemetrics.InboundDepth, nil),
+			queue(queuemetrics.DeadDepth, right)),
+		graph(r, "Queues: ingest and consume rate (/s)", "Average",
+			queue(queuemetrics.IngestRate, nil),
+			queue(queuemetrics.ConsumeRate, nil)),
+		graph(r, "Broker: memory and disk alarms, quorum members missing, queues without leader, partitions", "Maximum",
+			queue(queuemetrics.BrokerMemoryAlarm, nil),
+			queue(queuemetrics.BrokerDiskAlarm, nil),
+			queue(queuemetrics.QuorumMembersMissing, nil),
+			queue(queuemetrics.QueuesWithoutLeader, nil),
+			queue(queuemetrics.Partitions, nil)),
+		graph(r, "Queue collector: minutes a broker health count could not be read, by reason", "Sum",
+			byLabel(v.Stack, metricnames.ProcBrokerHealthErrors)...),
+	)
+	var brokerCPU, nodeUse, nodeState [][]any
+	for _, id := range v.BrokerInstances {
+		brokerCPU = append(brokerCPU, line("AWS/EC2", "CPUUtilization", []string{"InstanceId", id}, nil))
+	}
+	for _, n := range v.BrokerNodes {
+		node := []string{metricnames.NodeDimension, n}
+		nodeUse = append(nodeUse,
+			line(metricnames.BrokerNamespace, metricnames.BrokerMemoryUsedPercent, node, nil),
+			line(metricnames.BrokerNamespace, metricnames.BrokerDataDiskUsedPercent, node, nil))
+		nodeState = append(nodeState,
+			line(metricnames.BrokerNamespace, metricnames.BrokerReady, node, map[string]any{"stat": "Minimum"}),
+			line(metricnames.BrokerNamespace, metricnames.BrokerBooting, node, nil))
 	}
 	widgets = append(widgets,
-		metric("Broker nodes: CPU (%)", "Average", brokerCPU...),
-		metric("Database: CPU (%) and connections", "Average",
-			[]any{"AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", dbID},
-			[]any{"AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", dbID, map[string]any{"yAxis": "right"}}),
+		graph(r, "Broker nodes: CPU (%)", "Average", brokerCPU...),
+		graph(r, "Broker nodes: memory and data disk used (%)", "Maximum", nodeUse...),
+		graph(r, "Broker nodes: ready (minimum) and booting", "Maximum", nodeState...),
+		graph(r, "Database: CPU (%) and connections", "Average",
+			line("AWS/RDS", "CPUUtilization", []string{"DBInstanceIdentifier", dbID}, nil),
+			line("AWS/RDS", "DatabaseConnections", []string{"DBInstanceIdentifier", dbID}, right)),
 		widget{"type": "log", "width": 24, "height": 6, "properties": map[string]any{
 			"title":  "Errors in the receiver and processor logs",
-			"region": region,
+			"region": r,
 			"view":   "table",
 			"query": fmt.Sprintf("SOURCE '%s' | SOURCE '%s' | fields @timestamp, @log, level, msg, error | filter level = 'ERROR' | sort @timestamp desc | limit 50",
-				processorLogs, receiverLogs),
+				v.ProcessorLogs, v.ReceiverLogs),
 		}},
 	)
 	b, err := json.Marshal(map[string]any{"widgets": widgets})
 	return string(b), err
+}
+
+// byLabel is one line per label value of each labelled processor counter
+// (metricnames.Processor's Values), each its own series under Stack and
+// the label's dimension.
+func byLabel(stack string, names ...string) [][]any {
+	var out [][]any
+	for _, name := range names {
+		for _, pm := range metricnames.Processor {
+			if pm.CloudWatch != name {
+				continue
+			}
+			for _, val := range pm.Values {
+				out = append(out, line(metricnames.ProcessorNamespace, name,
+					[]string{metricnames.StackDimension, stack, pm.Dimension, val}, map[string]any{"label": name + " " + val}))
+			}
+		}
+	}
+	return out
 }

@@ -388,11 +388,13 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 
 	p.Dashboard, err = dashboard.New(ctx, name, dashboard.Args{
 		Region:            cfg.Region,
+		Stack:             name,
 		ClusterName:       p.Processor.ClusterName,
 		ServiceName:       p.Processor.ServiceName,
 		FunctionName:      p.Receiver.Name,
 		DatabaseArn:       p.Database.InstanceArn,
 		BrokerInstanceIDs: p.Broker.InstanceIDs,
+		BrokerNodes:       p.Broker.Nodes,
 		ProcessorLogGroup: p.Processor.LogGroupName,
 		ReceiverLogGroup:  p.Receiver.LogGroupName,
 	}, with)

@@ -77,3 +77,78 @@ func TestProcessorTable(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: what the code publishes passes, AWS's namespaces are not
+// judged, and a wrong namespace, name, dimension set or label value fails
+// with a message that names the wrong part.
+func TestCheck(t *testing.T) {
+	stack := map[string]string{"Stack": "hookline-prod"}
+	ok := []struct {
+		ns, name string
+		dims     map[string]string
+	}{
+		{"Hookline/Receiver", "Accepted", stack},
+		{"Hookline/Receiver", "VerifyUnavailable", map[string]string{"Stack": "s", "Source": "okta"}},
+		{"Hookline/Receiver", "Rejected", map[string]string{"Stack": "s", "Status": "401"}},
+		{"Hookline/Processor", "Callbacks", stack},
+		{"Hookline/Processor", "Callbacks", map[string]string{"Stack": "s", "Result": "failed"}},
+		{"Hookline/Processor", "EndToEnd", stack},
+		{"Hookline/Queues", "InboundDepth", stack},
+		{"hookline/broker", "Booting", map[string]string{"Node": "hookline-prod-rabbitmq-1"}},
+		{"Hookline/Logs/hookline-prod", "ReceiverInitFailures", nil},
+		{"AWS/RDS", "CPUUtilization", map[string]string{"DBInstanceIdentifier": "db"}},
+		{"ECS/ContainerInsights", "RunningTaskCount", nil},
+	}
+	for _, c := range ok {
+		if err := metricnames.Check(c.ns, c.name, c.dims); err != nil {
+			t.Errorf("Check(%s, %s, %v): %v", c.ns, c.name, c.dims, err)
+		}
+	}
+	bad := []struct {
+		ns, name string
+		dims     map[string]string
+		names    []string // each in the message
+	}{
+		{"Hookline/Reciever", "Accepted", stack, []string{`"Hookline/Reciever"`, "Hookline/Receiver"}},
+		{"Hookline/Logs/", "ReceiverInitFailures", nil, []string{`"Hookline/Logs/"`}},
+		{"Hookline/Receiver", "VerifyUnavaliable", stack, []string{`"VerifyUnavaliable"`, "VerifyUnavailable"}},
+		{"Hookline/Processor", "CallbackFailures", stack, []string{`"CallbackFailures"`}},
+		{"Hookline/Queues", "Accepted", stack, []string{`"Accepted"`, "Hookline/Queues"}},
+		{"Hookline/Receiver", "Rejected", stack, []string{"Rejected dimensions [Stack]", "[Stack Status]"}},
+		{"Hookline/Receiver", "Accepted", map[string]string{"Stack": "s", "Satus": "401"}, []string{"[Satus Stack]"}},
+		{"Hookline/Processor", "Acked", map[string]string{"Stack": "s", "Result": "ok"}, []string{"[Result Stack]", "[Stack]"}},
+		{"Hookline/Processor", "Callbacks", map[string]string{"Stack": "s", "Result": "Failed"}, []string{`Result="Failed"`, "failed"}},
+		{"Hookline/Queues", "DeadDepth", map[string]string{"stack": "s"}, []string{"[stack]"}},
+		{"hookline/broker", "Booting", map[string]string{"NodeId": "n"}, []string{"[NodeId]", "[Node]"}},
+	}
+	for _, c := range bad {
+		err := metricnames.Check(c.ns, c.name, c.dims)
+		if err == nil {
+			t.Errorf("Check(%s, %s, %v) = nil; want an error", c.ns, c.name, c.dims)
+			continue
+		}
+		for _, n := range c.names {
+			if !strings.Contains(err.Error(), n) {
+				t.Errorf("Check(%s, %s, %v) = %q; want it to name %s", c.ns, c.name, c.dims, err, n)
+			}
+		}
+	}
+}
+
+// TestPublishedIsTheList: Published lists every CloudWatch metric and the
+// stack's log metrics, each known.
+func TestPublishedIsTheList(t *testing.T) {
+	n := 0
+	for _, m := range metricnames.CloudWatch {
+		n += len(m)
+	}
+	got := metricnames.Published("hookline-dev")
+	if len(got) != n+len(metricnames.LogUnits) {
+		t.Errorf("%d series; want %d", len(got), n+len(metricnames.LogUnits))
+	}
+	for _, s := range got {
+		if !metricnames.Known(s.Namespace, s.Name) || metricnames.DimensionSets(s.Namespace, s.Name) == nil {
+			t.Errorf("%v: not known, or no dimension set", s)
+		}
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/metricnames"
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/internal/webhooksig"
 	"github.com/hookline/hookline/processor/metrics"
@@ -273,7 +274,7 @@ func (s *Sender) drop(ctx context.Context, srcs []string) {
 	}
 	for _, c := range cs {
 		if err := s.st.FinishCallback(ctx, c.ID, store.CallbackDropped, c.Attempts, "source has no callback_url"); err == nil {
-			s.count("dropped")
+			s.count(metricnames.CallbackDropped)
 		}
 	}
 	if len(cs) > 0 {
@@ -347,7 +348,7 @@ func (s *Sender) send(ctx context.Context, c store.Callback, claim []byte) {
 	src, ok := s.srcs.Lookup(c.Source)
 	if !ok || src.CallbackURL == "" {
 		if err := s.st.FinishCallback(rec, c.ID, store.CallbackDropped, c.Attempts, "source has no callback_url"); err == nil {
-			s.count("dropped")
+			s.count(metricnames.CallbackDropped)
 		}
 		return
 	}
@@ -360,21 +361,21 @@ func (s *Sender) send(ctx context.Context, c store.Callback, claim []byte) {
 		rerr = s.st.ReleaseCallbacks(rec, claim, []int64{c.ID})
 	case err == nil && status/100 == 2:
 		if rerr = s.st.FinishCallback(rec, c.ID, store.CallbackSent, tries, ""); rerr == nil {
-			s.count("ok")
+			s.count(metricnames.CallbackOK)
 		}
 	case status == http.StatusGone:
 		if rerr = s.st.FinishCallback(rec, c.ID, store.CallbackGone, tries, "410 Gone"); rerr == nil {
-			s.count("gone")
+			s.count(metricnames.CallbackGone)
 			log.Info("callback endpoint gone (410), not retrying")
 		}
 	case isRefused(err):
 		if rerr = s.st.FinishCallback(rec, c.ID, store.CallbackFailed, tries, err.Error()); rerr == nil {
-			s.count("refused")
+			s.count(metricnames.CallbackRefused)
 			log.Warn("callback refused: the destination is not a public address (set callback_allow_private to allow it)", "err", err)
 		}
 	case tries >= s.o.Attempts:
 		if rerr = s.st.FinishCallback(rec, c.ID, store.CallbackFailed, tries, failure(status, err)); rerr == nil {
-			s.count("failed")
+			s.count(metricnames.CallbackFailed)
 			log.Warn("callback failed, giving up", "attempts", tries, "status", status, "err", err)
 		}
 	default:

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/hookline/hookline/internal/queuemetrics"
+	"github.com/hookline/hookline/internal/metricnames"
 )
 
 // Metrics is one processor's instruments.
@@ -80,22 +80,17 @@ func New() *Metrics {
 		panics:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "panics_total", Help: "Panics recovered while handling a delivery (each counts as that delivery's failure)."}),
 		healthErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "broker_health_errors_total", Help: "Minutes in which the queue metrics collector could not read a broker health count (it published none), by what failed: alarms, queues, nodes."}, []string{"reason"}),
 	}
-	// Every label value exists from the start, so dashboards and alerts see
-	// zeros rather than absent series.
-	for _, l := range []string{"handler", "outage", "lock", "unknown_source"} {
-		m.retried.WithLabelValues(l)
+	// Every label value of the table exists from the start, so dashboards
+	// and alerts see zeros rather than absent series.
+	vecs := map[string]*prometheus.CounterVec{
+		metricnames.ProcRetried: m.retried, metricnames.ProcDeadLettered: m.deadLettered,
+		metricnames.ProcCallbacks: m.callbacks, metricnames.ProcUnconfirmedCopies: m.pubFailed,
+		metricnames.ProcBrokerHealthErrors: m.healthErrors,
 	}
-	for _, l := range []string{"invalid", "unknown_source", "attempts"} {
-		m.deadLettered.WithLabelValues(l)
-	}
-	for _, l := range []string{"ok", "gone", "failed", "refused", "dropped"} {
-		m.callbacks.WithLabelValues(l)
-	}
-	for _, l := range []string{"returned", "refused"} {
-		m.pubFailed.WithLabelValues(l)
-	}
-	for _, l := range queuemetrics.HealthReasons {
-		m.healthErrors.WithLabelValues(l)
+	for _, pm := range metricnames.Processor {
+		for _, l := range pm.Values {
+			vecs[pm.CloudWatch].WithLabelValues(l)
+		}
 	}
 	r.MustRegister(m.lockBusy, m.requeued, m.cbPending, m.cbInFlight)
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,40 @@ func TestRegistryMatchesTable(t *testing.T) {
 	for name := range got {
 		if strings.HasPrefix(name, "hookline_processor_") && !listed[name] {
 			t.Errorf("%s registered but not in metricnames.Processor", name)
+		}
+	}
+}
+
+// TestLabelValuesMatchTable: a labelled counter has exactly the table's
+// label values as series from the start, the values alarms and the
+// dashboard name (an alarm on a value the code never counts never fires).
+func TestLabelValuesMatchTable(t *testing.T) {
+	fams, err := New().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	for _, pm := range metricnames.Processor {
+		f := byName[pm.Prom]
+		if f == nil {
+			continue // TestRegistryMatchesTable names it
+		}
+		var got []string
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == pm.Label {
+					got = append(got, l.GetValue())
+				}
+			}
+		}
+		want := append([]string(nil), pm.Values...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: series %v from the start; the table lists %v", pm.Prom, got, want)
 		}
 	}
 }
