@@ -1,21 +1,12 @@
 package brokertls_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,80 +16,6 @@ import (
 	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/topology"
 )
-
-// testCA is a CA and a server certificate it issued for names.
-type testCA struct {
-	certPEM []byte
-	server  tls.Certificate
-}
-
-func newCA(t *testing.T, ips ...net.IP) testCA {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hookline test broker CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "hookline-test-rabbitmq-0"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: ips, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCA{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server:  tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-	}
-}
-
-// tlsListener terminates TLS with the CA's server certificate in front of
-// the real local broker (the shared broker stays plaintext), as a node's
-// 5671 listener does.
-func tlsListener(t *testing.T, ca testCA) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				up, err := net.Dial("tcp", testenv.RabbitMQAddr())
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				go func() { io.Copy(c, up); done <- struct{}{} }()
-				<-done
-				<-done
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 func dial(addr, vhost string) error {
 	// As the receiver's production user: TLS in front of the grants the
@@ -116,8 +33,8 @@ func dial(addr, vhost string) error {
 // verifies; with another CA, or the system roots, it is refused.
 func TestAMQPSVerifiesTheBrokerCA(t *testing.T) {
 	vhost := testenv.RabbitMQ(t)
-	good := newCA(t, net.ParseIP("127.0.0.1"))
-	addr := tlsListener(t, good)
+	good := testenv.NewCA(t, net.ParseIP("127.0.0.1"))
+	addr := testenv.TLSFront(t, good, testenv.RabbitMQAddr())
 	t.Cleanup(func() { brokertls.Use("") })
 
 	if err := brokertls.Use(""); err != nil {
@@ -127,20 +44,20 @@ func TestAMQPSVerifiesTheBrokerCA(t *testing.T) {
 	if err := dial(addr, vhost); !errors.As(err, &unknown) {
 		t.Errorf("system roots: %v; want an unknown-authority refusal", err)
 	}
-	if err := brokertls.Use(string(newCA(t).certPEM)); err != nil {
+	if err := brokertls.Use(string(testenv.NewCA(t).CertPEM)); err != nil {
 		t.Fatal(err)
 	}
 	if err := dial(addr, vhost); !errors.As(err, &unknown) {
 		t.Errorf("another CA: %v; want an unknown-authority refusal", err)
 	}
-	if err := brokertls.Use(string(good.certPEM)); err != nil {
+	if err := brokertls.Use(string(good.CertPEM)); err != nil {
 		t.Fatal(err)
 	}
 	if err := dial(addr, vhost); err != nil {
 		t.Errorf("the broker's CA as PEM: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, good.certPEM, 0o600); err != nil {
+	if err := os.WriteFile(path, good.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := brokertls.Use(path); err != nil {

@@ -40,19 +40,34 @@ func msg(i int) envelope.Envelope {
 // queued returns the message ids in the inbound queue (draining it).
 func queued(t *testing.T, vhost string) map[string]int {
 	t.Helper()
+	got := map[string]int{}
+	drain(t, vhost, func(d amqp.Delivery) { got[d.MessageId]++ })
+	return got
+}
+
+// queuedBodies returns the body of each message id in the inbound queue
+// (draining it).
+func queuedBodies(t *testing.T, vhost string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	drain(t, vhost, func(d amqp.Delivery) { got[d.MessageId] = string(d.Body) })
+	return got
+}
+
+func drain(t *testing.T, vhost string, each func(amqp.Delivery)) {
+	t.Helper()
 	conn, err := amqp.Dial(testenv.AMQPURL("", vhost))
 	require.NoError(t, err)
 	defer conn.Close()
 	ch, err := conn.Channel()
 	require.NoError(t, err)
-	got := map[string]int{}
 	for {
 		d, ok, err := ch.Get(topology.Queue, true)
 		require.NoError(t, err)
 		if !ok {
-			return got
+			return
 		}
-		got[d.MessageId]++
+		each(d)
 	}
 }
 
