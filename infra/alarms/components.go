@@ -99,6 +99,16 @@ func receiverAlarms(args WatchArgs) []Alarm {
 			"Webhooks answered 503 because the broker did not confirm: look at the broker's memory and disk alarms, its nodes, then the receiver's publish confirm latency."),
 		single("receiver-internal-errors", ns, metricnames.InternalErrors, "Sum", stack, "GreaterThanOrEqualToThreshold", t.InternalErrors, 300, 1, 1, "notBreaching",
 			"Receiver answered 500 (a defect, not the sender): look at the receiver log's ERROR lines for the request ids."),
+		// Two periods: one failed fetch (the cache serves stale keys and
+		// refetches at most every 30 s) is not worth a page; ten minutes of
+		// 503s is a JWKS or SNS certificate host the receiver cannot reach.
+		single("receiver-verify-unavailable", ns, metricnames.VerifyUnavailable, "Sum", stack, "GreaterThanOrEqualToThreshold", t.VerifyUnavailable, 300, 2, 2, "notBreaching",
+			"Webhooks answered 503 for 10 minutes because a verification dependency is unreachable (an oidc source's JWKS, SNS's signing certificate): find the source by the Source dimension, then check the URL from the compute subnets (NAT gateway, DNS, the provider's status)."),
+		// Handshakes are a few an hour (x's hourly CRC, a subscription's
+		// validation); a sustained stream is a provider re-verifying in a
+		// loop or someone driving the unauthenticated handshake GETs.
+		single("receiver-handshakes", ns, metricnames.Handshakes, "Sum", stack, "GreaterThanThreshold", t.Handshakes, 300, 3, 3, "notBreaching",
+			"Receiver answering endpoint handshakes far above the usual few an hour for 15 minutes: a provider re-verifying the endpoint in a loop (its deliveries failing) or a flood of handshake GETs; find the source by the Source dimension and the client IPs in the API access log."),
 	}
 	if args.ReceiverLogGroup != nil {
 		out = append(out, single("receiver-init-failures", metricnames.LogNamespace(args.Stack), metricnames.ReceiverInitFailures, "Sum", nil,
@@ -106,6 +116,32 @@ func receiverAlarms(args WatchArgs) []Alarm {
 			"Receiver instances failing to start (INIT_REPORT with Status: error or timeout): API Gateway answers 500; look at the receiver log just before the INIT_REPORT line (config, secrets, broker CA)."))
 	}
 	return out
+}
+
+// processorAlarms watch the processor's own metrics (Hookline/Processor,
+// the stack-wide series), once the service exists.
+func processorAlarms(args WatchArgs) []Alarm {
+	if args.ServiceName == nil {
+		return nil
+	}
+	t := args.Thresholds
+	result := func(r string) pulumi.StringMap {
+		return pulumi.StringMap{metricnames.StackDimension: pulumi.String(args.Stack), metricnames.ResultDimension: pulumi.String(r)}
+	}
+	ns := metricnames.ProcessorNamespace
+	return []Alarm{{
+		// A callback given up: every try failed (Attempts over hours of
+		// backoff), or its URL is not a public address. Either way the
+		// sender's system never hears that its webhook was processed.
+		Suffix: "callback-failures", Comparison: "GreaterThanOrEqualToThreshold", Threshold: t.CallbackFailures,
+		Period: 300, Evaluation: 1, Datapoints: 1, Missing: "notBreaching",
+		Expression: "FILL(failed, 0) + FILL(refused, 0)",
+		Inputs: []Input{
+			{ID: "failed", Namespace: ns, Metric: metricnames.ProcCallbacks, Stat: "Sum", Dimensions: result(metricnames.CallbackFailed)},
+			{ID: "refused", Namespace: ns, Metric: metricnames.ProcCallbacks, Stat: "Sum", Dimensions: result(metricnames.CallbackRefused)},
+		},
+		Description: "Callbacks given up (every retry failed, or the callback_url is not a public address): the sender's system never learns its webhook was processed; look at the processor log's callback lines for the source and host, then that endpoint or the source's callback_url.",
+	}}
 }
 
 // queueAlarms watch webhooks.inbound and webhooks.dead through the

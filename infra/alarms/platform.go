@@ -103,6 +103,7 @@ func Alarms(args WatchArgs) []Alarm {
 	out = append(out, serviceAlarms(args)...)
 	out = append(out, apiAlarms(args)...)
 	out = append(out, receiverAlarms(args)...)
+	out = append(out, processorAlarms(args)...)
 	out = append(out, queueAlarms(args)...)
 	out = append(out, brokerAlarms(args)...)
 	return out

@@ -50,6 +50,10 @@ type Thresholds struct {
 	RejectedOrigin    float64 `json:"rejectedOrigin"`    // receiver 403s in 5 minutes, twice (the origin secret or a host)
 	PublishFailures   float64 `json:"publishFailures"`   // receiver 503s in 5 minutes
 	InternalErrors    float64 `json:"internalErrors"`    // receiver 500s in 5 minutes
+	VerifyUnavailable float64 `json:"verifyUnavailable"` // receiver 503s for an unreachable JWKS or SNS certificate in 5 minutes, twice
+	Handshakes        float64 `json:"handshakes"`        // receiver handshakes answered in 5 minutes, three times (a provider re-verifying in a loop, or a flood)
+
+	CallbackFailures float64 `json:"callbackFailures"` // processor callbacks given up (failed after every try, or refused) in 5 minutes
 
 	BacklogDrainMinutes float64 `json:"backlogDrainMinutes"` // time to drain webhooks.inbound at the current rate, 5 minutes in a row
 

@@ -97,6 +97,9 @@ func Defaults(profile string) Config {
 				RejectedOrigin:             20,
 				PublishFailures:            1,
 				InternalErrors:             1,
+				VerifyUnavailable:          1,
+				Handshakes:                 100, // a few an hour is normal (x's hourly CRC, a subscription's validation)
+				CallbackFailures:           1,
 				BacklogDrainMinutes:        15,
 				BrokerCPUPercent:           80,
 				BrokerMemoryPercent:        85, // RabbitMQ blocks publishers at 60 % (its watermark); the host's own use on top
@@ -193,6 +196,9 @@ func Defaults(profile string) Config {
 			RejectedOrigin:             20,
 			PublishFailures:            5,
 			InternalErrors:             1,
+			VerifyUnavailable:          1,
+			Handshakes:                 100,
+			CallbackFailures:           5,
 			BacklogDrainMinutes:        30,
 			BrokerCPUPercent:           80,
 			BrokerMemoryPercent:        85,

@@ -108,6 +108,12 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 		"running": {"ECS/ContainerInsights", "RunningTaskCount", "Minimum", svc},
 	})
 
+	// The processor's callbacks given up: failed after every try, or refused.
+	want["callback-failures"] = mathAlarm("FILL(failed, 0) + FILL(refused, 0)", "GreaterThanOrEqualToThreshold", pick(5, 1), 300, 1, 1, "notBreaching", map[string]watchInput{
+		"failed":  {"Hookline/Processor", "Callbacks", "Sum", map[string]string{"Stack": n, "Result": "failed"}},
+		"refused": {"Hookline/Processor", "Callbacks", "Sum", map[string]string{"Stack": n, "Result": "refused"}},
+	})
+
 	// The edge's HTTP API.
 	api := map[string]string{"ApiId": "api-" + n + "-edge-api"}
 	minReq := map[bool]string{false: "10", true: "50"}[prod]
@@ -125,6 +131,8 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 	want["receiver-origin-rejections"] = metric1("Hookline/Receiver", "Rejected", "Sum", "GreaterThanOrEqualToThreshold", 20, 300, 2, 2, "notBreaching", map[string]string{"Stack": n, "Status": "403"})
 	want["receiver-publish-failures"] = metric1("Hookline/Receiver", "PublishFailures", "Sum", "GreaterThanOrEqualToThreshold", pick(5, 1), 300, 1, 1, "notBreaching", stack)
 	want["receiver-internal-errors"] = metric1("Hookline/Receiver", "InternalErrors", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, 1, "notBreaching", stack)
+	want["receiver-verify-unavailable"] = metric1("Hookline/Receiver", "VerifyUnavailable", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 2, 2, "notBreaching", stack)
+	want["receiver-handshakes"] = metric1("Hookline/Receiver", "Handshakes", "Sum", "GreaterThanThreshold", 100, 300, 3, 3, "notBreaching", stack)
 	want["receiver-init-failures"] = metric1("Hookline/Logs/"+n, "ReceiverInitFailures", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, 1, "notBreaching", nil)
 
 	// The queues and the broker, from the collector's metrics.
