@@ -55,6 +55,14 @@ type Platform struct {
 	pulumi.ResourceState
 
 	AlarmNames []string
+	Declared   []Declared // every alarm, for the dashboard to draw
+}
+
+// Declared is an alarm as a component declared it: the alarm resource's
+// name and its definition, which the dashboard draws with its threshold.
+type Declared struct {
+	Name string
+	Alarm
 }
 
 // Alarm is one CloudWatch metric alarm: on one metric, or on a metric-math
@@ -166,6 +174,7 @@ func Watch(ctx *pulumi.Context, name string, args WatchArgs, opts ...pulumi.Reso
 			return nil, err
 		}
 		p.AlarmNames = append(p.AlarmNames, name+"-"+a.Suffix)
+		p.Declared = append(p.Declared, Declared{Name: name + "-" + a.Suffix, Alarm: a})
 	}
 	if args.ServiceName != nil {
 		if err := serviceEvents(ctx, name, args, parent); err != nil {

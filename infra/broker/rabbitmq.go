@@ -26,6 +26,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/alarms"
 	"github.com/hookline/hookline/infra/broker/bootstrap"
 	"github.com/hookline/hookline/infra/encryption"
 	"github.com/hookline/hookline/internal/metricnames"
@@ -82,6 +83,7 @@ type RabbitMQ struct {
 	DocumentName pulumi.StringOutput // the reconcile SSM document
 	StatusPrefix string              // SSM parameter path of the nodes' ready markers
 	Nodes        []string            // node names, in InstanceIDs' order
+	Declared     []alarms.Declared   // every node's alarms, for the dashboard to draw
 }
 
 // New declares the broker.
@@ -300,12 +302,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}, parent); err != nil {
 			return nil, err
 		}
-		if err := recoveryAlarms(ctx, node, args.Region, instance, parent); err != nil {
+		recovery, err := recoveryAlarms(ctx, node, args.Region, instance, parent)
+		if err != nil {
 			return nil, err
 		}
-		if err := readyAlarm(ctx, node, args.AlarmTopic, parent); err != nil {
+		ready, err := readyAlarm(ctx, node, args.AlarmTopic, parent)
+		if err != nil {
 			return nil, err
 		}
+		b.Declared = append(append(b.Declared, recovery...), ready)
 		ips = append(ips, eni.PrivateIp)
 		instanceIDs = append(instanceIDs, instance.ID().ToStringOutput())
 	}
@@ -506,27 +511,35 @@ func instanceProfile(ctx *pulumi.Context, name string, args Args, a nodeAccess, 
 // recoveryAlarms recover the instance on a system status check failure
 // (same instance ID, address and volumes on new hardware) and reboot it on
 // an instance status check failure.
-func recoveryAlarms(ctx *pulumi.Context, node, region string, instance *ec2.Instance, parent pulumi.ResourceOption) error {
+func recoveryAlarms(ctx *pulumi.Context, node, region string, instance *ec2.Instance, parent pulumi.ResourceOption) ([]alarms.Declared, error) {
+	var out []alarms.Declared
 	for _, a := range []struct{ suffix, metric, action string }{
 		{"recover", "StatusCheckFailed_System", "recover"},
 		{"reboot", "StatusCheckFailed_Instance", "reboot"},
 	} {
-		if _, err := cloudwatch.NewMetricAlarm(ctx, node+"-"+a.suffix, &cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("%s: %s the instance when %s fails", node, a.action, a.metric),
-			Namespace:          pulumi.String("AWS/EC2"),
-			MetricName:         pulumi.String(a.metric),
-			Dimensions:         pulumi.StringMap{"InstanceId": instance.ID().ToStringOutput()},
-			Statistic:          pulumi.String("Maximum"),
-			Period:             pulumi.Int(60),
-			EvaluationPeriods:  pulumi.Int(2),
-			Threshold:          pulumi.Float64(0),
-			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		d := alarms.Declared{Name: node + "-" + a.suffix, Alarm: alarms.Alarm{
+			Suffix: a.suffix, Namespace: "AWS/EC2", Metric: a.metric, Statistic: "Maximum",
+			Dimensions: pulumi.StringMap{"InstanceId": instance.ID().ToStringOutput()},
+			Comparison: "GreaterThanThreshold", Threshold: 0, Period: 60, Evaluation: 2,
+			Description: fmt.Sprintf("%s: %s the instance when %s fails", node, a.action, a.metric),
+		}}
+		if _, err := cloudwatch.NewMetricAlarm(ctx, d.Name, &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.String(d.Description),
+			Namespace:          pulumi.String(d.Namespace),
+			MetricName:         pulumi.String(d.Metric),
+			Dimensions:         d.Dimensions,
+			Statistic:          pulumi.String(d.Statistic),
+			Period:             pulumi.Int(d.Period),
+			EvaluationPeriods:  pulumi.Int(d.Evaluation),
+			Threshold:          pulumi.Float64(d.Threshold),
+			ComparisonOperator: pulumi.String(d.Comparison),
 			AlarmActions:       pulumi.Array{pulumi.Sprintf("arn:aws:automate:%s:ec2:%s", region, a.action)},
 		}, parent); err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, d)
 	}
-	return nil
+	return out, nil
 }
 
 // ReadyMinutes is how long a node may boot before its alarm fires.
@@ -537,21 +550,29 @@ const ReadyMinutes = 15
 // from its first step until the node is ready, and keeps publishing it when
 // a step fails. No data (a node that is ready, or not launched) is not
 // breaching, so the alarm is quiet when the stack is created.
-func readyAlarm(ctx *pulumi.Context, node string, topic pulumi.StringInput, parent pulumi.ResourceOption) error {
-	_, err := cloudwatch.NewMetricAlarm(ctx, node+"-not-ready", &cloudwatch.MetricAlarmArgs{
-		AlarmDescription:   pulumi.Sprintf("%s has not become ready within %d minutes of launch: see its ready marker (SSM) and /var/log/hookline-broker-bootstrap.log", node, ReadyMinutes),
-		Namespace:          pulumi.String(MetricsNamespace),
-		MetricName:         pulumi.String(metricnames.BrokerBooting),
-		Dimensions:         pulumi.StringMap{metricnames.NodeDimension: pulumi.String(node)},
-		Statistic:          pulumi.String("Minimum"),
-		Period:             pulumi.Int(300), // ≥ 4 datapoints each: one every minute or so
-		EvaluationPeriods:  pulumi.Int(ReadyMinutes / 5),
-		DatapointsToAlarm:  pulumi.Int(ReadyMinutes / 5),
-		Threshold:          pulumi.Float64(1),
-		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
-		TreatMissingData:   pulumi.String("notBreaching"),
+func readyAlarm(ctx *pulumi.Context, node string, topic pulumi.StringInput, parent pulumi.ResourceOption) (alarms.Declared, error) {
+	d := alarms.Declared{Name: node + "-not-ready", Alarm: alarms.Alarm{
+		Suffix: "not-ready", Namespace: MetricsNamespace, Metric: metricnames.BrokerBooting, Statistic: "Minimum",
+		Dimensions: pulumi.StringMap{metricnames.NodeDimension: pulumi.String(node)},
+		Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1,
+		Period:     300, // ≥ 4 datapoints each: one every minute or so
+		Evaluation: ReadyMinutes / 5, Datapoints: ReadyMinutes / 5, Missing: "notBreaching",
+		Description: fmt.Sprintf("%s has not become ready within %d minutes of launch: see its ready marker (SSM) and /var/log/hookline-broker-bootstrap.log", node, ReadyMinutes),
+	}}
+	_, err := cloudwatch.NewMetricAlarm(ctx, d.Name, &cloudwatch.MetricAlarmArgs{
+		AlarmDescription:   pulumi.String(d.Description),
+		Namespace:          pulumi.String(d.Namespace),
+		MetricName:         pulumi.String(d.Metric),
+		Dimensions:         d.Dimensions,
+		Statistic:          pulumi.String(d.Statistic),
+		Period:             pulumi.Int(d.Period),
+		EvaluationPeriods:  pulumi.Int(d.Evaluation),
+		DatapointsToAlarm:  pulumi.Int(d.Datapoints),
+		Threshold:          pulumi.Float64(d.Threshold),
+		ComparisonOperator: pulumi.String(d.Comparison),
+		TreatMissingData:   pulumi.String(d.Missing),
 		AlarmActions:       pulumi.Array{topic},
 		OkActions:          pulumi.Array{topic},
 	}, parent)
-	return err
+	return d, err
 }

@@ -9,11 +9,13 @@ package dashboard
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/alarms"
 	"github.com/hookline/hookline/internal/metricnames"
 	"github.com/hookline/hookline/internal/queuemetrics"
 )
@@ -30,6 +32,10 @@ type Args struct {
 	BrokerNodes       []string // the Node dimension of the broker node metrics
 	ProcessorLogGroup pulumi.StringInput
 	ReceiverLogGroup  pulumi.StringInput
+	// Alarms are every alarm the stack declares (the watch's, the broker
+	// nodes', the scaling rules'): each gets a graph of its metrics with
+	// its threshold as a horizontal annotation.
+	Alarms []alarms.Declared
 }
 
 // Dashboard is the dashboard component.
@@ -46,6 +52,22 @@ type Values struct {
 	DatabaseArn                  string
 	BrokerInstances, BrokerNodes []string
 	ProcessorLogs, ReceiverLogs  string
+	Alarms                       []Alarm
+}
+
+// Alarm is an alarm with its dimensions resolved.
+type Alarm struct {
+	Name                   string
+	Comparison, Expression string
+	Threshold              float64
+	Period                 int
+	Metrics                []Metric // the expression's inputs, or the one metric
+}
+
+// Metric is one metric of an alarm.
+type Metric struct {
+	ID, Namespace, Name, Stat string
+	Dimensions                map[string]string
 }
 
 // New declares the dashboard.
@@ -55,12 +77,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	body := pulumi.All(args.ClusterName, args.ServiceName, args.FunctionName, args.DatabaseArn, args.BrokerInstanceIDs,
-		args.ProcessorLogGroup, args.ReceiverLogGroup).ApplyT(func(v []any) (string, error) {
+		args.ProcessorLogGroup, args.ReceiverLogGroup, resolve(args.Alarms)).ApplyT(func(v []any) (string, error) {
 		return Body(Values{
 			Region: args.Region, Stack: args.Stack,
 			Cluster: v[0].(string), Service: v[1].(string), Function: v[2].(string), DatabaseArn: v[3].(string),
 			BrokerInstances: v[4].([]string), BrokerNodes: args.BrokerNodes,
 			ProcessorLogs: v[5].(string), ReceiverLogs: v[6].(string),
+			Alarms: v[7].([]Alarm),
 		})
 	}).(pulumi.StringOutput)
 	if _, err := cloudwatch.NewDashboard(ctx, name, &cloudwatch.DashboardArgs{
@@ -74,6 +97,39 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return d, nil
+}
+
+// resolve is the alarms with their dimension values known: every metric's
+// dimensions, in the alarms' order, through one All.
+func resolve(declared []alarms.Declared) pulumi.AnyOutput {
+	var dims []any
+	for _, d := range declared {
+		if d.Expression == "" {
+			dims = append(dims, d.Dimensions.ToStringMapOutput())
+		}
+		for _, in := range d.Inputs {
+			dims = append(dims, in.Dimensions.ToStringMapOutput())
+		}
+	}
+	return pulumi.All(dims...).ApplyT(func(v []any) []Alarm {
+		next := func() map[string]string {
+			m := v[0].(map[string]string)
+			v = v[1:]
+			return m
+		}
+		out := make([]Alarm, 0, len(declared))
+		for _, d := range declared {
+			a := Alarm{Name: d.Name, Comparison: d.Comparison, Expression: d.Expression, Threshold: d.Threshold, Period: d.Period}
+			if d.Expression == "" {
+				a.Metrics = []Metric{{Namespace: d.Namespace, Name: d.Metric, Stat: d.Statistic, Dimensions: next()}}
+			}
+			for _, in := range d.Inputs {
+				a.Metrics = append(a.Metrics, Metric{ID: in.ID, Namespace: in.Namespace, Name: in.Metric, Stat: in.Stat, Dimensions: next()})
+			}
+			out = append(out, a)
+		}
+		return out
+	}).(pulumi.AnyOutput)
 }
 
 type widget = map[string]any
@@ -121,7 +177,7 @@ func Body(v Values) (string, error) {
 			recv(metricnames.InternalErrors, nil),
 			recv(metricnames.Handshakes, right)),
 		graph(r, "Receiver: rejected, by status", "Sum",
-			[]any{map[string]any{"id": "rejected", "label": "", "expression": fmt.Sprintf(
+			[]any{map[string]any{"id": "rejected", "expression": fmt.Sprintf(
 				`SEARCH('{%s,%s,%s} MetricName="%s" %s="%s"', 'Sum', 60)`,
 				metricnames.ReceiverNamespace, metricnames.StackDimension, metricnames.StatusDimension,
 				metricnames.Rejected, metricnames.StackDimension, v.Stack)}}),
@@ -222,8 +278,57 @@ func Body(v Values) (string, error) {
 				v.ProcessorLogs, v.ReceiverLogs),
 		}},
 	)
+	widgets = append(widgets, widget{"type": "text", "width": 24, "height": 1, "properties": map[string]any{
+		"markdown": "## Alarms: each alarm's metrics, its threshold as the line (runbook: docs/alarms.md)",
+	}})
+	for _, a := range v.Alarms {
+		widgets = append(widgets, alarmGraph(r, a))
+	}
 	b, err := json.Marshal(map[string]any{"widgets": widgets})
 	return string(b), err
+}
+
+// comparisons are CloudWatch's comparison operators as the annotation
+// reads them, and the side of the line that is in alarm.
+var comparisons = map[string][2]string{
+	"GreaterThanThreshold":          {">", "above"},
+	"GreaterThanOrEqualToThreshold": {">=", "above"},
+	"LessThanThreshold":             {"<", "below"},
+	"LessThanOrEqualToThreshold":    {"<=", "below"},
+}
+
+// alarmGraph draws one alarm: its metric, or its expression (the alarm's
+// value) over its hidden inputs, at the alarm's period and statistics, and
+// the threshold as a horizontal annotation shaded on the alarm's side.
+func alarmGraph(region string, a Alarm) widget {
+	var metrics [][]any
+	if a.Expression != "" {
+		metrics = append(metrics, []any{map[string]any{"id": "e1", "expression": a.Expression, "label": a.Name, "period": a.Period}})
+	}
+	for _, m := range a.Metrics {
+		opts := map[string]any{"stat": m.Stat, "period": a.Period}
+		if a.Expression != "" {
+			opts["id"], opts["visible"] = m.ID, false
+		}
+		keys := make([]string, 0, len(m.Dimensions))
+		for k := range m.Dimensions {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var dims []string
+		for _, k := range keys {
+			dims = append(dims, k, m.Dimensions[k])
+		}
+		metrics = append(metrics, line(m.Namespace, m.Name, dims, opts))
+	}
+	cmp := comparisons[a.Comparison]
+	return widget{"type": "metric", "width": 8, "height": 6, "properties": map[string]any{
+		"title": fmt.Sprintf("%s (alarm %s %g)", a.Name, cmp[0], a.Threshold), "region": region,
+		"period": a.Period, "view": "timeSeries", "metrics": metrics,
+		"annotations": map[string]any{"horizontal": []map[string]any{
+			{"label": fmt.Sprintf("%s %s %g", a.Name, cmp[0], a.Threshold), "value": a.Threshold, "fill": cmp[1]},
+		}},
+	}}
 }
 
 // byLabel is one line per label value of each labelled processor counter

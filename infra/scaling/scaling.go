@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/alarms"
 	"github.com/hookline/hookline/infra/policy"
 	"github.com/hookline/hookline/internal/queuemetrics"
 )
@@ -42,6 +43,7 @@ type Scaling struct {
 
 	TargetResourceID pulumi.StringOutput
 	AlarmNames       []string
+	Declared         []alarms.Declared // every alarm, for the dashboard to draw
 }
 
 // New declares the scaling of a service.
@@ -123,6 +125,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		s.AlarmNames = append(s.AlarmNames, name+"-"+r.Name)
+		s.Declared = append(s.Declared, alarms.Declared{Name: name + "-" + r.Name, Alarm: r.alarm(args)})
 	}
 
 	// The collector in the processor's tasks publishes the queue metrics:
@@ -147,6 +150,25 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return s, nil
+}
+
+// alarm is the rule as the alarms' one definition type, with its
+// dimensions.
+func (r Rule) alarm(args Args) alarms.Alarm {
+	a := alarms.Alarm{
+		Suffix: r.Name, Comparison: r.Comparison, Threshold: r.Threshold, Period: r.Period,
+		Evaluation: r.EvaluationPeriods, Datapoints: r.DatapointsToAlarm, Missing: r.TreatMissingData,
+		Description: r.Description, Expression: r.Expression,
+	}
+	if r.Expression == "" {
+		m := r.Metrics[0]
+		a.Namespace, a.Metric, a.Statistic, a.Dimensions = m.Namespace, m.Name, m.Stat, dimensions(m, args)
+		return a
+	}
+	for _, m := range r.Metrics {
+		a.Inputs = append(a.Inputs, alarms.Input{ID: m.ID, Namespace: m.Namespace, Metric: m.Name, Stat: m.Stat, Dimensions: dimensions(m, args)})
+	}
+	return a
 }
 
 func dimensions(m Metric, args Args) pulumi.StringMap {

@@ -230,7 +230,35 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 	if err := watch(ctx, p, with); err != nil {
 		return nil, err
 	}
+	if err := dashboardOf(ctx, p, with); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// dashboardOf declares the dashboard once every alarm it draws exists.
+func dashboardOf(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
+	cfg := p.Config
+	name := cfg.Name()
+	declared := append(append([]alarms.Declared(nil), p.Watch.Declared...), p.Broker.Declared...)
+	if p.Scaling != nil {
+		declared = append(declared, p.Scaling.Declared...)
+	}
+	var err error
+	p.Dashboard, err = dashboard.New(ctx, name, dashboard.Args{
+		Region:            cfg.Region,
+		Stack:             name,
+		ClusterName:       p.Processor.ClusterName,
+		ServiceName:       p.Processor.ServiceName,
+		FunctionName:      p.Receiver.Name,
+		DatabaseArn:       p.Database.InstanceArn,
+		BrokerInstanceIDs: p.Broker.InstanceIDs,
+		BrokerNodes:       p.Broker.Nodes,
+		ProcessorLogGroup: p.Processor.LogGroupName,
+		ReceiverLogGroup:  p.Receiver.LogGroupName,
+		Alarms:            declared,
+	}, with)
+	return err
 }
 
 // watch declares the alarms that watch the platform from outside, once
@@ -381,22 +409,6 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SourcesVersion:      p.Sources.VersionID,
 		Stack:               name,
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
-	}, with)
-	if err != nil {
-		return err
-	}
-
-	p.Dashboard, err = dashboard.New(ctx, name, dashboard.Args{
-		Region:            cfg.Region,
-		Stack:             name,
-		ClusterName:       p.Processor.ClusterName,
-		ServiceName:       p.Processor.ServiceName,
-		FunctionName:      p.Receiver.Name,
-		DatabaseArn:       p.Database.InstanceArn,
-		BrokerInstanceIDs: p.Broker.InstanceIDs,
-		BrokerNodes:       p.Broker.Nodes,
-		ProcessorLogGroup: p.Processor.LogGroupName,
-		ReceiverLogGroup:  p.Receiver.LogGroupName,
 	}, with)
 	return err
 }
