@@ -8,12 +8,12 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/... ./dashboards/...
 
-.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc
+.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc fresh-machine
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-services: ## make sure RabbitMQ, Redis and MariaDB run on loopback (start them if not)
+services: ## make sure RabbitMQ, Redis and MariaDB run on loopback (start or install them if not)
 	@bash scripts/services.sh
 
 test: services vet actionlint test-app test-infra ## every test: unit, integration (real services), Pulumi mocks
@@ -66,6 +66,9 @@ broker-roll: ## replace STACK's broker nodes one at a time (new image, user data
 
 local: services ## run the pipeline locally and send a signed demo webhook
 	@bash scripts/local.sh
+
+fresh-machine: ## prove `make local` on a Debian root with none of the services, in its own network namespace (root; minutes; not in make test)
+	@bash scripts/fresh-machine.sh
 
 bench: services ## benchmarks, each figure next to its baseline from the same run
 	@bash scripts/bench.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make local`: the whole pipeline on this machine. Uses the loopback services
 # that `make services` made sure of, migrates, runs receiver + processor, sends
-# one signed demo webhook, shows the stored row, and keeps running until Ctrl-C.
+# one signed demo webhook, shows the stored row, and keeps running until Ctrl-C
+# (LOCAL_ONCE=1: stops once the row is shown, exit 0; scripts/fresh-machine.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,5 +79,9 @@ for _ in $(seq 1 50); do
 done
 [[ -n ${row:-} ]] || { echo "the demo webhook was not stored within 10 s" >&2; exit 1; }
 
+if [[ ${LOCAL_ONCE:-0} == 1 ]]; then
+  log "demo row stored (LOCAL_ONCE=1): stopping"
+  exit 0
+fi
 log "running: receiver http://$RECEIVER_ADDR/webhooks/<source>, processor http://$PROCESSOR_ADDR/health/ready and /metrics. Ctrl-C to stop."
 wait
