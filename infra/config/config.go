@@ -144,14 +144,15 @@ type Cache struct {
 
 // Broker is RabbitMQ on Graviton EC2.
 type Broker struct {
-	Nodes            int    `json:"nodes"`            // 1, or 3 for a quorum cluster (then hookline:brokerErlangCookie too)
-	InstanceType     string `json:"instanceType"`     // a Graviton EC2 type, <family>.<size>
-	AMIParameter     string `json:"amiParameter"`     // public SSM parameter of an arm64 AMI, resolved by EC2 at launch
-	DataVolumeGiB    int    `json:"dataVolumeGiB"`    // each node's encrypted data volume, 8 to 16384
-	Image            string `json:"image"`            // the official image pinned by digest: docker.io/library/rabbitmq:<4.x.y>-management@sha256:…
-	Vhost            string `json:"vhost"`            // the vhost the topology and the users live in
-	DeliveryLimit    int    `json:"deliveryLimit"`    // deliveries of one message before it dead-letters (quorum queue policy), 1 to 1000
-	LogRetentionDays int    `json:"logRetentionDays"` // the nodes' bootstrap and ready log lines
+	Nodes             int      `json:"nodes"`             // 1, or 3 for a quorum cluster (then hookline:brokerErlangCookie too)
+	InstanceType      string   `json:"instanceType"`      // a Graviton EC2 type, <family>.<size>
+	AMIParameter      string   `json:"amiParameter"`      // public SSM parameter of an arm64 AMI, resolved by EC2 at launch
+	DataVolumeGiB     int      `json:"dataVolumeGiB"`     // each node's encrypted data volume, 8 to 16384
+	Image             string   `json:"image"`             // the official image pinned by digest: docker.io/library/rabbitmq:<4.x.y>-management@sha256:…
+	Vhost             string   `json:"vhost"`             // the vhost the topology and the users live in
+	DeliveryLimit     int      `json:"deliveryLimit"`     // deliveries of one message before it dead-letters (quorum queue policy), 1 to 1000
+	LogRetentionDays  int      `json:"logRetentionDays"`  // the nodes' bootstrap and ready log lines
+	PrometheusSources []string `json:"prometheusSources"` // who else may scrape rabbitmq_prometheus (15691, TLS): private IPv4 CIDRs or sg-… ids, at most 10; none: only the collector
 }
 
 // Secrets are the values only an operator may set, with

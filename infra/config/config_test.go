@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,6 +197,14 @@ func TestValidationErrors(t *testing.T) {
 		{"image by tag", "dev", field("hookline:broker", "image", "docker.io/library/rabbitmq:4.3.6-management"), "hookline:broker.image:", "pinned by digest"},
 		{"x86 AMI", "dev", field("hookline:broker", "amiParameter", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"), "hookline:broker.amiParameter:", "arm64"},
 		{"unknown key", "dev", field("hookline:broker", "keyPair", "mine"), "hookline:broker:", "unknown field \"keyPair\""},
+		{"Prometheus from anywhere", "prod", field("hookline:broker", "prometheusSources", []string{"0.0.0.0/0"}), "hookline:broker.prometheusSources:", "not a private range"},
+		{"Prometheus from a public range", "dev", field("hookline:broker", "prometheusSources", []string{"203.0.113.0/24"}), "hookline:broker.prometheusSources:", "not a private range"},
+		{"Prometheus range wider than RFC 1918", "dev", field("hookline:broker", "prometheusSources", []string{"10.0.0.0/7"}), "hookline:broker.prometheusSources:", "not a private range"},
+		{"Prometheus CIDR with host bits", "dev", field("hookline:broker", "prometheusSources", []string{"10.40.1.0/16"}), "hookline:broker.prometheusSources:", "neither a CIDR nor a security group id"},
+		{"Prometheus IPv6", "dev", field("hookline:broker", "prometheusSources", []string{"fd00::/8"}), "hookline:broker.prometheusSources:", "neither a CIDR nor a security group id"},
+		{"Prometheus bad group id", "dev", field("hookline:broker", "prometheusSources", []string{"sg-123"}), "hookline:broker.prometheusSources:", "neither a CIDR nor a security group id"},
+		{"Prometheus source twice", "dev", field("hookline:broker", "prometheusSources", []string{"10.40.0.0/16", "10.40.0.0/16"}), "hookline:broker.prometheusSources:", "listed twice"},
+		{"Prometheus sources over 10", "dev", field("hookline:broker", "prometheusSources", []string{"10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16", "10.7.0.0/16", "10.8.0.0/16", "10.9.0.0/16", "10.10.0.0/16", "10.11.0.0/16"}), "hookline:broker.prometheusSources:", "11 sources"},
 		{"wrong type", "dev", raw("hookline:cache", `{"replicas":"two"}`), "hookline:cache:", "field \"replicas\""},
 		{"missing auth token", "dev", omit("hookline:cacheAuthToken"), "hookline:cacheAuthToken:", "required secret is missing"},
 		{"missing broker password", "prod", omit("hookline:brokerReceiverPassword"), "hookline:brokerReceiverPassword:", "pulumi config set --secret"},
@@ -321,5 +330,30 @@ func TestAlarmThresholdsOverride(t *testing.T) {
 	}
 	if d := config.Defaults("dev").Alarms.Thresholds; d == want || d.PublishFailures == 0 {
 		t.Errorf("dev defaults %+v: want their own, every one set", d)
+	}
+}
+
+// TestPrometheusSourcesAccepted: none by default on every shipped stack;
+// private CIDRs of each RFC 1918 range and both lengths of security group
+// id are accepted as given.
+func TestPrometheusSourcesAccepted(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		c, err := parse(stack, shipped(t, stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Broker.PrometheusSources) != 0 {
+			t.Errorf("%s: prometheusSources %v by default; want none", stack, c.Broker.PrometheusSources)
+		}
+	}
+	values := shipped(t, "prod")
+	want := []string{"10.40.0.0/16", "172.16.5.0/24", "192.168.0.0/16", "10.30.7.9/32", "sg-0123456789abcdef0", "sg-89abcdef"}
+	set(t, values, "hookline:broker", "prometheusSources", want)
+	c, err := parse("prod", values)
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if !slices.Equal(c.Broker.PrometheusSources, want) {
+		t.Errorf("prometheusSources %v; want %v", c.Broker.PrometheusSources, want)
 	}
 }

@@ -239,6 +239,43 @@ func (c Config) validateBroker() error {
 	if b.DeliveryLimit < 1 || b.DeliveryLimit > 1000 {
 		return keyErr("broker.deliveryLimit", "%d is out of range; accepts 1 to 1000", b.DeliveryLimit)
 	}
+	return validatePrometheusSources(b.PrometheusSources)
+}
+
+// securityGroupPattern is an EC2 security group id.
+var securityGroupPattern = regexp.MustCompile(`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`)
+
+// privateNets are the RFC 1918 ranges: the nodes are in private subnets,
+// so a scraper reaches them from the VPC or a peered or attached private
+// network, never from a public address.
+var privateNets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16")}
+
+func validatePrometheusSources(sources []string) error {
+	const key, accepts = "broker.prometheusSources", "accepts private IPv4 CIDRs inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 written as their network address (10.40.0.0/16), or security group ids (sg-0123456789abcdef0), at most 10"
+	if len(sources) > 10 {
+		return keyErr(key, "%d sources; %s", len(sources), accepts)
+	}
+	seen := map[string]bool{}
+	for _, s := range sources {
+		if seen[s] {
+			return keyErr(key, "%q is listed twice", s)
+		}
+		seen[s] = true
+		if securityGroupPattern.MatchString(s) {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() || p.Masked() != p {
+			return keyErr(key, "%q is neither a CIDR nor a security group id; %s", s, accepts)
+		}
+		inside := false
+		for _, n := range privateNets {
+			inside = inside || (n.Bits() <= p.Bits() && n.Contains(p.Addr()))
+		}
+		if !inside {
+			return keyErr(key, "%q is not a private range: the nodes have no public address; %s", s, accepts)
+		}
+	}
 	return nil
 }
 

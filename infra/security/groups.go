@@ -7,6 +7,7 @@ package security
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
@@ -78,6 +79,11 @@ var InternetEgress = []Role{Receiver, Processor, Broker}
 type GroupsArgs struct {
 	VpcID         pulumi.IDInput
 	BrokerCluster bool
+	// PrometheusSources may also reach the broker's Prometheus port: IPv4
+	// CIDRs or security group ids (sg-…), validated by infra/config
+	// (broker.prometheusSources). Only the broker's ingress is declared:
+	// a source's egress belongs to whoever owns it.
+	PrometheusSources []string
 }
 
 // Groups holds one security group per role.
@@ -131,6 +137,24 @@ func NewGroups(ctx *pulumi.Context, name string, args GroupsArgs, opts ...pulumi
 			ToPort:                    pulumi.Int(e.ToPort),
 			Description:               pulumi.String(e.Purpose),
 		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	for _, src := range args.PrometheusSources {
+		rule := &vpc.SecurityGroupIngressRuleArgs{
+			SecurityGroupId: g.ID(Broker),
+			IpProtocol:      pulumi.String("tcp"),
+			FromPort:        pulumi.Int(Prometheus),
+			ToPort:          pulumi.Int(Prometheus),
+			Description:     pulumi.Sprintf("Prometheus scrape of rabbitmq_prometheus over TLS from %s (broker.prometheusSources)", src),
+		}
+		if strings.HasPrefix(src, "sg-") {
+			rule.ReferencedSecurityGroupId = pulumi.String(src)
+		} else {
+			rule.CidrIpv4 = pulumi.String(src)
+		}
+		slug := strings.NewReplacer(".", "-", "/", "-").Replace(src)
+		if _, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-%s-from-prometheus-%s-%d", name, Broker, slug, Prometheus), rule, parent); err != nil {
 			return nil, err
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookline/hookline/infra/config"
 	"github.com/hookline/hookline/infra/plan"
+	"github.com/hookline/hookline/infra/stack"
 )
 
 // The security group graph, edge by edge: every rule the stack declares,
@@ -142,4 +144,76 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
+}
+
+// The broker's Prometheus port (15691, rabbitmq_prometheus over TLS)
+// admits only the collector (the processor group) unless
+// broker.prometheusSources names more: then exactly one ingress rule per
+// source on the broker group, a CIDR as cidrIpv4 and a group id as the
+// referenced group, on 15691 only, and no egress rule for them (the
+// source's owner declares its own). Plaintext 15692 stays closed.
+func TestBrokerPrometheusSources(t *testing.T) {
+	root, err := config.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{"10.99.0.0/16", "sg-0123456789abcdef0"}
+	for _, tc := range []struct {
+		name string
+		set  []string
+		want []string // "cidr 10.99.0.0/16", "group sg-…"
+	}{
+		{"default", nil, nil},
+		{"two sources", []string{`hookline:broker.prometheusSources=["10.99.0.0/16","sg-0123456789abcdef0"]`}, []string{"cidr " + sources[0], "group " + sources[1]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := plan.Run(stack.Program, plan.Options{Root: root, Stack: "prod", Set: tc.set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups := map[string]string{} // id → role
+			for _, sg := range r.OfType("aws:ec2/securityGroup:SecurityGroup") {
+				groups[sg.ID()] = sg.Str("tags", "role")
+			}
+			var got []string
+			collector := 0
+			for _, rule := range r.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+				from, to := rule.Int("fromPort"), rule.Int("toPort")
+				if from <= 15692 && 15692 <= to {
+					t.Errorf("%s opens plaintext Prometheus 15692", rule.Name)
+				}
+				if from > 15691 || to < 15691 {
+					continue
+				}
+				if groups[rule.Str("securityGroupId")] != "broker" || from != to || rule.Str("ipProtocol") != "tcp" {
+					t.Errorf("%s: 15691 rule on %s, ports %d-%d, %s; want tcp 15691 on the broker", rule.Name, groups[rule.Str("securityGroupId")], from, to, rule.Str("ipProtocol"))
+				}
+				ref := rule.Str("referencedSecurityGroupId")
+				switch {
+				case groups[ref] == "processor":
+					collector++
+				case ref != "" && !rule.Has("cidrIpv4"):
+					got = append(got, "group "+ref)
+				case rule.Has("cidrIpv4") && ref == "":
+					got = append(got, "cidr "+rule.Str("cidrIpv4"))
+				default:
+					t.Errorf("%s: source %q / %q", rule.Name, ref, rule.Str("cidrIpv4"))
+				}
+				if !strings.Contains(rule.Str("description"), "Prometheus") && groups[ref] != "processor" {
+					t.Errorf("%s: description %q does not say what it is for", rule.Name, rule.Str("description"))
+				}
+			}
+			if collector != 1 {
+				t.Errorf("%d rules from the processor (the collector) to 15691; want 1", collector)
+			}
+			if strings.Join(sorted(got), "|") != strings.Join(sorted(tc.want), "|") {
+				t.Errorf("extra Prometheus sources %v; want %v", got, tc.want)
+			}
+			for _, rule := range r.OfType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") {
+				if rule.Int("fromPort") == 15691 && groups[rule.Str("securityGroupId")] != "processor" {
+					t.Errorf("egress rule %s to 15691 from %s; only the collector's own", rule.Name, groups[rule.Str("securityGroupId")])
+				}
+			}
+		})
+	}
 }

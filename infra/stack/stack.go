@@ -97,8 +97,9 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 	}
 
 	if p.Security, err = security.NewGroups(ctx, name, security.GroupsArgs{
-		VpcID:         p.Network.VpcID,
-		BrokerCluster: cfg.Broker.Nodes > 1,
+		VpcID:             p.Network.VpcID,
+		BrokerCluster:     cfg.Broker.Nodes > 1,
+		PrometheusSources: cfg.Broker.PrometheusSources,
 	}, with); err != nil {
 		return nil, err
 	}
