@@ -1,6 +1,6 @@
 // Package dashboard declares the stack's CloudWatch dashboard on one page:
 // the receiver (its own metrics, then Lambda's), the processor (its own
-// metrics, then ECS's), the queues and the broker (the collector's and the
+// metrics, then the canary's, then ECS's), the queues and the broker (the collector's and the
 // nodes' metrics, then EC2's), the database, and the error log lines.
 // Every metric the code publishes (internal/metricnames) is on it, under
 // a dimension set the code publishes it with.
@@ -165,6 +165,9 @@ func Body(v Values) (string, error) {
 		return line(metricnames.ProcessorNamespace, name, stack, opts)
 	}
 	queue := func(name string, opts map[string]any) []any { return line(queuemetrics.Namespace, name, stack, opts) }
+	canary := func(name string, opts map[string]any) []any {
+		return line(metricnames.CanaryNamespace, name, stack, opts)
+	}
 	right := map[string]any{"yAxis": "right"}
 	fn := []string{"FunctionName", v.Function}
 	r := v.Region
@@ -221,6 +224,16 @@ func Body(v Values) (string, error) {
 			proc(metricnames.ProcPrefetch, nil),
 			proc(metricnames.ProcBodyBytes, right),
 			proc(metricnames.ProcBodyBytesPeak, right)),
+
+		// The end-to-end canary (docs/observability.md, "Canary"): its runs
+		// against the public URL, and their arrival in the database.
+		graph(r, "Canary: runs, failed runs, arrivals stored by the processor", "Sum",
+			canary(metricnames.CanaryRuns, nil),
+			canary(metricnames.CanaryFailures, nil),
+			proc(metricnames.ProcCanaryArrivals, nil)),
+		graph(r, "Canary: request p99 (ms); signed to stored p99 (s, right)", "p99",
+			canary(metricnames.CanaryLatency, nil),
+			proc(metricnames.ProcCanaryEndToEnd, right)),
 	}
 	if v.Service != "" {
 		svc := []string{"ClusterName", v.Cluster, "ServiceName", v.Service}

@@ -84,6 +84,7 @@ var CloudWatch = map[string]map[string]string{
 	queuemetrics.Namespace: queuemetrics.Units,
 	ProcessorNamespace:     ProcessorUnits,
 	BrokerNamespace:        BrokerUnits,
+	CanaryNamespace:        CanaryUnits,
 }
 
 // Prometheus lists the Prometheus metric names the receiver exposes (the

@@ -68,6 +68,11 @@ const (
 	ProcLockWait           = "LockWait"
 	ProcEndToEnd           = "EndToEnd"
 	ProcBrokerHealthErrors = "BrokerHealthErrors"
+	// The canary's deliveries (source internal/canary.Source) as the
+	// processor stores them: how many, and the time from the canary's
+	// signed timestamp to commit.
+	ProcCanaryArrivals = "CanaryArrivals"
+	ProcCanaryEndToEnd = "CanaryEndToEnd"
 )
 
 // The Result values of Callbacks: a callback's final outcome.
@@ -106,6 +111,8 @@ var Processor = []ProcessorMetric{
 	{"hookline_processor_lock_wait_seconds", ProcLockWait, "Seconds", Histogram, "", "", nil},
 	{"hookline_processor_end_to_end_seconds", ProcEndToEnd, "Seconds", Histogram, "", "", nil},
 	{"hookline_processor_broker_health_errors_total", ProcBrokerHealthErrors, "Count", Counter, "reason", ReasonDimension, queuemetrics.HealthReasons},
+	{"hookline_processor_canary_arrivals_total", ProcCanaryArrivals, "Count", Counter, "", "", nil},
+	{"hookline_processor_canary_end_to_end_seconds", ProcCanaryEndToEnd, "Seconds", Histogram, "", "", nil},
 }
 
 // ProcessorUnits are the CloudWatch units of the processor's metrics.

@@ -42,6 +42,9 @@ func DimensionSets(namespace, name string) [][]string {
 		return [][]string{{queuemetrics.StackDimension}}
 	case namespace == BrokerNamespace:
 		return [][]string{{NodeDimension}}
+	case namespace == CanaryNamespace:
+		// One line per run, stack-wide and by its answer (lambda/canary/probe).
+		return sorted([]string{StackDimension}, []string{StackDimension, StatusClassDimension})
 	default: // a log metric filter cannot add a dimension
 		return [][]string{{}}
 	}
@@ -51,6 +54,9 @@ func DimensionSets(namespace, name string) [][]string {
 // in namespace, where it gives a fixed few (a processor counter's label);
 // nil where any value is possible (a stack, a source, a status).
 func DimensionValues(namespace, name, dimension string) []string {
+	if namespace == CanaryNamespace && dimension == StatusClassDimension && Known(namespace, name) {
+		return CanaryStatusClasses
+	}
 	if namespace != ProcessorNamespace {
 		return nil
 	}

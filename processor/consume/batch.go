@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/hookline/hookline/internal/canary"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/sources"
 	"github.com/hookline/hookline/processor/handler"
@@ -348,6 +349,9 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		case store.Stored:
 			c.ack(it)
 			c.Metrics.EndToEnd(now.Sub(it.ev.ReceivedAt))
+			if it.ev.Source == canary.Source {
+				c.canaryArrived(it.ev, now)
+			}
 			if c.Committed != nil {
 				c.Committed(it.ev, now)
 			}
@@ -365,6 +369,20 @@ func (c *Consumer) apply(ctx context.Context, s *session, items []*item) (failed
 		c.Callbacks.Notify()
 	}
 	return ""
+}
+
+// canaryArrived records a stored canary delivery and its end-to-end
+// latency from the time the canary signed into the body. A body of the
+// canary source that is not a ping (a canary of another version) is
+// stored like any other event and logged, not counted: the arrival alarm
+// then says the canary is not arriving, which is the truth.
+func (c *Consumer) canaryArrived(ev *handler.Event, now time.Time) {
+	sent, err := canary.SentAt(ev.Body)
+	if err != nil {
+		c.Log.Warn("canary delivery without a canary ping: not counted as an arrival", "message_id", ev.ID, "source", ev.Source, "err", err)
+		return
+	}
+	c.Metrics.CanaryArrived(now.Sub(sent))
 }
 
 // applyEach applies items one transaction each, so that the one at fault

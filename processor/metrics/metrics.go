@@ -32,6 +32,8 @@ type Metrics struct {
 	processing   prometheus.Histogram
 	lockWait     prometheus.Histogram
 	endToEnd     prometheus.Histogram
+	canaries     prometheus.Counter
+	canaryE2E    prometheus.Histogram
 	batchSize    prometheus.Histogram
 	inFlight     prometheus.Gauge
 	bodyBytes    prometheus.Gauge
@@ -71,6 +73,8 @@ func New() *Metrics {
 		processing:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_duration_seconds", Help: "Batch processing time, lock to commit.", Buckets: lat}),
 		lockWait:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "lock_wait_seconds", Help: "Time to obtain a batch's entity locks.", Buckets: lat}),
 		endToEnd:     prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds", Help: "x-received-at to commit.", Buckets: lat}),
+		canaries:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "canary_arrivals_total", Help: "Canary deliveries stored (the end-to-end canary's source)."}),
+		canaryE2E:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "canary_end_to_end_seconds", Help: "A canary delivery's signed timestamp to commit: edge, receiver, broker and processor.", Buckets: lat}),
 		batchSize:    prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size", Help: "Deliveries per transaction.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}}),
 		inFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight", Help: "Deliveries received and not yet settled."}),
 		bodyBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "body_bytes", Help: "Bytes of the bodies received and not yet settled (kept under BODY_BUDGET)."}),
@@ -95,7 +99,7 @@ func New() *Metrics {
 	r.MustRegister(m.lockBusy, m.requeued, m.cbPending, m.cbInFlight)
 	r.MustRegister(m.consumed, m.acked, m.retried, m.deadLettered, m.duplicates, m.stale, m.lockLost,
 		m.callbacks, m.pubFailed, m.processing, m.lockWait, m.endToEnd, m.batchSize, m.inFlight, m.panics,
-		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses, m.healthErrors)
+		m.bodyBytes, m.bodyPeak, m.prefetch, m.flowPauses, m.healthErrors, m.canaries, m.canaryE2E)
 	return m
 }
 
@@ -188,6 +192,14 @@ func (m *Metrics) Batch(size int, processing, lockWait time.Duration) {
 
 // EndToEnd records x-received-at to commit for one event.
 func (m *Metrics) EndToEnd(d time.Duration) { m.endToEnd.Observe(d.Seconds()) }
+
+// CanaryArrived records a stored canary delivery, d after the canary
+// signed it. A negative d (the canary's clock ahead of this task's) counts
+// as 0: the arrival is what the alarm reads.
+func (m *Metrics) CanaryArrived(d time.Duration) {
+	m.canaries.Inc()
+	m.canaryE2E.Observe(max(d, 0).Seconds())
+}
 
 // Totals is the "messages" object of /health/ready.
 func (m *Metrics) Totals() map[string]int64 {
