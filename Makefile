@@ -8,7 +8,7 @@ STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
 APP_PKGS := ./internal/... ./lambda/... ./processor/... ./dashboards/...
 
-.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc fresh-machine
+.PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc fresh-machine topology docs
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ plan: ## offline plan, no credentials: build/plan/$(STACK).json + resource count
 
 config-doc: ## regenerate docs/config.md, the table of every stack config key, from infra/config and the stack files
 	$(GO) run ./infra/config/cmd/configdoc
+
+topology: ## docs/topology.dot from the prod offline plan, rendered to docs/topology.svg (Graphviz: installed with apt-get when missing and root, else required)
+	@GO=$(GO) bash scripts/topology.sh prod
+
+docs: config-doc topology ## regenerate every generated doc (docs/config.md, docs/topology.dot and .svg)
 
 simulate: ## replay load traces through the plan's scaling rules: build/simulate/<trace>.json + .png and a table (TRACE=file.csv, STACK=dev|prod, PER_TASK=msgs/s)
 	$(GO) run ./infra/scaling/cmd/simulate -stack $(STACK) $(if $(TRACE),-trace $(TRACE)) $(if $(PER_TASK),-per-task $(PER_TASK))

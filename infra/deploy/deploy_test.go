@@ -311,7 +311,7 @@ func TestScriptsShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Fatal("shellcheck missing: make test-infra installs it (scripts/ensure-shellcheck.sh)")
 	}
-	out, err := exec.Command("shellcheck", filepath.Join(root, "scripts", "deploy.sh"), filepath.Join(root, "scripts", "image.sh"), filepath.Join(root, "scripts", "broker.sh")).CombinedOutput()
+	out, err := exec.Command("shellcheck", filepath.Join(root, "scripts", "deploy.sh"), filepath.Join(root, "scripts", "image.sh"), filepath.Join(root, "scripts", "broker.sh"), filepath.Join(root, "scripts", "topology.sh")).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
