@@ -6,7 +6,7 @@ SHELL := /bin/bash
 GO      ?= go
 STACK   ?= dev
 # Go packages that never import Pulumi: cheap to build, tested with -race.
-APP_PKGS := ./internal/... ./lambda/... ./processor/... ./dashboards/...
+APP_PKGS := ./internal/... ./lambda/... ./logship/... ./processor/... ./dashboards/...
 
 .PHONY: help services test actionlint test-app test-infra vet local bench soak build plan plan-diff preview up deploy image fuzz simulate broker-wait broker-reconcile broker-roll config-doc fresh-machine topology docs
 
@@ -81,14 +81,16 @@ bench: services ## benchmarks, each figure next to its baseline from the same ru
 soak: services ## receiver → RabbitMQ → processor → MariaDB for SOAK_DURATION (default 10m) at half the measured peak (SOAK_RATE), with faults; loopback only
 	SOAK_DURATION=$(or $(SOAK_DURATION),10m) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 60m ./processor/e2e/
 
-build: ## build/lambda/bootstrap.zip and build/lambda/canary.zip (linux/arm64) and build/processor
-	@mkdir -p build/lambda/canary
+build: ## build/lambda/bootstrap.zip, build/lambda/canary.zip and build/lambda/logship.zip (linux/arm64) and build/processor
+	@mkdir -p build/lambda/canary build/lambda/logship
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/lambda/bootstrap ./lambda
 	$(GO) run ./scripts/lambdazip -o build/lambda/bootstrap.zip build/lambda/bootstrap
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/lambda/canary/bootstrap ./lambda/canary
 	$(GO) run ./scripts/lambdazip -o build/lambda/canary.zip build/lambda/canary/bootstrap
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/lambda/logship/bootstrap ./logship
+	$(GO) run ./scripts/lambdazip -o build/lambda/logship.zip build/lambda/logship/bootstrap
 	@if [ -f processor/main.go ]; then CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags='-s -w -buildid=' -o build/processor ./processor; fi
-	@ls -l build/lambda/bootstrap.zip build/lambda/canary.zip
+	@ls -l build/lambda/bootstrap.zip build/lambda/canary.zip build/lambda/logship.zip
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@bash scripts/fuzz.sh $(FUZZTIME)

@@ -26,7 +26,7 @@ parallel=()
 
 # Application package trees that exist right now.
 patterns=()
-for d in internal lambda processor; do
+for d in internal lambda logship processor; do
 	[[ -d "$d" ]] && patterns+=("./$d/...")
 done
 if ((${#patterns[@]} == 0)); then
