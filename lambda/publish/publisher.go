@@ -18,6 +18,7 @@ import (
 	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/internal/writegroup"
 )
 
 // Errors a caller turns into 503 + Retry-After. Each wraps ErrUnavailable.
@@ -39,8 +40,8 @@ type Config struct {
 	Channels int
 	// ConfirmTimeout bounds a publish from start to confirm.
 	ConfirmTimeout time.Duration
-	// WriteTimeout bounds one socket write (a batch of frames: see
-	// batchConn), so a broker that stopped reading (flow control, a dead
+	// WriteTimeout bounds one socket write (a group of frames: see
+	// internal/writegroup), so a broker that stopped reading (flow control, a dead
 	// peer) fails the connection instead of hanging it.
 	WriteTimeout time.Duration
 	// DialTimeout bounds connecting and the AMQP handshake.
@@ -328,7 +329,7 @@ func (p *Publisher) probe(s *session, pr *probe) {
 
 func (p *Publisher) dial(ctx context.Context) (*session, error) {
 	wt := p.cfg.WriteTimeout
-	var bc *batchConn
+	var bc *writegroup.Conn
 	conn, err := amqp.DialConfig(p.cfg.URL, amqp.Config{
 		Heartbeat:       10 * time.Second,
 		TLSClientConfig: brokertls.Client(), // amqps://: the broker CA of RABBITMQ_CA
@@ -348,7 +349,7 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 			}
 			// Under TLS too: amqp091 wraps this conn, so records are
 			// grouped below the encryption.
-			bc = newBatchConn(c, wt)
+			bc = writegroup.New(c, wt)
 			return bc, nil
 		},
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hookline/hookline/internal/brokertls"
 	"github.com/hookline/hookline/internal/confirm"
 	"github.com/hookline/hookline/internal/topology"
+	"github.com/hookline/hookline/internal/writegroup"
 )
 
 const publishTimeout = 15 * time.Second
@@ -40,8 +42,29 @@ func (s *session) close() {
 }
 
 func (c *Consumer) dial() (_ *session, err error) {
+	// amqp091's own dialer (its timeout, or the URL's connection_timeout),
+	// with the socket's writes grouped: every ack is a flush of its own, and
+	// a worker acks a whole batch back to back. No write deadline, as before.
+	timeout := 30 * time.Second
+	if uri, err := amqp.ParseURI(c.o.URL); err == nil && uri.ConnectionTimeout > 0 {
+		timeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
+	}
+	tcp := amqp.DefaultDial(timeout)
 	dial := func(name string) (*amqp.Connection, error) {
-		return amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, TLSClientConfig: brokertls.Client(), Properties: amqp.Table{"connection_name": name}})
+		var wg *writegroup.Conn
+		conn, err := amqp.DialConfig(c.o.URL, amqp.Config{Heartbeat: 10 * time.Second, TLSClientConfig: brokertls.Client(), Properties: amqp.Table{"connection_name": name},
+			Dial: func(network, addr string) (net.Conn, error) {
+				nc, err := tcp(network, addr)
+				if err != nil {
+					return nil, err
+				}
+				wg = writegroup.New(nc, 0)
+				return wg, nil
+			}})
+		if err != nil && wg != nil {
+			wg.Close() // amqp091 does not close the socket on every failed handshake
+		}
+		return conn, err
 	}
 	conn, err := dial("hookline-processor-consume")
 	if err != nil {

@@ -58,7 +58,7 @@ func BenchmarkProcessor(b *testing.B) {
 		ib := benchBatchInserts(b, config.DefaultBatchSize)
 		l1 := 1 / (1/c + 1/i1)
 		l2 := 1 / (1/c + 2/ib)
-		a, rss := benchDrain(b)
+		a, rss, writes := benchDrain(b)
 		rate := a / 2
 		p50, p99, n := benchLatency(b, rate)
 		c50, c99 := benchBaselineLatency(b, rate)
@@ -79,6 +79,7 @@ func BenchmarkProcessor(b *testing.B) {
 		b.ReportMetric(ms(q99), "p99q_ms")
 		b.ReportMetric(ms(d99), "base_p99q_ms")
 		b.ReportMetric(float64(rss)/(1<<20), "peakRSS_MiB")
+		b.ReportMetric(writes, "drain_writes/event")
 		fmt.Printf("\nprocessor benchmark (one run, same machine, same services):\n"+
 			"  figure 3, throughput\n"+
 			"    (a) processor drain of %d events (1 KiB, %d entities), effect checked: %8.0f events/s\n"+
@@ -96,10 +97,11 @@ func BenchmarkProcessor(b *testing.B) {
 			"    processor:                                         p50 %6.1f ms  p99 %6.1f ms\n"+
 			"    baseline:                                           p50 %6.1f ms  p99 %6.1f ms\n"+
 			"    p99 ratio = %.2f\n"+
-			"  processor peak RSS (VmHWM) during the drain: %.1f MiB\n",
+			"  processor peak RSS (VmHWM) during the drain: %.1f MiB\n"+
+			"  processor write syscalls per event, start-up and drain (acks, SQL, Redis): %.2f\n",
 			benchEvents, benchEntities, a, c, benchInserter, i1, benchInserter, config.DefaultBatchSize, ib, l1, l2,
 			a/l2, a/l1, rate, n, ms(p50), ms(p99), benchInserter, ms(c50), ms(c99), ms(p99)/ms(c99), behind(c50),
-			a/4, qn, ms(q50), ms(q99), ms(d50), ms(d99), ms(q99)/ms(d99), float64(rss)/(1<<20))
+			a/4, qn, ms(q50), ms(q99), ms(d50), ms(d99), ms(q99)/ms(d99), float64(rss)/(1<<20), writes)
 		printLoad()
 	}
 }
@@ -333,7 +335,7 @@ func benchBatchInserts(b *testing.B, batch int) float64 {
 // re-executed as `processor run`, defaults for prefetch, workers, batch;
 // BENCH_CONCURRENCY overrides CONCURRENCY, for tuning) draining the
 // preloaded backlog; also its peak RSS.
-func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
+func benchDrain(b *testing.B) (rate float64, peakRSS int64, writesPerEvent float64) {
 	e := newEnv(b, envOpts{})
 	preload(b, testenv.AMQPURLAs("", e.vhost, topology.Receiver), benchEvents)
 	var tuning []string
@@ -355,6 +357,8 @@ func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
 	}, 10*time.Minute, 100*time.Millisecond)
 	rate = float64(benchEvents-first) / time.Since(start).Seconds()
 	peakRSS = vmHWM(b, cmd.Process.Pid)
+	// Write syscalls: a count the machine's load does not move.
+	writesPerEvent = float64(procWrites(b, cmd.Process.Pid)) / benchEvents
 	require.NoError(b, cmd.Process.Signal(syscall.SIGTERM))
 	_ = cmd.Wait()
 	// The speed counts only with the effect intact: every entity holds its
@@ -363,7 +367,22 @@ func benchDrain(b *testing.B) (rate float64, peakRSS int64) {
 	require.Equal(b, benchEntities, e.count("SELECT COUNT(*) FROM webhook_entities"))
 	require.Equal(b, benchEntities, e.count("SELECT COUNT(*) FROM webhook_entities WHERE last_event_id >= ?", fmt.Sprintf("bench-%07d", benchEntities)))
 	require.Equal(b, 0, e.depth(topology.DeadQueue))
-	return rate, peakRSS
+	return rate, peakRSS, writesPerEvent
+}
+
+// procWrites is the write syscalls process pid has made (syscw).
+func procWrites(b *testing.B, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	require.NoError(b, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(b, err)
+			return n
+		}
+	}
+	b.Fatal("no syscw")
+	return 0
 }
 
 func vmHWM(b *testing.B, pid int) int64 {

@@ -1,4 +1,6 @@
-package publish
+// Package writegroup groups a connection's writes into fewer socket writes,
+// for AMQP clients that flush after every frame group (amqp091-go does).
+package writegroup
 
 import (
 	"errors"
@@ -7,7 +9,7 @@ import (
 	"time"
 )
 
-// maxPending bounds the bytes a batchConn holds for the socket; a Write that
+// maxPending bounds the bytes a Conn holds for the socket; a Write that
 // would go past it waits (the broker is not keeping up, or not reading).
 const maxPending = 256 << 10
 
@@ -15,22 +17,22 @@ const maxPending = 256 << 10
 // connection.close-ok) to the socket.
 const closeFlush = 100 * time.Millisecond
 
-// errConnClosed is what a Write after Close returns.
-var errConnClosed = errors.New("broker connection closed")
+// ErrClosed is what a Write after Close returns.
+var ErrClosed = errors.New("connection closed")
 
-// batchConn groups writes into fewer socket writes. amqp091 flushes its
-// buffer (one write syscall) at the end of every publish, while holding the
-// connection's send lock, so concurrent publishes queue for one syscall each.
-// Here Write only copies the bytes; one goroutine writes everything that
-// piled up meanwhile in one call, with one write deadline for the lot. A
-// publish is still accepted only on the broker's confirm, which cannot come
-// before its bytes have reached the broker, so grouping changes when bytes
-// leave, never what counts as accepted.
+// Conn groups writes into fewer socket writes. amqp091 flushes its buffer
+// (one write syscall) at the end of every publish, ack or other method,
+// while holding the connection's send lock, so concurrent callers queue for
+// one syscall each. Here Write only copies the bytes; one goroutine writes
+// everything that piled up meanwhile in one call, with one write deadline
+// for the lot. A confirm or any other answer cannot come before the broker
+// has read the bytes, so grouping changes when bytes leave, never what a
+// caller is told.
 //
 // A failed socket write (the deadline passed: a broker that stopped reading,
-// a half-dead peer) closes the connection, so amqp091's reader fails and the
-// session is marked dead; every later Write returns the error.
-type batchConn struct {
+// a half-dead peer) closes the socket, so amqp091's reader fails and the
+// connection shuts down; every later Write returns the error.
+type Conn struct {
 	net.Conn
 	timeout time.Duration
 
@@ -47,17 +49,18 @@ type batchConn struct {
 	once sync.Once
 }
 
-// newBatchConn wraps c; its writer goroutine runs until Close or a failed
+// New wraps c. Each socket write gets a deadline of timeout from its
+// start; 0 sets none. The writer goroutine runs until Close or a failed
 // write, and Close waits for it.
-func newBatchConn(c net.Conn, timeout time.Duration) *batchConn {
-	bc := &batchConn{Conn: c, timeout: timeout, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func New(c net.Conn, timeout time.Duration) *Conn {
+	bc := &Conn{Conn: c, timeout: timeout, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	bc.room.L = &bc.mu
 	go bc.writeLoop()
 	return bc
 }
 
 // Write queues b (copied: the caller reuses it) for the writer goroutine.
-func (c *batchConn) Write(b []byte) (int, error) {
+func (c *Conn) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	for c.err == nil && !c.closing && len(c.pending) > 0 && len(c.pending)+len(b) > maxPending {
 		c.room.Wait()
@@ -69,7 +72,7 @@ func (c *batchConn) Write(b []byte) (int, error) {
 		return 0, err
 	case c.closing:
 		c.mu.Unlock()
-		return 0, errConnClosed
+		return 0, ErrClosed
 	}
 	c.pending = append(c.pending, b...)
 	c.wake()
@@ -78,14 +81,14 @@ func (c *batchConn) Write(b []byte) (int, error) {
 }
 
 // wake tells the writer goroutine there is work; c.mu is held.
-func (c *batchConn) wake() {
+func (c *Conn) wake() {
 	select {
 	case c.kick <- struct{}{}:
 	default: // already told: it will find these bytes too
 	}
 }
 
-func (c *batchConn) writeLoop() {
+func (c *Conn) writeLoop() {
 	defer close(c.done)
 	defer c.Conn.Close()
 	for range c.kick {
@@ -104,11 +107,17 @@ func (c *batchConn) writeLoop() {
 			c.room.Broadcast()
 			// The deadline is set under mu, so Close's shorter one is
 			// never overwritten by a longer one.
-			deadline := time.Now().Add(c.timeout)
-			if c.closing && c.closeBy.Before(deadline) {
+			var deadline time.Time // none
+			if c.timeout > 0 {
+				deadline = time.Now().Add(c.timeout)
+			}
+			if c.closing && (deadline.IsZero() || c.closeBy.Before(deadline)) {
 				deadline = c.closeBy
 			}
-			err := c.Conn.SetWriteDeadline(deadline)
+			var err error
+			if c.timeout > 0 || c.closing {
+				err = c.Conn.SetWriteDeadline(deadline)
+			}
 			c.mu.Unlock()
 			if err == nil {
 				_, err = c.Conn.Write(buf)
@@ -133,11 +142,14 @@ func (c *batchConn) writeLoop() {
 // Close hands what is pending to the socket within closeFlush (a peer that
 // stopped reading gets nothing more), then closes it and waits for the
 // writer goroutine.
-func (c *batchConn) Close() error {
+func (c *Conn) Close() error {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closing = true
-		c.closeBy = time.Now().Add(min(closeFlush, c.timeout))
+		c.closeBy = time.Now().Add(closeFlush)
+		if c.timeout > 0 && c.timeout < closeFlush {
+			c.closeBy = time.Now().Add(c.timeout)
+		}
 		// Cut a write in progress short; the loop uses closeBy for the rest.
 		_ = c.Conn.SetWriteDeadline(c.closeBy)
 		c.room.Broadcast()

@@ -1,4 +1,4 @@
-package publish
+package writegroup
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// gatedConn counts the socket writes under a batchConn and holds each one
+// gatedConn counts the socket writes under a Conn and holds each one
 // until the test lets it through.
 type gatedConn struct {
 	net.Conn
@@ -31,13 +31,13 @@ func (g *gatedConn) Write(b []byte) (int, error) {
 	return g.Conn.Write(b)
 }
 
-// TestBatchConnGroupsWrites: writes made while a socket write is in progress
+// TestGroupsWrites: writes made while a socket write is in progress
 // leave in one socket write, complete and in order.
-func TestBatchConnGroupsWrites(t *testing.T) {
+func TestGroupsWrites(t *testing.T) {
 	t.Parallel()
 	a, b := net.Pipe()
 	g := &gatedConn{Conn: a, gate: make(chan struct{})}
-	bc := newBatchConn(g, 5*time.Second)
+	bc := New(g, 5*time.Second)
 	t.Cleanup(func() { bc.Close(); b.Close() })
 
 	got := make(chan []byte, 1)
@@ -61,14 +61,14 @@ func TestBatchConnGroupsWrites(t *testing.T) {
 	require.LessOrEqual(t, g.writes, 2, "100 writes queued behind one socket write")
 }
 
-// TestBatchConnStalledPeer: a peer that stops reading fails the socket write
+// TestStalledPeer: a peer that stops reading fails the socket write
 // at the deadline; the socket is closed (amqp091's reader sees it), and every
 // Write, also one waiting for room, returns the error.
-func TestBatchConnStalledPeer(t *testing.T) {
+func TestStalledPeer(t *testing.T) {
 	t.Parallel()
 	a, b := net.Pipe() // unbuffered: a peer that never reads stalls the first write
 	t.Cleanup(func() { b.Close() })
-	bc := newBatchConn(a, 100*time.Millisecond)
+	bc := New(a, 100*time.Millisecond)
 	t.Cleanup(func() { bc.Close() })
 
 	start := time.Now()
@@ -100,10 +100,10 @@ func TestBatchConnStalledPeer(t *testing.T) {
 	require.ErrorIs(t, err, io.ErrClosedPipe)
 }
 
-// TestBatchConnClose: Close hands what is pending to the socket, stops the
+// TestClose: Close hands what is pending to the socket, stops the
 // writer goroutine, and later Writes fail; a Close with a stalled peer ends
 // within closeFlush.
-func TestBatchConnClose(t *testing.T) {
+func TestClose(t *testing.T) {
 	t.Parallel()
 	t.Run("flushes", func(t *testing.T) {
 		t.Parallel()
@@ -111,25 +111,54 @@ func TestBatchConnClose(t *testing.T) {
 		t.Cleanup(func() { b.Close() })
 		got := make(chan []byte, 1)
 		go func() { all, _ := io.ReadAll(b); got <- all }()
-		bc := newBatchConn(a, 5*time.Second)
+		bc := New(a, 5*time.Second)
 		_, err := bc.Write([]byte("connection.close-ok"))
 		require.NoError(t, err)
 		require.NoError(t, bc.Close())
 		require.Equal(t, "connection.close-ok", string(<-got))
 		<-bc.done // the writer goroutine has returned
 		_, err = bc.Write([]byte("late"))
-		require.True(t, errors.Is(err, errConnClosed), "%v", err)
+		require.True(t, errors.Is(err, ErrClosed), "%v", err)
 		require.NoError(t, bc.Close(), "a second Close is harmless")
 	})
 	t.Run("stalled peer", func(t *testing.T) {
 		t.Parallel()
 		a, b := net.Pipe()
 		t.Cleanup(func() { b.Close() })
-		bc := newBatchConn(a, time.Minute)
+		bc := New(a, time.Minute)
 		_, err := bc.Write([]byte("never read"))
 		require.NoError(t, err)
 		start := time.Now()
 		require.NoError(t, bc.Close())
 		require.Less(t, time.Since(start), 2*time.Second, "Close is bounded by closeFlush, not the write timeout")
 	})
+	t.Run("no timeout, stalled peer", func(t *testing.T) {
+		t.Parallel()
+		a, b := net.Pipe()
+		t.Cleanup(func() { b.Close() })
+		bc := New(a, 0)
+		_, err := bc.Write([]byte("never read"))
+		require.NoError(t, err)
+		start := time.Now()
+		require.NoError(t, bc.Close())
+		require.Less(t, time.Since(start), 2*time.Second, "Close is bounded by closeFlush without a write timeout too")
+	})
+}
+
+// TestNoTimeout: with timeout 0 a slow reader is waited for, as a plain
+// socket would be: no deadline is set.
+func TestNoTimeout(t *testing.T) {
+	t.Parallel()
+	a, b := net.Pipe()
+	bc := New(a, 0)
+	t.Cleanup(func() { bc.Close(); b.Close() })
+	_, err := bc.Write([]byte("slow"))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the peer reads late (pacing, not an assertion)
+	got := make([]byte, 4)
+	_, err = io.ReadFull(b, got)
+	require.NoError(t, err)
+	require.Equal(t, "slow", string(got))
+	_, err = bc.Write([]byte("more"))
+	require.NoError(t, err, "no deadline failed the socket")
 }
