@@ -24,13 +24,21 @@ json_list() { python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)
 field() { python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get(sys.argv[1], ""))' "$1"; }
 
 region="$("$pulumi" config get aws:region --stack "$stack")"
-mapfile -t nodes < <(output rabbitmqNodes --json | json_list)
-prefix="$(output rabbitmqStatusPrefix)"
-document="$(output rabbitmqConfigureDocument)"
-instance_ids() { output rabbitmqInstanceIds --json | json_list; }
+mapfile -t nodes < <(output brokerNodeNames --json | json_list)
+mapfile -t markers < <(output brokerStatusParameterNames --json | json_list)
+document="$(output brokerConfigureDocumentName)"
+instance_ids() { output brokerInstanceIds --json | json_list; }
 
+# marker NODE: the node's ready marker (its parameter is at NODE's index in
+# brokerStatusParameterNames).
 marker() {
-	"$aws" ssm get-parameter --region "$region" --name "$prefix$1/status" --query Parameter.Value --output text 2>/dev/null || true
+	local i
+	for i in "${!nodes[@]}"; do
+		if [[ ${nodes[$i]} == "$1" ]]; then
+			"$aws" ssm get-parameter --region "$region" --name "${markers[$i]}" --query Parameter.Value --output text 2>/dev/null || true
+			return
+		fi
+	done
 }
 
 # wait_ready NODE [INSTANCE]: until NODE's marker says ready (for INSTANCE).

@@ -46,7 +46,7 @@ say "1/5 build"
 "$make" build
 
 "$pulumi" stack select --create "$stack" >&2
-if [[ -z "$(output ecrRepositoryUrl)" ]]; then
+if [[ -z "$(output registryRepositoryUrl)" ]]; then
 	say "2/5 first deploy: creating the platform and the image repository (the service waits for its image)"
 	up
 else
@@ -63,11 +63,11 @@ if [[ "$digest" != "$current" ]]; then
 	up
 	broker_ready
 	region="$("$pulumi" config get aws:region --stack "$stack")"
-	cluster="$(output ecsClusterName)"
-	taskdef="$(output migrationTaskDefinitionArn)"
-	container="$(output migrationContainerName)"
-	subnets="$(output computeSubnetIds --json | tr -d ' \n')"
-	group="$(output processorSecurityGroupId)"
+	cluster="$(output processorClusterName)"
+	taskdef="$(output processorMigrationTaskDefinitionArn)"
+	container="$(output processorMigrationContainerName)"
+	subnets="$(output networkComputeSubnetIds --json | tr -d ' \n')"
+	group="$(output securityProcessorGroupId)"
 	network="{\"awsvpcConfiguration\":{\"subnets\":$subnets,\"securityGroups\":[\"$group\"],\"assignPublicIp\":\"DISABLED\"}}"
 	task="$("$aws" ecs run-task --region "$region" --cluster "$cluster" --task-definition "$taskdef" \
 		--launch-type FARGATE --count 1 --started-by hookline-deploy --network-configuration "$network" \
@@ -92,7 +92,7 @@ if [[ "$digest" != "$current" ]]; then
 		reason="$("$aws" ecs describe-tasks --region "$region" --cluster "$cluster" --tasks "$task" \
 			--query 'tasks[0].stoppedReason' --output text || true)"
 		say "migration failed (exit code $code: $reason); the service keeps its image."
-		say "logs: aws logs tail $(output processorLogGroup) --log-stream-name-prefix $container --region $region"
+		say "logs: aws logs tail $(output processorLogGroupName) --log-stream-name-prefix $container --region $region"
 		exit 1
 	fi
 	say "migration done"

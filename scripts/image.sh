@@ -2,7 +2,7 @@
 # `make image STACK=…`: builds the processor image with ko (no Docker
 # daemon; linux/arm64; distroless static, nonroot; SPDX SBOM pushed next to
 # it) and pushes it to the stack's ECR repository (stack output
-# ecrRepositoryUrl). Prints the image digest (sha256:…) on stdout, everything
+# registryRepositoryUrl). Prints the image digest (sha256:…) on stdout, everything
 # else on stderr, and writes it to build/image/<stack>.digest.
 #
 # The tag is src-<hash of the processor's sources, go.mod/go.sum, ko's
@@ -35,9 +35,9 @@ build_dir="${HOOKLINE_BUILD_DIR:-$root/build}"
 kodata="${HOOKLINE_KODATA:-$root/processor/kodata}"
 say() { echo "image[$stack]: $*" >&2; }
 
-repo_url="$("$pulumi" stack output ecrRepositoryUrl --stack "$stack" 2>/dev/null || true)"
+repo_url="$("$pulumi" stack output registryRepositoryUrl --stack "$stack" 2>/dev/null || true)"
 if [[ -z "$repo_url" ]]; then
-	say "stack $stack has no ecrRepositoryUrl output yet; run 'make deploy STACK=$stack' (it creates the repository first)"
+	say "stack $stack has no registryRepositoryUrl output yet; run 'make deploy STACK=$stack' (it creates the repository first)"
 	exit 1
 fi
 registry="${repo_url%%/*}"

@@ -23,7 +23,7 @@ type Edge struct {
 	// Plan is the zone's Cloudflare plan: free | pro | business |
 	// enterprise. The generated rules use only what it allows.
 	Plan      string   `json:"plan"`
-	Hostnames []string `json:"hostnames"` // the names senders post to; the first is webhookUrl's
+	Hostnames []string `json:"hostnames"` // the names senders post to; the first is edgeWebhookUrl's
 	// AdvancedCertificate is true when the operator ordered a Cloudflare
 	// advanced certificate for names deeper than one label under the zone,
 	// which Universal SSL does not cover.

@@ -24,10 +24,10 @@ case "$1 ${2:-}" in
 "config get") echo us-east-1 ;;
 "stack output")
 	case "$3" in
-	rabbitmqNodes) python3 -c 'import json, sys; print(json.dumps(["hookline-t-rabbitmq-%d" % i for i in range(int(sys.argv[1]))]))' "$FAKE_NODES" ;;
-	rabbitmqInstanceIds) python3 -c 'import json, sys; print(json.dumps(open(sys.argv[1]).read().split()))' "$s/ids" ;;
-	rabbitmqStatusPrefix) echo /hookline/t/broker/ ;;
-	rabbitmqConfigureDocument) echo hookline-t-rabbitmq-configure-abc ;;
+	brokerNodeNames) python3 -c 'import json, sys; print(json.dumps(["hookline-t-rabbitmq-%d" % i for i in range(int(sys.argv[1]))]))' "$FAKE_NODES" ;;
+	brokerStatusParameterNames) python3 -c 'import json, sys; print(json.dumps(["/hookline/t/broker/hookline-t-rabbitmq-%d/status" % i for i in range(int(sys.argv[1]))]))' "$FAKE_NODES" ;;
+	brokerInstanceIds) python3 -c 'import json, sys; print(json.dumps(open(sys.argv[1]).read().split()))' "$s/ids" ;;
+	brokerConfigureDocumentName) echo hookline-t-rabbitmq-configure-abc ;;
 	*) exit 255 ;;
 	esac ;;
 "stack export")

@@ -24,13 +24,13 @@ case "$1 ${2:-}" in
 "stack output")
 	[[ -f "$s/deployed" ]] || { echo "error: no outputs" >&2; exit 255; }
 	case "$3" in
-	ecrRepositoryUrl) echo "123456789012.dkr.ecr.us-east-1.amazonaws.com/hookline-t/processor" ;;
-	ecsClusterName) echo "hookline-t-processor-1a2b" ;;
-	migrationTaskDefinitionArn) [[ -n "$(get hookline:migrationImageDigest)" ]] && echo "arn:aws:ecs:us-east-1:123456789012:task-definition/hookline-t-processor-migrate:7" ;;
-	migrationContainerName) echo migrate ;;
-	computeSubnetIds) printf '[\n  "subnet-a",\n  "subnet-b"\n]\n' ;;
-	processorSecurityGroupId) echo sg-processor ;;
-	processorLogGroup) echo /hookline/hookline-t/processor ;;
+	registryRepositoryUrl) echo "123456789012.dkr.ecr.us-east-1.amazonaws.com/hookline-t/processor" ;;
+	processorClusterName) echo "hookline-t-processor-1a2b" ;;
+	processorMigrationTaskDefinitionArn) [[ -n "$(get hookline:migrationImageDigest)" ]] && echo "arn:aws:ecs:us-east-1:123456789012:task-definition/hookline-t-processor-migrate:7" ;;
+	processorMigrationContainerName) echo migrate ;;
+	networkComputeSubnetIds) printf '[\n  "subnet-a",\n  "subnet-b"\n]\n' ;;
+	securityProcessorGroupId) echo sg-processor ;;
+	processorLogGroupName) echo /hookline/hookline-t/processor ;;
 	processorServiceName) echo hookline-t-processor ;;
 	*) exit 255 ;;
 	esac ;;

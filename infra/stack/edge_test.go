@@ -365,7 +365,7 @@ func TestOriginSecretOneValue(t *testing.T) {
 }
 
 // A stack without hookline:edge has no public endpoint at all: no API, no
-// Cloudflare resource, no Lambda permission, no webhookUrl.
+// Cloudflare resource, no Lambda permission, no edgeWebhookUrl.
 func TestNoEdgeNoEndpoint(t *testing.T) {
 	root, err := config.FindRoot(".")
 	if err != nil {
@@ -381,15 +381,15 @@ func TestNoEdgeNoEndpoint(t *testing.T) {
 		}
 	}
 	if url := webhookURL(t, plan.Options{Root: root, Stack: "dev", Omit: []string{"hookline:edge"}}); url != "" {
-		t.Errorf("webhookUrl %q without an edge", url)
+		t.Errorf("edgeWebhookUrl %q without an edge", url)
 	}
 	if url := webhookURL(t, plan.Options{Root: root, Stack: "prod"}); url != "https://hooks.example.com/webhooks/" {
-		t.Errorf("prod webhookUrl %q; want https://hooks.example.com/webhooks/", url)
+		t.Errorf("prod edgeWebhookUrl %q; want https://hooks.example.com/webhooks/", url)
 	}
 }
 
 // webhookURL builds a stack under the mock and reads the edge's URL (the
-// value Export publishes as webhookUrl) once the run has settled.
+// value Export publishes as edgeWebhookUrl) once the run has settled.
 func webhookURL(t *testing.T, opt plan.Options) string {
 	t.Helper()
 	values, _, err := plan.StackConfig(opt)

@@ -427,53 +427,6 @@ func NewProvider(ctx *pulumi.Context, cfg config.Config) (*aws.Provider, error) 
 	})
 }
 
-// Export publishes the stack outputs the next parts and operators read.
-func (p *Platform) Export(ctx *pulumi.Context) {
-	ctx.Export("vpcId", p.Network.VpcID)
-	ctx.Export("computeSubnetIds", p.Network.ComputeSubnetIDs)
-	ctx.Export("databaseSubnetIds", p.Network.DatabaseSubnetIDs)
-	for _, r := range security.Roles {
-		ctx.Export(string(r)+"SecurityGroupId", p.Security.ID(r))
-	}
-	ctx.Export("databaseAddress", p.Database.Address)
-	ctx.Export("databaseMasterSecretArn", p.Database.MasterSecretArn)
-	ctx.Export("databaseProcessorSecretArn", p.Database.ProcessorSecretArn)
-	ctx.Export("redisPrimaryEndpoint", p.Cache.PrimaryEndpoint)
-	ctx.Export("redisAuthSecretArn", p.Cache.AuthSecretArn)
-	ctx.Export("rabbitmqHost", p.Broker.Host)
-	ctx.Export("rabbitmqPrivateIps", p.Broker.PrivateIPs)
-	ctx.Export("rabbitmqInstanceIds", p.Broker.InstanceIDs)
-	ctx.Export("rabbitmqNodes", pulumi.ToStringArray(p.Broker.Nodes))
-	ctx.Export("rabbitmqConfigureDocument", p.Broker.DocumentName)
-	ctx.Export("rabbitmqStatusPrefix", pulumi.String(p.Broker.StatusPrefix))
-	ctx.Export("rabbitmqCaCertSecretArn", p.Broker.CACertArn)
-	for user, arn := range p.Broker.SecretArns {
-		ctx.Export("rabbitmq"+capitalize(string(user))+"SecretArn", arn)
-	}
-	ctx.Export("alarmTopicArn", p.Alarms.Arn)
-
-	// What a user needs (README, "Stack outputs").
-	ctx.Export("brokerEndpoint", pulumi.Sprintf("amqps://%s:%d/%s", p.Broker.Host, p.Broker.Port, p.Config.Broker.Vhost))
-	ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", p.Database.Address, security.MySQL))
-	ctx.Export("webhookSourcesSecretArn", p.Sources.SecretArn)
-	ctx.Export("ecrRepositoryUrl", p.Registry.URL)
-	ctx.Export("ecrRepositoryName", p.Registry.Name)
-	ctx.Export("ecsClusterName", p.Processor.ClusterName)
-	ctx.Export("processorServiceName", p.Processor.ServiceName)
-	ctx.Export("processorLogGroup", p.Processor.LogGroupName)
-	ctx.Export("migrationTaskDefinitionArn", p.Processor.MigrationTaskArn)
-	ctx.Export("migrationContainerName", pulumi.String(p.Processor.Migration))
-	ctx.Export("receiverFunctionName", p.Receiver.Name)
-	ctx.Export("receiverLogGroup", p.Receiver.LogGroupName)
-	ctx.Export("dashboardUrl", p.Dashboard.URL)
-	ctx.Export("alarmTopicArn", p.Alarms.Arn)
-	if p.Edge != nil { // no edge, no public endpoint and no webhookUrl
-		ctx.Export("webhookUrl", p.Edge.WebhookURL)
-		ctx.Export("apiId", p.Edge.APIID)
-		ctx.Export("apiAccessLogGroup", p.Edge.LogGroupName)
-	}
-}
-
 func capitalize(s string) string {
 	if s == "" {
 		return s

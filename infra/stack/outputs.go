@@ -1,0 +1,98 @@
+package stack
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/hookline/hookline/infra/security"
+	"github.com/hookline/hookline/internal/topology"
+)
+
+// Output is one stack output.
+type Output struct {
+	Name  string
+	Value pulumi.Input
+}
+
+// OutputPrefixes are the components' output prefixes, and OutputSuffixes
+// the fixed suffixes every output name ends in, the terraform-aws-modules
+// way: <component><Thing><Suffix>, one name per thing. docs/outputs.md
+// describes each output; TestOutputNames holds both to these lists.
+var (
+	OutputPrefixes = []string{"network", "security", "database", "cache", "broker", "alarms", "sources", "registry", "processor", "receiver", "dashboard", "edge"}
+	OutputSuffixes = []string{"Id", "Ids", "Arn", "Name", "Names", "Url", "Endpoint", "Endpoints"}
+)
+
+// Outputs are the stack outputs operators and the scripts read, in the
+// order of the picture.
+func (p *Platform) Outputs() []Output {
+	var o []Output
+	out := func(name string, v pulumi.Input) { o = append(o, Output{name, v}) }
+
+	out("networkVpcId", p.Network.VpcID)
+	out("networkComputeSubnetIds", p.Network.ComputeSubnetIDs)
+	out("networkDatabaseSubnetIds", p.Network.DatabaseSubnetIDs)
+	for _, r := range security.Roles {
+		out("security"+capitalize(string(r))+"GroupId", p.Security.ID(r))
+	}
+
+	out("databaseEndpoint", pulumi.Sprintf("%s:%d", p.Database.Address, security.MySQL))
+	out("databaseMasterSecretArn", p.Database.MasterSecretArn)
+	out("databaseProcessorSecretArn", p.Database.ProcessorSecretArn)
+	out("cacheEndpoint", pulumi.Sprintf("%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port))
+	out("cacheAuthSecretArn", p.Cache.AuthSecretArn)
+
+	out("brokerUrl", pulumi.Sprintf("amqps://%s:%d/%s", p.Broker.Host, p.Broker.Port, p.Config.Broker.Vhost))
+	out("brokerInstanceIds", p.Broker.InstanceIDs)
+	out("brokerPrometheusEndpoints", p.Broker.PrivateIPs.ApplyT(func(ips []string) []string {
+		eps := make([]string, len(ips))
+		for i, ip := range ips {
+			eps[i] = fmt.Sprintf("%s:%d", ip, security.Prometheus)
+		}
+		return eps
+	}).(pulumi.StringArrayOutput))
+	out("brokerNodeNames", pulumi.ToStringArray(p.Broker.Nodes))
+	var markers []string
+	for _, n := range p.Broker.Nodes {
+		markers = append(markers, p.Broker.StatusPrefix+n+"/status")
+	}
+	out("brokerStatusParameterNames", pulumi.ToStringArray(markers))
+	out("brokerConfigureDocumentName", p.Broker.DocumentName)
+	out("brokerCaSecretArn", p.Broker.CACertArn)
+	roles := make([]topology.Role, 0, len(p.Broker.SecretArns))
+	for r := range p.Broker.SecretArns {
+		roles = append(roles, r)
+	}
+	sort.Slice(roles, func(i, j int) bool { return roles[i] < roles[j] })
+	for _, r := range roles {
+		out("broker"+capitalize(string(r))+"SecretArn", p.Broker.SecretArns[r])
+	}
+	out("alarmsTopicArn", p.Alarms.Arn)
+
+	out("sourcesSecretArn", p.Sources.SecretArn)
+	out("registryRepositoryUrl", p.Registry.URL)
+	out("registryRepositoryName", p.Registry.Name)
+	out("processorClusterName", p.Processor.ClusterName)
+	out("processorServiceName", p.Processor.ServiceName)
+	out("processorLogGroupName", p.Processor.LogGroupName)
+	out("processorMigrationTaskDefinitionArn", p.Processor.MigrationTaskArn)
+	out("processorMigrationContainerName", pulumi.String(p.Processor.Migration))
+	out("receiverFunctionName", p.Receiver.Name)
+	out("receiverLogGroupName", p.Receiver.LogGroupName)
+	out("dashboardUrl", p.Dashboard.URL)
+	if p.Edge != nil { // no edge, no public endpoint and no webhook URL
+		out("edgeWebhookUrl", p.Edge.WebhookURL)
+		out("edgeApiId", p.Edge.APIID)
+		out("edgeAccessLogGroupName", p.Edge.LogGroupName)
+	}
+	return o
+}
+
+// Export publishes the stack outputs.
+func (p *Platform) Export(ctx *pulumi.Context) {
+	for _, o := range p.Outputs() {
+		ctx.Export(o.Name, o.Value)
+	}
+}
