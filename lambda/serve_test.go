@@ -30,7 +30,6 @@ func TestServeDrainsInFlightOnShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- serve(ctx, slog.New(slog.NewJSONHandler(io.Discard, nil)), addr, h) }()
 
-	var resp *http.Response
 	require.Eventually(t, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
@@ -45,8 +44,7 @@ func TestServeDrainsInFlightOnShutdown(t *testing.T) {
 			got <- -1
 			return
 		}
-		resp = r
-		resp.Body.Close()
+		r.Body.Close()
 		got <- r.StatusCode
 	}()
 	<-entered

@@ -35,7 +35,11 @@ func TestAMQPSVerifiesTheBrokerCA(t *testing.T) {
 	vhost := testenv.RabbitMQ(t)
 	good := testenv.NewCA(t, net.ParseIP("127.0.0.1"))
 	addr := testenv.TLSFront(t, good, testenv.RabbitMQAddr())
-	t.Cleanup(func() { brokertls.Use("") })
+	t.Cleanup(func() {
+		if err := brokertls.Use(""); err != nil {
+			t.Error(err)
+		}
+	})
 
 	if err := brokertls.Use(""); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package webhooksig
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,7 @@ func wantSentinel(t *testing.T, err error, want error) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, want)
 	for _, s := range Sentinels {
-		if s != want {
+		if !errors.Is(s, want) {
 			assert.NotErrorIs(t, err, s, "error wraps a second sentinel: %v", err)
 		}
 	}

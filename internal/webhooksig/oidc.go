@@ -207,7 +207,7 @@ func (c *jwksCache) verify(ctx context.Context, jwt string, now time.Time) ([]by
 	for i, a := range oidcAlgs {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
-	jws, err := jose.ParseSigned(jwt, algs)
+	jws, err := jose.ParseSignedCompact(jwt, algs) // a JWT is compact serialization (RFC 7519 §1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: oidc: token: %v", ErrMalformedSignature, err)
 	}

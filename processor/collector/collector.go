@@ -156,8 +156,9 @@ func HTTPClient(ca string) (*http.Client, error) {
 }
 
 // Run samples and publishes until ctx ends, then releases the lease so
-// that another task takes over at once.
-func (c *Collector) Run(ctx context.Context) error {
+// that another task takes over at once. Its failures are logged, not
+// returned: a lost sample or lease is retried on the next tick.
+func (c *Collector) Run(ctx context.Context) {
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -184,7 +185,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

@@ -70,7 +70,7 @@ func (f *fakeCloudWatch) serve(t *testing.T) func(http.ResponseWriter, *http.Req
 			w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 			w.Header().Set("Content-Type", "application/cbor")
 			w.WriteHeader(http.StatusInternalServerError)
-			w.Write(cbor.Encode(cbor.Map{"__type": cbor.String("InternalServiceFault"), "message": cbor.String("down")}))
+			_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String("InternalServiceFault"), "message": cbor.String("down")}))
 			return
 		}
 		v, err := cbor.Decode(raw)
@@ -103,7 +103,7 @@ func (f *fakeCloudWatch) serve(t *testing.T) func(http.ResponseWriter, *http.Req
 		f.mu.Unlock()
 		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 		w.Header().Set("Content-Type", "application/cbor")
-		w.Write(cbor.Encode(cbor.Map{}))
+		_, _ = w.Write(cbor.Encode(cbor.Map{}))
 	}
 }
 

@@ -75,7 +75,7 @@ func scrape(ctx context.Context, client *http.Client, base, vhost, user, pass, i
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // drained for reuse; the status is the error
 		return sample{}, fmt.Errorf("%s: %s", redact(req.URL), resp.Status)
 	}
 	return parse(resp.Body, vhost, inbound)

@@ -93,9 +93,9 @@ func (s *Set) TryAfter(ctx context.Context, prev *Set, names []string) (busy []s
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		// Some keys may have been set before the failure; they expire
 		// with the TTL (releasing them needs the same Redis).
-		s.releaseKeys(context.WithoutCancel(ctx), prefixed(s.l.prefix, names))
+		_ = s.releaseKeys(context.WithoutCancel(ctx), prefixed(s.l.prefix, names))
 		if prev != nil {
-			prev.releaseKeys(context.WithoutCancel(ctx), prevKeys)
+			_ = prev.releaseKeys(context.WithoutCancel(ctx), prevKeys)
 		}
 		return nil, fmt.Errorf("redis lock: %w", err)
 	}
