@@ -5,6 +5,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -259,11 +260,7 @@ func decodeMessage(err error) string {
 }
 
 func asTypeError(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*te = t
-	}
-	return ok
+	return errors.As(err, te)
 }
 
 // Name is the base name every component derives its children's names from.

@@ -451,7 +451,7 @@ func checkWindows(maintenance, backup string) error {
 	days := map[string]int{"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 	clock := func(hm string) int {
 		var h, m int
-		fmt.Sscanf(hm, "%d:%d", &h, &m)
+		_, _ = fmt.Sscanf(hm, "%d:%d", &h, &m) // well-formed already: hh:mm
 		return h*60 + m
 	}
 	start, end, _ := strings.Cut(maintenance, "-")

@@ -13,7 +13,7 @@ func (r Resource) ID() string { return MockID(r.Type, r.Name) }
 // Input is the plain value at a path of the resource's inputs
 // ("metadataOptions", "httpTokens"); nil when absent. Secrets read as "[secret]".
 func (r Resource) Input(path ...string) any {
-	var v any = Plain(resource.NewObjectProperty(r.Inputs))
+	v := Plain(resource.NewObjectProperty(r.Inputs))
 	for _, p := range path {
 		m, ok := v.(map[string]any)
 		if !ok {

@@ -222,10 +222,10 @@ func (p *parser) unary() (node, error) {
 
 func (p *parser) primary() (node, error) {
 	t := p.next()
-	switch {
-	case t == "":
+	switch t {
+	case "":
 		return nil, fmt.Errorf("metric math: unexpected end")
-	case t == "(":
+	case "(":
 		n, err := p.or()
 		if err != nil {
 			return nil, err

@@ -71,7 +71,9 @@ func FromPlan(f plan.File) (*Rules, error) {
 			policies[name] = &Policy{Name: name, AdjustmentType: at, Adjustment: intOf(st["scalingAdjustment"]), CooldownSec: intOf(c["cooldown"])}
 		case "aws:ecs/taskDefinition:TaskDefinition":
 			if !strings.HasSuffix(res.Name, "-migrate") {
-				fmt.Sscan(fmt.Sprint(in["cpu"]), &r.TaskCPU)
+				if _, err := fmt.Sscan(fmt.Sprint(in["cpu"]), &r.TaskCPU); err != nil {
+					return nil, fmt.Errorf("plan of %s: task definition %s: cpu %v: %w", f.Stack, res.Name, in["cpu"], err)
+				}
 			}
 		}
 	}
