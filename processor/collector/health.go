@@ -315,7 +315,7 @@ func (c *Collector) get(ctx context.Context, u, accept string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // drained for reuse; the status is the error
 		return nil, fmt.Errorf("%s: %s", redact(req.URL), resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJSON+1))

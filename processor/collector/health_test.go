@@ -171,10 +171,10 @@ func TestAlarmCountsUnknownAreNotPublished(t *testing.T) {
 	}{
 		{"error status", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusServiceUnavailable) }},
 		{"garbage", func(w http.ResponseWriter, _ *http.Request) {
-			w.Write([]byte("<html><body>proxy error</body></html>\n"))
+			_, _ = w.Write([]byte("<html><body>proxy error</body></html>\n"))
 		}},
 		{"alarm series left out", func(w http.ResponseWriter, _ *http.Request) {
-			w.Write([]byte("# TYPE rabbitmq_queues gauge\nrabbitmq_queues 7\n"))
+			_, _ = w.Write([]byte("# TYPE rabbitmq_queues gauge\nrabbitmq_queues 7\n"))
 		}},
 		{"refused", nil},
 	} {
@@ -273,17 +273,17 @@ func TestManagementCountsUnknownAreNotPublished(t *testing.T) {
 			})
 		}},
 		{"garbage", func(*testing.T, *rig) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>maintenance</html>")) })
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>maintenance</html>")) })
 		}},
 		{"fields left out", func(*testing.T, *rig) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 				switch req.URL.Path {
 				case "/api/overview":
-					w.Write([]byte(`{"node":"rabbit@x"}`))
+					_, _ = w.Write([]byte(`{"node":"rabbit@x"}`))
 				case "/api/nodes":
-					w.Write([]byte(`[{"name":"rabbit@x"}]`))
+					_, _ = w.Write([]byte(`[{"name":"rabbit@x"}]`))
 				default:
-					w.Write([]byte(`[{"name":"webhooks.inbound","type":"quorum","state":"running"}]`))
+					_, _ = w.Write([]byte(`[{"name":"webhooks.inbound","type":"quorum","state":"running"}]`))
 				}
 			})
 		}},
