@@ -111,6 +111,58 @@ func TestOutputNames(t *testing.T) {
 	if p := nameProblems(all, outputsTable(t, root)); len(p) > 0 {
 		t.Errorf("stack outputs:\n  %s", strings.Join(p, "\n  "))
 	}
+	// What the scripts, docs and dashboards read as `stack output <name>`
+	// exists (docs/decisions.md keeps the old names as history).
+	for _, ref := range outputReferences(t, root) {
+		if !slices.Contains(all, ref.name) {
+			t.Errorf("%s reads stack output %s, which the program does not export", ref.file, ref.name)
+		}
+	}
+}
+
+type outputRef struct{ file, name string }
+
+// outputReferences are the camelCase names after "stack output" in the
+// repository's scripts, docs, workflows and dashboards.
+func outputReferences(t *testing.T, root string) []outputRef {
+	t.Helper()
+	pattern := regexp.MustCompile(`stack output ([a-z]+[A-Z][A-Za-z0-9]*)`)
+	var refs []outputRef
+	for _, dir := range []string{"docs", "scripts", ".github", "dashboards", "infra"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			switch filepath.Ext(path) {
+			case ".md", ".sh", ".yml", ".yaml", ".json":
+			default:
+				return nil
+			}
+			if filepath.Base(path) == "decisions.md" {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			for _, m := range pattern.FindAllStringSubmatch(string(b), -1) {
+				refs = append(refs, outputRef{rel, m[1]})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range pattern.FindAllStringSubmatch(string(b), -1) {
+		refs = append(refs, outputRef{"README.md", m[1]})
+	}
+	return refs
 }
 
 // TestOutputNameRuleCatchesOldNames proves the check above fails: the
