@@ -82,7 +82,7 @@ func TLSFront(t testing.TB, ca CA, upstream string) string {
 				}
 				defer up.Close()
 				done := make(chan struct{}, 2)
-				go func() { _, _ = io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				go func() { _, _ = io.Copy(up, c); _ = up.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
 				go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
 				<-done
 				<-done
