@@ -42,6 +42,7 @@ type Config struct {
 	Edge   *Edge   `config:"edge"` // the public way in: Cloudflare in front of API Gateway (docs/edge.md); left out, the stack has no public endpoint
 	Routes []Route `config:"-"`    // the sources document's sources, when the edge is set
 	Alarms Alarms  // where the stack's alarms go and what they page on
+	Logs   Logs    `config:"logs"` // optional copy of the receiver's and processor's logs to Loki; CloudWatch keeps every line
 }
 
 // Processor is the queue consumer's ECS Fargate service.
@@ -209,6 +210,7 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 		{"processor", &c.Processor},
 		{"receiver", &c.Receiver},
 		{"alarms", &c.Alarms.Thresholds},
+		{"logs", &c.Logs},
 	}
 	for _, o := range objects {
 		raw, ok := get(Namespace + ":" + o.key)

@@ -154,6 +154,20 @@ func TestValidationErrors(t *testing.T) {
 		{"more NATs than AZs", "dev", field("hookline:network", "natGateways", 3), "hookline:network.natGateways:", "1 to 2"},
 		{"unknown endpoint", "prod", field("hookline:network", "interfaceEndpoints", []string{"secretsmanager", "dynamo"}), "hookline:network.interfaceEndpoints:", "accepts any of"},
 		{"bad retention", "dev", field("hookline:network", "flowLogRetentionDays", 10), "hookline:network.flowLogRetentionDays:", "accepts 1, 3"},
+		{"loki over http", "dev", field("hookline:logs", "lokiUrl", "http://loki.example.com"), "hookline:logs.lokiUrl:", "accepts https://"},
+		{"loki url with credentials", "dev", field("hookline:logs", "lokiUrl", "https://u:p@loki.example.com"), "hookline:logs.lokiUrl:", "without credentials"},
+		{"loki url with the push path", "dev", field("hookline:logs", "lokiUrl", "https://loki.example.com/loki/api/v1/push"), "hookline:logs.lokiUrl:", "the push path is added"},
+		{"loki url with a query", "dev", field("hookline:logs", "lokiUrl", "https://loki.example.com/?x=1"), "hookline:logs.lokiUrl:", "accepts"},
+		{"loki secret without url", "dev", field("hookline:logs", "lokiSecretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:loki-AbCdEf"), "hookline:logs.lokiSecretArn:", "only with a Loki URL"},
+		{"loki secret not an ARN", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:logs", "lokiUrl", "https://loki.example.com")
+			set(t, v, "hookline:logs", "lokiSecretArn", "hookline/loki")
+		}, "hookline:logs.lokiSecretArn:", "not a Secrets Manager secret ARN"},
+		{"loki secret in another region", "dev", func(t *testing.T, v map[string]string) {
+			set(t, v, "hookline:logs", "lokiUrl", "https://loki.example.com")
+			set(t, v, "hookline:logs", "lokiSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:loki-AbCdEf")
+		}, "hookline:logs.lokiSecretArn:", "stack's region"},
+		{"unknown logs field", "dev", field("hookline:logs", "url", "https://loki.example.com"), "hookline:logs:", "unknown field"},
 		{"unknown engine", "dev", field("hookline:database", "engine", "postgres"), "hookline:database.engine:", "mariadb or mysql"},
 		{"unknown engine version", "dev", field("hookline:database", "engineVersion", "10.6"), "hookline:database.engineVersion:", "10.11 or 11.4"},
 		{"mysql 8.0 accepted, 5.7 not", "dev", func(t *testing.T, v map[string]string) {
@@ -355,5 +369,34 @@ func TestPrometheusSourcesAccepted(t *testing.T) {
 	}
 	if !slices.Equal(c.Broker.PrometheusSources, want) {
 		t.Errorf("prometheusSources %v; want %v", c.Broker.PrometheusSources, want)
+	}
+}
+
+func TestLogsAccepted(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		c, err := parse(stack, shipped(t, stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Logs.Shipping() || c.Logs != (config.Logs{}) {
+			t.Errorf("%s: logs %+v by default; want no shipping", stack, c.Logs)
+		}
+	}
+	for _, want := range []config.Logs{
+		{LokiURL: "https://logs-prod-006.grafana.net", LokiSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:hookline/prod/loki-AbCdEf"},
+		{LokiURL: "https://loki.internal.example.com/tenant-a"},
+	} {
+		values := shipped(t, "prod")
+		set(t, values, "hookline:logs", "lokiUrl", want.LokiURL)
+		if want.LokiSecretArn != "" {
+			set(t, values, "hookline:logs", "lokiSecretArn", want.LokiSecretArn)
+		}
+		c, err := parse("prod", values)
+		if err != nil {
+			t.Fatalf("refused %+v: %v", want, err)
+		}
+		if c.Logs != want || !c.Logs.Shipping() {
+			t.Errorf("logs %+v; want %+v, shipping", c.Logs, want)
+		}
 	}
 }

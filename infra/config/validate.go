@@ -50,7 +50,7 @@ func (d Database) ParameterFamily() string { return engineVersions[d.Engine][d.E
 // Validate checks the whole config; the first problem is returned as one
 // line naming the key and what it accepts.
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets, c.validateProcessor, c.validateReceiver, c.validateImages, c.validateEdge, c.validateAlarms} {
+	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets, c.validateProcessor, c.validateReceiver, c.validateImages, c.validateEdge, c.validateAlarms, c.validateLogs} {
 		if err := check(); err != nil {
 			return err
 		}

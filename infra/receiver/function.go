@@ -55,6 +55,7 @@ type Function struct {
 	Name         pulumi.StringOutput
 	InvokeArn    pulumi.StringOutput // for the API Gateway integration (edge issue)
 	LogGroupName pulumi.StringOutput
+	LogGroupArn  pulumi.StringOutput // without the ":*" suffix
 	RoleArn      pulumi.StringOutput
 }
 
@@ -140,7 +141,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	f.Arn, f.Name, f.InvokeArn = fn.Arn, fn.Name, fn.InvokeArn
-	f.LogGroupName, f.RoleArn = logs.Name, role.Arn
+	f.LogGroupName, f.LogGroupArn, f.RoleArn = logs.Name, logs.Arn, role.Arn
 	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
 		"arn":          f.Arn,
 		"logGroupName": f.LogGroupName,

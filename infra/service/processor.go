@@ -104,6 +104,7 @@ type Processor struct {
 	TaskDefinitionArn        pulumi.StringOutput // empty until the first image
 	MigrationTaskArn         pulumi.StringOutput // task definition ARN; empty until the first image
 	LogGroupName             pulumi.StringOutput
+	LogGroupArn              pulumi.StringOutput // without the ":*" suffix
 	ExecutionRoleArn         pulumi.StringOutput
 	TaskRoleArn              pulumi.StringOutput
 	TaskRoleName             pulumi.StringOutput // the scaling component grants the collector's PutMetricData on it
@@ -249,7 +250,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	p.ClusterName, p.ClusterArn = cluster.Name, cluster.Arn
-	p.LogGroupName = logs.Name
+	p.LogGroupName, p.LogGroupArn = logs.Name, logs.Arn
 	p.ExecutionRoleArn, p.TaskRoleArn, p.TaskRoleName = execRole.Arn, taskRole.Arn, taskRole.Name
 	p.SecurityGroupID = args.SecurityGroupID.ToIDOutput()
 	p.SubnetIDs = args.SubnetIDs.ToStringArrayOutput()

@@ -21,7 +21,7 @@ type Output struct {
 // way: <component><Thing><Suffix>, one name per thing. docs/outputs.md
 // describes each output; TestOutputNames holds both to these lists.
 var (
-	OutputPrefixes = []string{"network", "security", "database", "cache", "broker", "alarms", "sources", "registry", "processor", "receiver", "dashboard", "edge"}
+	OutputPrefixes = []string{"network", "security", "database", "cache", "broker", "alarms", "sources", "registry", "processor", "receiver", "dashboard", "edge", "logship"}
 	OutputSuffixes = []string{"Id", "Ids", "Arn", "Name", "Names", "Url", "Endpoint", "Endpoints"}
 )
 
@@ -86,6 +86,10 @@ func (p *Platform) Outputs() []Output {
 		out("edgeWebhookUrl", p.Edge.WebhookURL)
 		out("edgeApiId", p.Edge.APIID)
 		out("edgeAccessLogGroupName", p.Edge.LogGroupName)
+	}
+	if p.Logship != nil { // no hookline:logs.lokiUrl, no shipper
+		out("logshipFunctionName", p.Logship.FunctionName)
+		out("logshipLogGroupName", p.Logship.LogGroupName)
 	}
 	return o
 }

@@ -102,6 +102,19 @@ func TestOutputNames(t *testing.T) {
 			}
 		}
 	}
+	// A stack with hookline:logs adds the shipper's; the shipped ones do not.
+	for _, n := range all {
+		if strings.HasPrefix(n, "logship") {
+			t.Errorf("%s exported without hookline:logs", n)
+		}
+	}
+	for _, v := range logshipOn {
+		for _, n := range exported(t, plan.Options{Root: root, Stack: v.stack, Override: v.override}) {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
 	// A stack without the edge exports a subset: nothing of the edge's.
 	for _, n := range exported(t, plan.Options{Root: root, Stack: "dev", Omit: []string{"hookline:edge"}}) {
 		if strings.HasPrefix(n, "edge") {

@@ -20,6 +20,7 @@ import (
 	"github.com/hookline/hookline/infra/database"
 	"github.com/hookline/hookline/infra/edge"
 	"github.com/hookline/hookline/infra/edge/rules"
+	"github.com/hookline/hookline/infra/logship"
 	"github.com/hookline/hookline/infra/network"
 	"github.com/hookline/hookline/infra/receiver"
 	"github.com/hookline/hookline/infra/registry"
@@ -67,6 +68,7 @@ type Platform struct {
 	Watch     *alarms.Platform     // every component's alarms from outside, ECS event routes
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
+	Logship   *logship.Shipper     // a copy of the receiver's and processor's logs to Loki; nil without hookline:logs.lokiUrl
 }
 
 // Build declares the platform of a validated config.
@@ -228,6 +230,11 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 			return nil, err
 		}
 	}
+	if cfg.Logs.Shipping() { // without it, the logs stay in CloudWatch only
+		if p.Logship, err = logship.New(ctx, name+"-logship", logshipArgs(ctx, p), with); err != nil {
+			return nil, err
+		}
+	}
 	if err := watch(ctx, p, with); err != nil {
 		return nil, err
 	}
@@ -292,6 +299,24 @@ func watch(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
 	var err error
 	p.Watch, err = alarms.Watch(ctx, cfg.Name()+"-watch", args, with)
 	return err
+}
+
+// logshipArgs subscribes the Loki shipper to the receiver's and the
+// processor's log groups; its own group keeps the receiver's retention.
+func logshipArgs(ctx *pulumi.Context, p *Platform) logship.Args {
+	cfg := p.Config
+	return logship.Args{
+		ZipFile:          filepath.Join(ctx.RootDirectory(), logship.ZipPath),
+		LokiURL:          cfg.Logs.LokiURL,
+		LokiSecretArn:    cfg.Logs.LokiSecretArn,
+		Stack:            cfg.Name(),
+		LogGroupName:     "/hookline/" + cfg.Name() + "/logship",
+		LogRetentionDays: cfg.Receiver.LogRetentionDays,
+		Sources: []logship.Source{
+			{Service: "receiver", LogGroupName: p.Receiver.LogGroupName, LogGroupArn: p.Receiver.LogGroupArn},
+			{Service: "processor", LogGroupName: p.Processor.LogGroupName, LogGroupArn: p.Processor.LogGroupArn},
+		},
+	}
 }
 
 // edgeArgs is the edge of the config, in front of the receiver. The origin
