@@ -14,7 +14,7 @@ import (
 // TestOneLogVocabulary: both binaries log an error as "err", a message id
 // as "message_id" and the receiver's request id as "request_id"
 // (docs/decisions.md), so one query follows a webhook from the receiver to
-// the processor. It reads every non-test Go file of lambda/, processor/ and
+// the processor. It reads every non-test Go file of lambda/, logship/, processor/ and
 // internal/ and fails on a log call that uses another spelling.
 func TestOneLogVocabulary(t *testing.T) {
 	wrong := map[string]string{
@@ -27,7 +27,7 @@ func TestOneLogVocabulary(t *testing.T) {
 	kv := map[string]int{"Debug": 1, "Info": 1, "Warn": 1, "Error": 1, "With": 0}
 	attr := map[string]bool{"String": true, "Int": true, "Int64": true, "Any": true, "Bool": true, "Duration": true, "Time": true, "Float64": true, "Uint64": true}
 	checked := 0
-	for _, root := range []string{"../../lambda", "../../processor", "../../internal"} {
+	for _, root := range []string{"../../lambda", "../../logship", "../../processor", "../../internal"} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
