@@ -163,16 +163,17 @@ plugin rabbitmq_prometheus 15692
 
 # The broker's definitions (internal/topology: exchanges, queues, policies,
 # grants) applied to the local vhost "hookline", as the node bootstrap
-# applies them in AWS, with one local user per role (password local-<role>,
-# for this machine only). Idempotent: applying again changes nothing.
+# applies them in AWS, with both local users per role (hookline-<role> with
+# password local-<role>, hookline-<role>-b with local-<role>-b, for this
+# machine only). Idempotent: applying again changes nothing.
 apply_definitions() {
-  local api=http://127.0.0.1:15672/api role name tags
+  local api=http://127.0.0.1:15672/api name tags
   local auth=(-u "${RABBITMQ_ADMIN:-guest:guest}") defs=build/brokerdefs
   mkdir -p build && go build -o "$defs" ./internal/topology/cmd/brokerdefs || return 1
-  while read -r role name tags; do
+  while read -r _ name tags; do
     [[ $tags == - ]] && tags=
     curl -fsS "${auth[@]}" -X PUT -H 'content-type: application/json' \
-      -d "{\"password\":\"local-$role\",\"tags\":\"$tags\"}" "$api/users/$name" >/dev/null
+      -d "{\"password\":\"local-${name#hookline-}\",\"tags\":\"$tags\"}" "$api/users/$name" >/dev/null
   done < <("$defs" -users)
   "$defs" -vhost hookline |
     curl -fsS "${auth[@]}" -X POST -H 'content-type: application/json' --data-binary @- "$api/definitions" >/dev/null

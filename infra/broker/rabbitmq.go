@@ -39,10 +39,36 @@ const Port = 5671
 // MetricsNamespace is where the nodes publish Booting, Ready, memory and disk.
 const MetricsNamespace = metricnames.BrokerNamespace
 
-// Roles are the broker users, each with a secret holding
-// {"username","password","host","port","vhost"}; internal/topology defines
-// their names, tags and grants.
+// Roles are the broker users' roles. Each role has two users, credentials
+// a and b (internal/topology defines their names, tags and grants), each
+// with its own secret holding {"username","password","host","port","vhost"}:
+// the broker always has both, and a stack points its clients at one
+// (broker.credentials), so a password rotates without a refused connection.
 var Roles = []topology.Role{topology.Admin, topology.Receiver, topology.Processor, topology.Collector}
+
+// Login is one broker user: a role as one credential.
+type Login struct {
+	Role       topology.Role
+	Credential topology.Credential
+}
+
+// Logins are every user the broker has, per role credential a then b.
+func Logins() []Login {
+	var out []Login
+	for _, r := range Roles {
+		for _, c := range topology.Credentials {
+			out = append(out, Login{r, c})
+		}
+	}
+	return out
+}
+
+// SecretName is the logical name of l's secret: <name>-<role> for
+// credential a (the name every stack had before credential b), and
+// <name>-<role>-b.
+func SecretName(name string, l Login) string {
+	return l.Credential.Login(name + "-" + string(l.Role))
+}
 
 // Args is what a stack decides about its broker.
 type Args struct {
@@ -64,20 +90,20 @@ type Args struct {
 	SecurityGroupID pulumi.IDInput       // the broker role (nodes and load balancer)
 	VpcID           pulumi.IDInput
 
-	Passwords    map[topology.Role]pulumi.StringInput // secrets
-	ErlangCookie pulumi.StringInput                   // secret; only with Nodes > 1
-	AlarmTopic   pulumi.StringInput                   // the stack's SNS topic for alarms
+	Passwords    map[Login]pulumi.StringInput // secrets, one per user (Logins)
+	ErlangCookie pulumi.StringInput           // secret; only with Nodes > 1
+	AlarmTopic   pulumi.StringInput           // the stack's SNS topic for alarms
 }
 
 // RabbitMQ is the broker component.
 type RabbitMQ struct {
 	pulumi.ResourceState
 
-	PrivateIPs   pulumi.StringArrayOutput // one per node, stable across instance replacement
-	Host         pulumi.StringOutput      // what clients connect to: node 0's address, or the load balancer with nodes: 3
-	Port         int                      // AMQPS
-	SecretArns   map[topology.Role]pulumi.StringOutput
-	CACertArn    pulumi.StringOutput // the stack's broker CA certificate (PEM), for clients to verify
+	PrivateIPs   pulumi.StringArrayOutput      // one per node, stable across instance replacement
+	Host         pulumi.StringOutput           // what clients connect to: node 0's address, or the load balancer with nodes: 3
+	Port         int                           // AMQPS
+	SecretArns   map[Login]pulumi.StringOutput // every user's; clients read the active credential's
+	CACertArn    pulumi.StringOutput           // the stack's broker CA certificate (PEM), for clients to verify
 	InstanceIDs  pulumi.StringArrayOutput
 	KeyArn       pulumi.StringOutput
 	DocumentName pulumi.StringOutput // the reconcile SSM document
@@ -88,7 +114,7 @@ type RabbitMQ struct {
 
 // New declares the broker.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*RabbitMQ, error) {
-	b := &RabbitMQ{Port: Port, SecretArns: map[topology.Role]pulumi.StringOutput{}}
+	b := &RabbitMQ{Port: Port, SecretArns: map[Login]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource("hookline:broker:RabbitMQ", name, b, opts...); err != nil {
 		return nil, err
 	}
@@ -126,30 +152,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		host = nlb.DnsName
 	}
 
-	secret := func(suffix, description string) (*secretsmanager.Secret, error) {
-		return secretsmanager.NewSecret(ctx, name+"-"+suffix, &secretsmanager.SecretArgs{
+	secretNamed := func(logical, description string) (*secretsmanager.Secret, error) {
+		return secretsmanager.NewSecret(ctx, logical, &secretsmanager.SecretArgs{
 			Description: pulumi.Sprintf("hookline RabbitMQ %s (%s)", description, name),
 			KmsKeyId:    key.Arn,
 		}, parent)
 	}
+	secret := func(suffix, description string) (*secretsmanager.Secret, error) {
+		return secretNamed(name+"-"+suffix, description)
+	}
 	var users []userSecret
-	for _, role := range Roles {
-		s, err := secret(string(role), "user "+string(role))
+	for _, l := range Logins() {
+		password, ok := args.Passwords[l]
+		if !ok {
+			return nil, fmt.Errorf("broker: no password for the %s user, credential %s", l.Role, l.Credential)
+		}
+		user := topology.UserFor(l.Role, l.Credential)
+		// "user receiver", as before credential b, and "user receiver-b".
+		s, err := secretNamed(SecretName(name, l), "user "+l.Credential.Login(string(l.Role)))
 		if err != nil {
 			return nil, err
 		}
-		role, user := role, topology.UserFor(role)
-		value := pulumi.All(args.Passwords[role], host).ApplyT(func(v []any) (string, error) {
+		value := pulumi.All(password, host).ApplyT(func(v []any) (string, error) {
 			out, err := json.Marshal(map[string]any{"username": user.Name, "password": v[0].(string), "host": v[1].(string), "port": Port, "vhost": args.Vhost})
 			return string(out), err
 		}).(pulumi.StringOutput)
-		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-"+string(role), &secretsmanager.SecretVersionArgs{
+		if _, err := secretsmanager.NewSecretVersion(ctx, SecretName(name, l), &secretsmanager.SecretVersionArgs{
 			SecretId:     s.ID(),
 			SecretString: pulumi.ToSecret(value).(pulumi.StringOutput),
 		}, parent); err != nil {
 			return nil, err
 		}
-		b.SecretArns[role] = s.Arn
+		b.SecretArns[l] = s.Arn
 		users = append(users, userSecret{user: user, arn: s.Arn})
 	}
 	// The CA: node 0 creates it on its first boot; no version is declared,

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/hookline/hookline/internal/topology"
 )
 
 // Namespace is the Pulumi config namespace (the project name).
@@ -155,6 +157,19 @@ type Broker struct {
 	DeliveryLimit     int      `json:"deliveryLimit"`     // deliveries of one message before it dead-letters (quorum queue policy), 1 to 1000
 	LogRetentionDays  int      `json:"logRetentionDays"`  // the nodes' bootstrap and ready log lines
 	PrometheusSources []string `json:"prometheusSources"` // who else may scrape rabbitmq_prometheus (15691, TLS): private IPv4 CIDRs or sg-… ids, at most 10; none: only the collector
+	// Credentials is each role's active credential, "a" or "b" (a role
+	// left out: "a"): the broker user and secret its clients use. The
+	// broker always has both users of every role; switching one changes
+	// only the clients (docs/broker.md, "Rotating a broker password").
+	Credentials map[topology.Role]topology.Credential `json:"credentials"`
+}
+
+// Credential is role r's active credential: Credentials[r], or A.
+func (b Broker) Credential(r topology.Role) topology.Credential {
+	if c, ok := b.Credentials[r]; ok {
+		return c
+	}
+	return topology.A
 }
 
 // Secrets are the values only an operator may set, with
@@ -166,8 +181,15 @@ type Secrets struct {
 	BrokerReceiverPassword  string `config:"brokerReceiverPassword,secret"`  // the broker user the receiver publishes as
 	BrokerProcessorPassword string `config:"brokerProcessorPassword,secret"` // the broker user the processor consumes as
 	BrokerCollectorPassword string `config:"brokerCollectorPassword,secret"` // the broker user the queue metrics collector reads as
-	BrokerErlangCookie      string `config:"brokerErlangCookie,secret"`      // the nodes' shared Erlang cookie, 20 to 255 letters and digits (broker.nodes: 3)
-	WebhookSources          string `config:"webhookSources,secret"`          // the sources document (YAML or JSON, DESIGN.md), origin secrets merged in
+	// The passwords of each role's second broker user, credential b
+	// (hookline-<role>-b): rotate the credential the clients do not use
+	// (broker.credentials), never the active one (docs/broker.md).
+	BrokerAdminPasswordB     string `config:"brokerAdminPasswordB,secret"`     // the broker's second admin user (credential b), at least 16 characters
+	BrokerReceiverPasswordB  string `config:"brokerReceiverPasswordB,secret"`  // the receiver's second broker user (credential b)
+	BrokerProcessorPasswordB string `config:"brokerProcessorPasswordB,secret"` // the processor's second broker user (credential b)
+	BrokerCollectorPasswordB string `config:"brokerCollectorPasswordB,secret"` // the queue metrics collector's second broker user (credential b)
+	BrokerErlangCookie       string `config:"brokerErlangCookie,secret"`       // the nodes' shared Erlang cookie, 20 to 255 letters and digits (broker.nodes: 3)
+	WebhookSources           string `config:"webhookSources,secret"`           // the sources document (YAML or JSON, DESIGN.md), origin secrets merged in
 	// DatabaseProcessorPassword is the processor database user's password:
 	// `processor migrate` sets it, the processor re-reads it from its
 	// secret after a refusal; 32 to 128 printable characters.
@@ -177,6 +199,31 @@ type Secrets struct {
 	// the sources document for the receiver, and the first is the one
 	// Cloudflare adds. Required with hookline:edge.
 	OriginSecrets []string `config:"originSecrets,secret"`
+}
+
+// BrokerPasswordKey is the config key of role r's password as credential c:
+// broker<Role>Password (a) or broker<Role>PasswordB (b).
+func BrokerPasswordKey(r topology.Role, c topology.Credential) string {
+	key := "broker" + strings.ToUpper(string(r[:1])) + string(r[1:]) + "Password"
+	if c == topology.B {
+		key += "B"
+	}
+	return key
+}
+
+// BrokerPassword is role r's password as credential c ("" for an unknown
+// role or credential).
+func (s Secrets) BrokerPassword(r topology.Role, c topology.Credential) string {
+	return map[string]string{
+		"brokerAdminPassword":      s.BrokerAdminPassword,
+		"brokerReceiverPassword":   s.BrokerReceiverPassword,
+		"brokerProcessorPassword":  s.BrokerProcessorPassword,
+		"brokerCollectorPassword":  s.BrokerCollectorPassword,
+		"brokerAdminPasswordB":     s.BrokerAdminPasswordB,
+		"brokerReceiverPasswordB":  s.BrokerReceiverPasswordB,
+		"brokerProcessorPasswordB": s.BrokerProcessorPasswordB,
+		"brokerCollectorPasswordB": s.BrokerCollectorPasswordB,
+	}[BrokerPasswordKey(r, c)]
 }
 
 // Lookup returns the raw value of a full config key ("hookline:network"),
@@ -229,6 +276,10 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Secrets.BrokerReceiverPassword, _ = get(Namespace + ":brokerReceiverPassword")
 	c.Secrets.BrokerProcessorPassword, _ = get(Namespace + ":brokerProcessorPassword")
 	c.Secrets.BrokerCollectorPassword, _ = get(Namespace + ":brokerCollectorPassword")
+	c.Secrets.BrokerAdminPasswordB, _ = get(Namespace + ":brokerAdminPasswordB")
+	c.Secrets.BrokerReceiverPasswordB, _ = get(Namespace + ":brokerReceiverPasswordB")
+	c.Secrets.BrokerProcessorPasswordB, _ = get(Namespace + ":brokerProcessorPasswordB")
+	c.Secrets.BrokerCollectorPasswordB, _ = get(Namespace + ":brokerCollectorPasswordB")
 	c.Alarms.PagerDutyEndpoint, _ = get(Namespace + ":pagerDutyEndpoint")
 	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
 	c.Secrets.WebhookSources, _ = get(Namespace + ":webhookSources")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/infra/config"
+	"github.com/hookline/hookline/internal/topology"
 )
 
 const placeholder = "offlinePlanPlaceholder0123456789"
@@ -222,6 +223,13 @@ func TestValidationErrors(t *testing.T) {
 		{"wrong type", "dev", raw("hookline:cache", `{"replicas":"two"}`), "hookline:cache:", "field \"replicas\""},
 		{"missing auth token", "dev", omit("hookline:cacheAuthToken"), "hookline:cacheAuthToken:", "required secret is missing"},
 		{"missing broker password", "prod", omit("hookline:brokerReceiverPassword"), "hookline:brokerReceiverPassword:", "pulumi config set --secret"},
+		{"missing credential b password", "dev", omit("hookline:brokerCollectorPasswordB"), "hookline:brokerCollectorPasswordB:", "pulumi config set --secret hookline:brokerCollectorPasswordB"},
+		{"weak credential b password", "prod", raw("hookline:brokerAdminPasswordB", "short"), "hookline:brokerAdminPasswordB:", "at least 16"},
+		{"credential b password with a space", "dev", raw("hookline:brokerProcessorPasswordB", strings.Repeat("a", 10)+" "+strings.Repeat("b", 10)), "hookline:brokerProcessorPasswordB:", "spaces"},
+		{"credential c", "dev", field("hookline:broker", "credentials", map[string]string{"receiver": "c"}), "hookline:broker.credentials.receiver:", "accepts a or b"},
+		{"credential A in capitals", "prod", field("hookline:broker", "credentials", map[string]string{"processor": "A"}), "hookline:broker.credentials.processor:", "accepts a or b"},
+		{"credential of an unknown role", "dev", field("hookline:broker", "credentials", map[string]string{"sender": "b"}), "hookline:broker.credentials:", "receiver, processor, collector, admin"},
+		{"credentials as a list", "dev", field("hookline:broker", "credentials", []string{"b"}), "hookline:broker:", "credentials"},
 		{"bad auth token", "dev", raw("hookline:cacheAuthToken", "short"), "hookline:cacheAuthToken:", "16 to 128"},
 		{"cluster without cookie", "prod", func(t *testing.T, v map[string]string) {
 			set(t, v, "hookline:broker", "nodes", 3)
@@ -278,6 +286,70 @@ func TestValidationErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// broker.credentials: every role's clients use credential a unless the
+// stack says b for that role; the others stay on a.
+func TestBrokerCredentials(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		c, err := parse(stack, shipped(t, stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range topology.Roles {
+			if got := c.Broker.Credential(r); got != topology.A {
+				t.Errorf("%s: %s uses credential %s by default; want a", stack, r, got)
+			}
+		}
+		values := shipped(t, stack)
+		set(t, values, "hookline:broker", "credentials", map[string]string{"receiver": "b", "collector": "a"})
+		if c, err = parse(stack, values); err != nil {
+			t.Fatal(err)
+		}
+		want := map[topology.Role]topology.Credential{topology.Receiver: topology.B, topology.Processor: topology.A, topology.Collector: topology.A, topology.Admin: topology.A}
+		for r, cred := range want {
+			if got := c.Broker.Credential(r); got != cred {
+				t.Errorf("%s: %s uses credential %s; want %s", stack, r, got, cred)
+			}
+		}
+	}
+}
+
+// Every broker password key reads into its own field.
+func TestBrokerPasswordKeys(t *testing.T) {
+	values := shipped(t, "dev")
+	for _, r := range topology.Roles {
+		for _, cred := range topology.Credentials {
+			values["hookline:"+config.BrokerPasswordKey(r, cred)] = "pw-" + string(r) + "-" + string(cred) + "-0123456789"
+		}
+	}
+	c, err := parse("dev", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range topology.Roles {
+		for _, cred := range topology.Credentials {
+			key := config.BrokerPasswordKey(r, cred)
+			if !contains(config.SecretKeys, "hookline:"+key) {
+				t.Errorf("%s is not among the secret keys", key)
+			}
+			if got, want := c.Secrets.BrokerPassword(r, cred), "pw-"+string(r)+"-"+string(cred)+"-0123456789"; got != want {
+				t.Errorf("%s reads %q; want %q", key, got, want)
+			}
+		}
+	}
+	if config.BrokerPasswordKey(topology.Receiver, topology.A) != "brokerReceiverPassword" || config.BrokerPasswordKey(topology.Receiver, topology.B) != "brokerReceiverPasswordB" {
+		t.Error("the receiver's keys are not brokerReceiverPassword and brokerReceiverPasswordB")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 func TestProfileFromConfigForOtherStacks(t *testing.T) {

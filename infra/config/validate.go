@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hookline/hookline/infra/broker/bootstrap"
+	"github.com/hookline/hookline/internal/topology"
 )
 
 // InterfaceEndpointServices are the interface endpoints a stack may ask for
@@ -239,7 +241,33 @@ func (c Config) validateBroker() error {
 	if b.DeliveryLimit < 1 || b.DeliveryLimit > 1000 {
 		return keyErr("broker.deliveryLimit", "%d is out of range; accepts 1 to 1000", b.DeliveryLimit)
 	}
+	if err := validateCredentials(b.Credentials); err != nil {
+		return err
+	}
 	return validatePrometheusSources(b.PrometheusSources)
+}
+
+// validateCredentials: every key of broker.credentials is a role, every
+// value a or b.
+func validateCredentials(creds map[topology.Role]topology.Credential) error {
+	var roles []string
+	for _, r := range topology.Roles {
+		roles = append(roles, string(r))
+	}
+	set := make([]topology.Role, 0, len(creds))
+	for r := range creds {
+		set = append(set, r)
+	}
+	sort.Slice(set, func(i, j int) bool { return set[i] < set[j] }) // a stable message
+	for _, r := range set {
+		if !contains(topology.Roles, r) {
+			return keyErr("broker.credentials", "%q is not a broker role; accepts %s", r, strings.Join(roles, ", "))
+		}
+		if !contains(topology.Credentials, creds[r]) {
+			return keyErr("broker.credentials."+string(r), "%q is not a credential; accepts a or b (default a)", creds[r])
+		}
+	}
+	return nil
 }
 
 // securityGroupPattern is an EC2 security group id.
@@ -285,12 +313,14 @@ func (c Config) validateSecrets() error {
 		key, value, accepts string
 	}{
 		{"cacheAuthToken", s.CacheAuthToken, "16 to 128 characters: letters, digits and ! & # $ ^ < > -"},
-		{"brokerAdminPassword", s.BrokerAdminPassword, "at least 16 characters"},
-		{"brokerReceiverPassword", s.BrokerReceiverPassword, "at least 16 characters"},
-		{"brokerProcessorPassword", s.BrokerProcessorPassword, "at least 16 characters"},
-		{"brokerCollectorPassword", s.BrokerCollectorPassword, "at least 16 characters"},
 		{"webhookSources", s.WebhookSources, "the sources document, YAML or JSON: `pulumi config set --secret hookline:webhookSources < sources.yaml`"},
 		{"databaseProcessorPassword", s.DatabaseProcessorPassword, "32 to 128 printable characters without quotes, backslashes or spaces, e.g. `openssl rand -hex 24`"},
+	}
+	// Both credentials of every role: the broker has both users always.
+	for _, r := range topology.Roles {
+		for _, cred := range topology.Credentials {
+			required = append(required, struct{ key, value, accepts string }{BrokerPasswordKey(r, cred), s.BrokerPassword(r, cred), "at least 16 characters"})
+		}
 	}
 	if c.Broker.Nodes > 1 {
 		required = append(required, struct{ key, value, accepts string }{"brokerErlangCookie", s.BrokerErlangCookie, "20 to 255 letters and digits"})
@@ -303,9 +333,11 @@ func (c Config) validateSecrets() error {
 	if !authTokenPattern.MatchString(s.CacheAuthToken) {
 		return keyErr("cacheAuthToken", "the secret is not a valid AUTH token; accepts 16 to 128 characters: letters, digits and ! & # $ ^ < > -")
 	}
-	for _, r := range required[1:5] {
-		if len(r.value) < 16 || strings.ContainsAny(r.value, "'\"\\ \n") {
-			return keyErr(r.key, "the secret is too weak or has quotes, backslashes or spaces; accepts at least 16 characters without them")
+	for _, r := range topology.Roles {
+		for _, cred := range topology.Credentials {
+			if v := s.BrokerPassword(r, cred); len(v) < 16 || strings.ContainsAny(v, "'\"\\ \n") {
+				return keyErr(BrokerPasswordKey(r, cred), "the secret is too weak or has quotes, backslashes or spaces; accepts at least 16 characters without them")
+			}
 		}
 	}
 	if p := s.DatabaseProcessorPassword; len(p) < 32 || len(p) > 128 || !printableNoQuotes.MatchString(p) {

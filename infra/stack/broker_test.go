@@ -90,12 +90,21 @@ func TestBrokerConfigurationIsTheTopology(t *testing.T) {
 		if !strings.Contains(script, strings.TrimSpace(string(want.JSON()))) {
 			t.Error("the configuration document does not carry topology.Definitions for vhost hookline")
 		}
-		for _, role := range broker.Roles {
-			u := topology.UserFor(role)
-			line := "'" + u.Name + " "
-			if !strings.Contains(script, line) || !strings.Contains(script, "hookline-"+v.stack+"-rabbitmq-"+string(role)+"'") {
-				t.Errorf("no user line for %s with its secret", u.Name)
+		// Both users of every role, each with its own secret: the broker
+		// has them whichever credential the clients use.
+		for _, l := range broker.Logins() {
+			u := topology.UserFor(l.Role, l.Credential)
+			tags := strings.Join(u.Tags, ",")
+			if tags == "" {
+				tags = "-"
 			}
+			line := "'" + u.Name + " " + tags + " " + secretArn + broker.SecretName("hookline-"+v.stack+"-rabbitmq", l) + "'"
+			if !strings.Contains(script, line) {
+				t.Errorf("no user line %s", line)
+			}
+		}
+		if n := strings.Count(script, " "+secretArn+"hookline-"+v.stack+"-rabbitmq-"); n != len(topology.Users()) {
+			t.Errorf("%d user lines; want %d (two per role)", n, len(topology.Users()))
 		}
 		if !strings.Contains(script, "readonly DELETE_GUEST='true'") {
 			t.Error("the nodes keep the guest user")

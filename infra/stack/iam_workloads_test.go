@@ -70,7 +70,9 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 			keyOf[secretArn+"rds!"+db.Name] = db.Str("masterUserSecretKmsKeyId")
 		}
 		ca := secretArn + n + "rabbitmq-ca-cert"
-		brokerSecrets := []string{secretArn + n + "rabbitmq-admin", ca, secretArn + n + "rabbitmq-ca-key", secretArn + n + "rabbitmq-collector", secretArn + n + "rabbitmq-processor", secretArn + n + "rabbitmq-receiver"}
+		brokerSecrets := []string{secretArn + n + "rabbitmq-admin", secretArn + n + "rabbitmq-admin-b", ca, secretArn + n + "rabbitmq-ca-key",
+			secretArn + n + "rabbitmq-collector", secretArn + n + "rabbitmq-collector-b", secretArn + n + "rabbitmq-processor", secretArn + n + "rabbitmq-processor-b",
+			secretArn + n + "rabbitmq-receiver", secretArn + n + "rabbitmq-receiver-b"}
 		if v.name == "prod-cluster" {
 			brokerSecrets = append(brokerSecrets, secretArn+n+"rabbitmq-erlang-cookie")
 		}

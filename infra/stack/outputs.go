@@ -3,9 +3,11 @@ package stack
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/hookline/hookline/infra/broker"
 	"github.com/hookline/hookline/infra/security"
 	"github.com/hookline/hookline/internal/topology"
 )
@@ -61,13 +63,16 @@ func (p *Platform) Outputs() []Output {
 	out("brokerStatusParameterNames", pulumi.ToStringArray(markers))
 	out("brokerConfigureDocumentName", p.Broker.DocumentName)
 	out("brokerCaSecretArn", p.Broker.CACertArn)
-	roles := make([]topology.Role, 0, len(p.Broker.SecretArns))
-	for r := range p.Broker.SecretArns {
-		roles = append(roles, r)
-	}
+	roles := append([]topology.Role(nil), broker.Roles...)
 	sort.Slice(roles, func(i, j int) bool { return roles[i] < roles[j] })
 	for _, r := range roles {
-		out("broker"+capitalize(string(r))+"SecretArn", p.Broker.SecretArns[r])
+		// The active credential's secret and user (what the role's clients
+		// use, broker.credentials), then each credential's secret.
+		out("broker"+capitalize(string(r))+"SecretArn", p.BrokerSecretArn(r))
+		out("broker"+capitalize(string(r))+"UserName", pulumi.String(topology.UserName(r, p.Config.Broker.Credential(r))))
+		for _, c := range topology.Credentials {
+			out("broker"+capitalize(string(r))+strings.ToUpper(string(c))+"SecretArn", p.Broker.SecretArns[broker.Login{Role: r, Credential: c}])
+		}
 	}
 	out("alarmsTopicArn", p.Alarms.Arn)
 

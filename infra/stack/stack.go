@@ -191,14 +191,9 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 		SubnetIDs:       brokerSubnets,
 		SecurityGroupID: p.Security.ID(security.Broker),
 		VpcID:           p.Network.VpcID,
-		Passwords: map[topology.Role]pulumi.StringInput{
-			topology.Admin:     secret(cfg.Secrets.BrokerAdminPassword),
-			topology.Receiver:  secret(cfg.Secrets.BrokerReceiverPassword),
-			topology.Processor: secret(cfg.Secrets.BrokerProcessorPassword),
-			topology.Collector: secret(cfg.Secrets.BrokerCollectorPassword),
-		},
-		ErlangCookie: secret(cfg.Secrets.BrokerErlangCookie),
-		AlarmTopic:   p.Alarms.Arn,
+		Passwords:       brokerPasswords(cfg.Secrets, secret),
+		ErlangCookie:    secret(cfg.Secrets.BrokerErlangCookie),
+		AlarmTopic:      p.Alarms.Arn,
 	}, with); err != nil {
 		return nil, err
 	}
@@ -403,9 +398,9 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		Stack:                 name,
 		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
 		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
-		BrokerSecretArn:       p.Broker.SecretArns[topology.Processor],
+		BrokerSecretArn:       p.BrokerSecretArn(topology.Processor),
 		BrokerCAArn:           p.Broker.CACertArn,
-		CollectorSecretArn:    p.Broker.SecretArns[topology.Collector],
+		CollectorSecretArn:    p.BrokerSecretArn(topology.Collector),
 		DatabaseSecretArn:     p.Database.MasterSecretArn,
 		DatabaseUserSecretArn: p.Database.ProcessorSecretArn,
 		CacheSecretArn:        p.Cache.AuthSecretArn,
@@ -429,7 +424,7 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		SubnetIDs:           computeSubnets,
 		SecurityGroupID:     p.Security.ID(security.Receiver),
 		RabbitMQURL:         amqpURL,
-		BrokerSecretArn:     p.Broker.SecretArns[topology.Receiver],
+		BrokerSecretArn:     p.BrokerSecretArn(topology.Receiver),
 		BrokerCAArn:         p.Broker.CACertArn,
 		SourcesSecretArn:    p.Sources.SecretArn,
 		SourcesVersion:      p.Sources.VersionID,
@@ -437,6 +432,21 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		KeyArns:             []pulumi.StringInput{p.Broker.KeyArn, p.Sources.KeyArn},
 	}, with)
 	return err
+}
+
+// BrokerSecretArn is the secret of role r's active credential
+// (broker.credentials): the broker user its clients connect as.
+func (p *Platform) BrokerSecretArn(r topology.Role) pulumi.StringOutput {
+	return p.Broker.SecretArns[broker.Login{Role: r, Credential: p.Config.Broker.Credential(r)}]
+}
+
+// brokerPasswords are every broker user's password, as secrets.
+func brokerPasswords(s config.Secrets, secret func(string) pulumi.StringInput) map[broker.Login]pulumi.StringInput {
+	out := map[broker.Login]pulumi.StringInput{}
+	for _, l := range broker.Logins() {
+		out[l] = secret(s.BrokerPassword(l.Role, l.Credential))
+	}
+	return out
 }
 
 // NewProvider is the explicit AWS provider every resource uses: the stack's

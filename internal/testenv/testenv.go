@@ -66,11 +66,12 @@ func Name(t testing.TB) string {
 
 // RabbitMQ creates a fresh vhost for t as production has it: the broker
 // definitions of internal/topology applied (exchanges, queues, bindings,
-// policies) and one user per role with exactly the production grants, under
-// names unique to the test. guest has no grant in it (production deletes
-// guest); the test's own set-up and inspection go through its admin user
-// (AMQPURL, MgmtURL). Everything is deleted at cleanup. Connect the code under
-// test as a role with AMQPURLAs (through a Proxy to inject faults).
+// policies) and, per role, both users (credentials a and b) with exactly the
+// production tags and grants, under names unique to the test. guest has no
+// grant in it (production deletes guest); the test's own set-up and
+// inspection go through its admin user (AMQPURL, MgmtURL). Everything is
+// deleted at cleanup. Connect the code under test as a role with AMQPURLAs
+// (credential a) or AMQPURLAsCredential (through a Proxy to inject faults).
 func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 	t.Helper()
 	var o brokerOptions
@@ -79,19 +80,20 @@ func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 	}
 	vhost = Name(t)
 	names := map[topology.Role]string{}
-	creds := map[topology.Role]*url.Userinfo{}
+	creds := map[login]*url.Userinfo{}
 	t.Cleanup(func() {
 		mgmt(t, http.MethodDelete, "/api/vhosts/"+url.PathEscape(vhost), "")
-		for _, n := range names {
-			mgmt(t, http.MethodDelete, "/api/users/"+url.PathEscape(n), "")
+		for _, u := range creds {
+			mgmt(t, http.MethodDelete, "/api/users/"+url.PathEscape(u.Username()), "")
 		}
 	})
 	for _, u := range topology.Users() {
-		name, pass := vhost+"_"+string(u.Role), randomHex(t, 16)
+		base := vhost + "_" + string(u.Role)
+		name, pass := u.Credential.Login(base), randomHex(t, 16)
 		body, _ := json.Marshal(map[string]string{"password": pass, "tags": strings.Join(u.Tags, ",")})
 		mgmt(t, http.MethodPut, "/api/users/"+url.PathEscape(name), string(body))
-		names[u.Role] = name
-		creds[u.Role] = url.UserPassword(name, pass)
+		names[u.Role] = base
+		creds[login{u.Role, u.Credential}] = url.UserPassword(name, pass)
 	}
 	brokers.Store(vhost, creds)
 	t.Cleanup(func() { brokers.Delete(vhost) })
@@ -106,6 +108,12 @@ func RabbitMQ(t testing.TB, opts ...BrokerOption) (vhost string) {
 	// Creating the vhost through the API granted guest everything in it.
 	mgmt(t, http.MethodDelete, "/api/permissions/"+url.PathEscape(vhost)+"/guest", "")
 	return vhost
+}
+
+// login is one broker user of a test vhost: a role as one credential.
+type login struct {
+	role topology.Role
+	cred topology.Credential
 }
 
 // BrokerOption changes what RabbitMQ sets up.
@@ -131,8 +139,10 @@ func ApplyDefinitions(t testing.TB, spec topology.Spec) {
 	t.Helper()
 	if spec.Names == nil {
 		spec.Names = map[topology.Role]string{}
-		for r, u := range roleUsers(t, spec.Vhost) {
-			spec.Names[r] = u.Username()
+		for l, u := range roleUsers(t, spec.Vhost) {
+			if l.cred == topology.A {
+				spec.Names[l.role] = u.Username()
+			}
 		}
 	}
 	doc, err := topology.Definitions(spec)
@@ -142,20 +152,26 @@ func ApplyDefinitions(t testing.TB, spec topology.Spec) {
 	mgmt(t, http.MethodPost, "/api/definitions", string(doc.JSON()))
 }
 
-var brokers sync.Map // vhost -> map[topology.Role]*url.Userinfo
+var brokers sync.Map // vhost -> map[login]*url.Userinfo
 
-func roleUsers(t testing.TB, vhost string) map[topology.Role]*url.Userinfo {
+func roleUsers(t testing.TB, vhost string) map[login]*url.Userinfo {
 	t.Helper()
 	v, ok := brokers.Load(vhost)
 	if !ok {
 		t.Fatalf("testenv: vhost %s was not made by testenv.RabbitMQ", vhost)
 	}
-	return v.(map[topology.Role]*url.Userinfo)
+	return v.(map[login]*url.Userinfo)
 }
 
 // AMQPURLAs is the URL of vhost on the broker at addr ("" = the real broker)
-// for the test's user with role r, whose grants are production's.
+// for the test's user with role r (credential a), whose grants are
+// production's.
 func AMQPURLAs(addr, vhost string, r topology.Role) string {
+	return AMQPURLAsCredential(addr, vhost, r, topology.A)
+}
+
+// AMQPURLAsCredential is AMQPURLAs for role r's user with credential c.
+func AMQPURLAsCredential(addr, vhost string, r topology.Role, c topology.Credential) string {
 	if addr == "" {
 		addr = amqpHost
 	}
@@ -163,24 +179,25 @@ func AMQPURLAs(addr, vhost string, r topology.Role) string {
 	if !ok {
 		panic("testenv: vhost " + vhost + " was not made by testenv.RabbitMQ")
 	}
-	u := url.URL{Scheme: "amqp", User: v.(map[topology.Role]*url.Userinfo)[r], Host: addr, Path: "/" + vhost}
+	u := url.URL{Scheme: "amqp", User: v.(map[login]*url.Userinfo)[login{r, c}], Host: addr, Path: "/" + vhost}
 	return u.String()
 }
 
 // Credentials are the user name and password of the test's broker user
-// with role r in vhost (for clients that take them apart, such as HTTP
-// basic auth to the management API).
+// with role r (credential a) in vhost (for clients that take them apart,
+// such as HTTP basic auth to the management API).
 func Credentials(t testing.TB, vhost string, r topology.Role) (user, password string) {
 	t.Helper()
-	u := roleUsers(t, vhost)[r]
+	u := roleUsers(t, vhost)[login{r, topology.A}]
 	p, _ := u.Password()
 	return u.Username(), p
 }
 
-// UserName is the name of the test's broker user with role r in vhost.
+// UserName is the name of the test's broker user with role r (credential
+// a) in vhost.
 func UserName(t testing.TB, vhost string, r topology.Role) string {
 	t.Helper()
-	return roleUsers(t, vhost)[r].Username()
+	return roleUsers(t, vhost)[login{r, topology.A}].Username()
 }
 
 // AMQPURL is the URL of vhost on the broker at addr ("" = the real broker)
@@ -196,7 +213,7 @@ func MgmtURL(t testing.TB, vhost string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = roleUsers(t, vhost)[topology.Admin]
+	u.User = roleUsers(t, vhost)[login{topology.Admin, topology.A}]
 	return u.String()
 }
 

@@ -85,8 +85,9 @@ type Binding struct {
 // Spec is what a definitions document is rendered from.
 type Spec struct {
 	Vhost string
-	// Names maps each role to its user name; a missing role gets the
-	// production name from Users.
+	// Names maps each role to its base user name: credential A's user is
+	// the base, B's is Credential.Login of it. A missing role gets the
+	// production names from Users.
 	Names map[Role]string
 	// DeliveryLimit of the inbound queue; 0 means DeliveryLimit.
 	DeliveryLimit int
@@ -109,7 +110,7 @@ func Definitions(spec Spec) (Document, error) {
 	for _, u := range Users() {
 		name := u.Name
 		if n, ok := spec.Names[u.Role]; ok && n != "" {
-			name = n
+			name = u.Credential.Login(n)
 		}
 		d.Permissions = append(d.Permissions, Permission{User: name, Vhost: v, Configure: u.Grant.Configure, Write: u.Grant.Write, Read: u.Grant.Read})
 	}

@@ -115,7 +115,9 @@ func TestGrantsRefuse(t *testing.T) {
 		require.ErrorAs(t, err, &ae)
 		require.Equal(t, amqp.AccessRefused, ae.Code, ae.Error())
 	}
-	as := func(r topology.Role) *amqp.Channel { return channel(t, testenv.AMQPURLAs("", vhost, r)) }
+	as := func(r topology.Role, c topology.Credential) *amqp.Channel {
+		return channel(t, testenv.AMQPURLAsCredential("", vhost, r, c))
+	}
 	cases := []struct {
 		name string
 		role topology.Role
@@ -162,7 +164,9 @@ func TestGrantsRefuse(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { refused(t, c.do(as(c.role))) })
+		for _, cred := range topology.Credentials { // both users of a role are refused alike
+			t.Run(c.name+" as "+string(cred), func(t *testing.T) { refused(t, c.do(as(c.role, cred))) })
+		}
 	}
 }
 
@@ -296,3 +300,51 @@ func TestNoGrantOnTheDefaultExchange(t *testing.T) {
 }
 
 func regexpMatch(pattern, s string) (bool, error) { return regexp.MatchString(pattern, s) }
+
+// TestTwoCredentialsPerRole: every role has exactly an a and a b user,
+// named hookline-<role> and hookline-<role>-b, with the same tags and
+// grant, and the definitions grant both (with a test's base names too).
+func TestTwoCredentialsPerRole(t *testing.T) {
+	byRole := map[topology.Role][]topology.User{}
+	for _, u := range topology.Users() {
+		byRole[u.Role] = append(byRole[u.Role], u)
+	}
+	require.Len(t, byRole, 4)
+	for r, us := range byRole {
+		require.Len(t, us, 2, r)
+		a, b := us[0], us[1]
+		require.Equal(t, topology.A, a.Credential)
+		require.Equal(t, topology.B, b.Credential)
+		require.Equal(t, "hookline-"+string(r), a.Name)
+		require.Equal(t, "hookline-"+string(r)+"-b", b.Name)
+		require.Equal(t, a.Name, topology.UserName(r, topology.A))
+		require.Equal(t, b.Name, topology.UserName(r, topology.B))
+		require.Equal(t, a.Tags, b.Tags, r)
+		require.Equal(t, a.Grant, b.Grant, r)
+		require.Equal(t, b, topology.UserFor(r, topology.B))
+	}
+	require.Panics(t, func() { topology.UserFor(topology.Receiver, "c") })
+	require.Panics(t, func() { topology.Credential("c").Login("x") })
+
+	for _, names := range []map[topology.Role]string{nil, {topology.Receiver: "t_receiver"}} {
+		doc, err := topology.Definitions(topology.Spec{Vhost: "v", Names: names})
+		require.NoError(t, err)
+		granted := map[string]topology.Permission{}
+		for _, p := range doc.Permissions {
+			granted[p.User] = p
+		}
+		require.Len(t, granted, len(topology.Users()))
+		for _, u := range topology.Users() {
+			name := u.Name
+			if n := names[u.Role]; n != "" {
+				name = u.Credential.Login(n)
+			}
+			p, ok := granted[name]
+			require.True(t, ok, "no grant for %s", name)
+			require.Equal(t, u.Grant, topology.Grant{Configure: p.Configure, Write: p.Write, Read: p.Read}, name)
+		}
+		if names != nil {
+			require.Contains(t, granted, "t_receiver-b")
+		}
+	}
+}

@@ -14,38 +14,46 @@ import (
 )
 
 // fixture is one configuration run's inputs against the local broker: a
-// throwaway vhost, one uniquely named user per role with its secret, and
-// the definitions document of internal/topology for them.
+// throwaway vhost, both users of every role (credentials a and b, uniquely
+// named) each with its secret, and the definitions document of
+// internal/topology for them.
 type fixture struct {
 	vhost     string
-	names     map[topology.Role]string
-	passwords map[topology.Role]string
-	arns      map[topology.Role]string
+	bases     map[topology.Role]string // credential a's name; b's is topology.B.Login of it
+	passwords map[login]string
+	arns      map[login]string
 	stubs     *stubs
 	config    bootstrap.Configure
 }
+
+// login is one broker user: a role as one credential.
+type login struct {
+	role topology.Role
+	cred topology.Credential
+}
+
+func (l login) String() string { return string(l.role) + "/" + string(l.cred) }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
 		vhost:     testenv.Name(t),
-		names:     map[topology.Role]string{},
-		passwords: map[topology.Role]string{},
-		arns:      map[topology.Role]string{},
+		bases:     map[topology.Role]string{},
+		passwords: map[login]string{},
+		arns:      map[login]string{},
 		stubs:     newStubs(t),
 	}
 	var names []string
 	for _, u := range topology.Users() {
-		r := u.Role
-		f.names[r] = f.vhost + "-" + string(r)
-		f.passwords[r] = testenv.Name(t) + "-pw1"
-		f.arns[r] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + f.names[r] + "-AbCdEf"
-		f.setPassword(t, r, f.passwords[r])
-		names = append(names, f.names[r])
-		f.config.Users = append(f.config.Users, bootstrap.User{Name: f.names[r], Tags: u.Tags, SecretArn: f.arns[r]})
+		l := login{u.Role, u.Credential}
+		f.bases[u.Role] = f.vhost + "-" + string(u.Role)
+		f.arns[l] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + f.name(l) + "-AbCdEf"
+		f.setPassword(t, l, testenv.Name(t)+"-pw1")
+		names = append(names, f.name(l))
+		f.config.Users = append(f.config.Users, bootstrap.User{Name: f.name(l), Tags: u.Tags, SecretArn: f.arns[l]})
 	}
 	cleanupBroker(t, f.vhost, names...)
-	doc, err := topology.Definitions(topology.Spec{Vhost: f.vhost, Names: f.names, DeliveryLimit: 7})
+	doc, err := topology.Definitions(topology.Spec{Vhost: f.vhost, Names: f.bases, DeliveryLimit: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +66,14 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) setPassword(t *testing.T, r topology.Role, pw string) {
-	f.passwords[r] = pw
-	f.stubs.secret(t, f.arns[r], map[string]any{"username": f.names[r], "password": pw, "host": "127.0.0.1", "port": 5671, "vhost": f.vhost})
+// name is l's user name in the fixture's vhost.
+func (f *fixture) name(l login) string { return l.cred.Login(f.bases[l.role]) }
+
+// setPassword writes l's secret as pulumi up does; the broker learns it
+// only when the configuration runs again.
+func (f *fixture) setPassword(t *testing.T, l login, pw string) {
+	f.passwords[l] = pw
+	f.stubs.secret(t, f.arns[l], map[string]any{"username": f.name(l), "password": pw, "host": "127.0.0.1", "port": 5671, "vhost": f.vhost})
 }
 
 func (f *fixture) configure(t *testing.T) {
@@ -74,14 +87,19 @@ func (f *fixture) configure(t *testing.T) {
 	}
 }
 
-// dial opens an AMQP connection to the fixture's vhost as role's user.
-func (f *fixture) dial(r topology.Role, password string) error {
-	u := "amqp://" + url.PathEscape(f.names[r]) + ":" + url.PathEscape(password) + "@" + testenv.RabbitMQAddr() + "/" + url.PathEscape(f.vhost)
-	conn, err := amqp.DialConfig(u, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+// dial opens an AMQP connection to the fixture's vhost as l's user.
+func (f *fixture) dial(l login, password string) error {
+	conn, err := f.open(f.name(l), password)
 	if err != nil {
 		return err
 	}
 	return conn.Close()
+}
+
+// open is an AMQP connection to the fixture's vhost as user.
+func (f *fixture) open(user, password string) (*amqp.Connection, error) {
+	u := "amqp://" + url.PathEscape(user) + ":" + url.PathEscape(password) + "@" + testenv.RabbitMQAddr() + "/" + url.PathEscape(f.vhost)
+	return amqp.DialConfig(u, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 }
 
 // The configuration half, run twice as the node and the reconcile step run
@@ -99,7 +117,8 @@ func TestConfigureAppliesTheTopologyToTheRealBroker(t *testing.T) {
 		t.Fatalf("vhost %s: %d", f.vhost, code)
 	}
 	for _, u := range topology.Users() {
-		name := f.names[u.Role]
+		l := login{u.Role, u.Credential}
+		name := f.name(l)
 		var got struct{ Tags []string }
 		if code := mgmtGet(t, "/api/users/"+url.PathEscape(name), &got); code != 200 {
 			t.Errorf("user %s: %d", name, code)
@@ -116,17 +135,17 @@ func TestConfigureAppliesTheTopologyToTheRealBroker(t *testing.T) {
 		if perm.Configure != u.Grant.Configure || perm.Write != u.Grant.Write || perm.Read != u.Grant.Read {
 			t.Errorf("permissions of %s: %+v; want %+v", name, perm, u.Grant)
 		}
-		if err := f.dial(u.Role, f.passwords[u.Role]); err != nil {
+		if err := f.dial(l, f.passwords[l]); err != nil {
 			t.Errorf("%s cannot connect with its password from the secret: %v", name, err)
 		}
 	}
 	var perms []struct{ User string }
 	mgmtGet(t, "/api/vhosts/"+url.PathEscape(f.vhost)+"/permissions", &perms)
 	if len(perms) != len(topology.Users()) {
-		t.Errorf("vhost %s has %d grants (%v); want exactly one per role (%d)", f.vhost, len(perms), perms, len(topology.Users()))
+		t.Errorf("vhost %s has %d grants (%v); want exactly one per user (%d)", f.vhost, len(perms), perms, len(topology.Users()))
 	}
 
-	doc, _ := topology.Definitions(topology.Spec{Vhost: f.vhost, Names: f.names, DeliveryLimit: 7})
+	doc, _ := topology.Definitions(topology.Spec{Vhost: f.vhost, Names: f.bases, DeliveryLimit: 7})
 	var policies []struct {
 		Name       string
 		Pattern    string
@@ -227,24 +246,28 @@ func containsPrefix(lines []string, prefix string) bool {
 
 // Item 7's reconcile: a password changed in Secrets Manager reaches the
 // broker when the step runs again; the new password works, the old one is
-// refused, and the other users keep theirs.
+// refused, and the other users (the role's other credential included) keep
+// theirs.
 func TestReconcileRotatesAPassword(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.configure(t)
-	old := f.passwords[topology.Receiver]
-	if err := f.dial(topology.Receiver, old); err != nil {
+	a, b := login{topology.Receiver, topology.A}, login{topology.Receiver, topology.B}
+	old := f.passwords[a]
+	if err := f.dial(a, old); err != nil {
 		t.Fatalf("before rotation: %v", err)
 	}
-	f.setPassword(t, topology.Receiver, testenv.Name(t)+"-pw2")
+	f.setPassword(t, a, testenv.Name(t)+"-pw2")
 	f.configure(t)
-	if err := f.dial(topology.Receiver, f.passwords[topology.Receiver]); err != nil {
+	if err := f.dial(a, f.passwords[a]); err != nil {
 		t.Errorf("the new password is refused after reconcile: %v", err)
 	}
-	if err := f.dial(topology.Receiver, old); err == nil {
+	if err := f.dial(a, old); err == nil {
 		t.Error("the old password still works after reconcile")
 	}
-	if err := f.dial(topology.Processor, f.passwords[topology.Processor]); err != nil {
-		t.Errorf("the processor lost its password in the receiver's rotation: %v", err)
+	for _, other := range []login{b, {topology.Processor, topology.A}} {
+		if err := f.dial(other, f.passwords[other]); err != nil {
+			t.Errorf("%s lost its password in %s's rotation: %v", other, a, err)
+		}
 	}
 }

@@ -5,7 +5,9 @@
 //
 // It holds no passwords: create the users first (see docs/broker-contract.md).
 // With -users it prints the users instead, one "role name tags" line each
-// (tags comma-separated, "-" for none), for scripts that create them.
+// (tags comma-separated, "-" for none; two users per role, credential a and
+// b), for scripts that create them. -name sets a role's base name (the b
+// user is the base with "-b" appended).
 package main
 
 import (
@@ -40,14 +42,14 @@ func main() {
 	spec := topology.Spec{Names: n}
 	flag.StringVar(&spec.Vhost, "vhost", "hookline", "the vhost")
 	flag.IntVar(&spec.DeliveryLimit, "delivery-limit", topology.DeliveryLimit, "delivery limit of the inbound queue")
-	flag.Var(n, "name", "role=user name, repeatable (default: the production names)")
+	flag.Var(n, "name", "role=base user name, repeatable (default: the production names)")
 	users := flag.Bool("users", false, "print the users (role name tags) instead of the document")
 	flag.Parse()
 	if *users {
 		for _, u := range topology.Users() {
 			name := u.Name
 			if n := spec.Names[u.Role]; n != "" {
-				name = n
+				name = u.Credential.Login(n)
 			}
 			tags := strings.Join(u.Tags, ",")
 			if tags == "" {
