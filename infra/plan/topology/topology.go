@@ -28,7 +28,7 @@ var Clusters = []struct {
 }{
 	{"edge", []string{"hookline:edge:Edge"}},
 	{"network", []string{"hookline:network:Vpc", "hookline:network:Endpoints", "hookline:security:Groups"}},
-	{"compute", []string{"hookline:receiver:Function", "hookline:service:Processor", "hookline:scaling:Processor", "hookline:registry:Repository", "hookline:sources:Document"}},
+	{"compute", []string{"hookline:receiver:Function", "hookline:service:Processor", "hookline:scaling:Processor", "hookline:registry:Repository", "hookline:sources:Document", "hookline:logship:Shipper"}},
 	{"broker", []string{"hookline:broker:RabbitMQ"}},
 	{"database", []string{"hookline:database:Database"}},
 	{"cache", []string{"hookline:cache:Redis"}},
@@ -119,6 +119,9 @@ var kinds = []kind{
 
 	{"hookline:receiver:Function", "aws:lambda/function:Function", "lambda", false, func(rs, _ []plan.FileResource) string {
 		return "receiver Lambda\n" + str(rs[0], "memorySize") + " MiB, arm64"
+	}},
+	{"hookline:logship:Shipper", "aws:lambda/function:Function", "lambda", false, func(_, _ []plan.FileResource) string {
+		return "log shipper Lambda\n(to Loki)"
 	}},
 	{"hookline:service:Processor", "aws:ecs/service:Service", "service", false, func(rs, _ []plan.FileResource) string {
 		return "processor ECS service\nFargate arm64"
