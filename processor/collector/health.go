@@ -219,7 +219,7 @@ func parseQueues(body []byte) (quorumCounts, error) {
 type nodeInfo struct {
 	Name       string    `json:"name"`
 	Running    *bool     `json:"running"`
-	Partitions *[]string `json:"partitions"`
+	Partitions *[]string `json:"partitions"` // absent: none
 }
 
 // partitions asks every node for its own name and its view of the
@@ -264,9 +264,16 @@ func parseNodes(body []byte) ([]nodeInfo, error) {
 	if len(ns) == 0 {
 		return nil, errors.New("no node listed")
 	}
-	for _, n := range ns {
-		if n.Name == "" || n.Running == nil || n.Partitions == nil {
-			return nil, fmt.Errorf("node %q without name, running or partitions", n.Name)
+	for i, n := range ns {
+		if n.Name == "" || n.Running == nil {
+			return nil, fmt.Errorf("node %q without name or running", n.Name)
+		}
+		if n.Partitions == nil {
+			// 4.3 with the management metrics collector disabled lists
+			// name, type, running and being_drained only
+			// (rabbit_mgmt_wm_nodes:all_nodes_raw/0); its partitions
+			// list is always empty anyway.
+			ns[i].Partitions = &[]string{}
 		}
 	}
 	return ns, nil

@@ -141,7 +141,12 @@ func TestParseNodes(t *testing.T) {
 	if err != nil || len(ns) != 2 || *ns[1].Running {
 		t.Errorf("%+v %v", ns, err)
 	}
-	for _, bad := range []string{``, `[]`, `{"error":"not_authorised"}`, `[{"name":"rabbit@a","running":true}]`, `[{"name":"rabbit@a","partitions":[]}]`, `[{"running":true,"partitions":[]}]`} {
+	// 4.3 without the management metrics collector: no partitions field.
+	ns, err = parseNodes([]byte(`[{"name":"rabbit@a","type":"disc","running":true,"being_drained":false}]`))
+	if err != nil || len(ns) != 1 || ns[0].Partitions == nil || len(*ns[0].Partitions) != 0 {
+		t.Errorf("without partitions: %+v %v", ns, err)
+	}
+	for _, bad := range []string{``, `[]`, `{"error":"not_authorised"}`, `[{"name":"rabbit@a","partitions":[]}]`, `[{"running":true,"partitions":[]}]`} {
 		if ns, err := parseNodes([]byte(bad)); err == nil {
 			t.Errorf("%q parsed as %+v", bad, ns)
 		}

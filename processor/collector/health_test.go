@@ -281,7 +281,7 @@ func TestManagementCountsUnknownAreNotPublished(t *testing.T) {
 				case "/api/overview":
 					_, _ = w.Write([]byte(`{"node":"rabbit@x"}`))
 				case "/api/nodes":
-					_, _ = w.Write([]byte(`[{"name":"rabbit@x"}]`))
+					_, _ = w.Write([]byte(`[{"name":"rabbit@x","partitions":[]}]`))
 				default:
 					_, _ = w.Write([]byte(`[{"name":"webhooks.inbound","type":"quorum","state":"running"}]`))
 				}
