@@ -14,7 +14,9 @@ import (
 //     publishes, so a gap neither pages nor clears a page;
 //   - "notBreaching" for counts and rates of traffic, absent when nothing
 //     happens, so zero traffic never pages;
-//   - "breaching" only where no data is itself the fault.
+//   - "breaching" where no data is itself the fault, or hides it: the
+//     broker's health counts, which the collector publishes only when it
+//     read them whole.
 
 // serviceAlarms watch the processor's ECS service (Container Insights is
 // on for its cluster): CPU and memory high for 15 minutes, and fewer tasks
@@ -168,24 +170,51 @@ func queueAlarms(args WatchArgs) []Alarm {
 	}
 }
 
-// brokerAlarms watch RabbitMQ itself through the collector's health counts.
+// brokerAlarms watch RabbitMQ itself through the collector's health counts,
+// and each node's host through its health timer (infra/broker/bootstrap:
+// memory and data-volume use every minute in hookline/broker) and EC2's
+// CPU. The health counts exist only while the processor's service runs the
+// collector; a missing count is breaching: the collector could not read it
+// whole (processor/collector/health.go), and "unknown" must page as the
+// fault it may hide would (docs/alarms.md).
 func brokerAlarms(args WatchArgs) []Alarm {
+	t := args.Thresholds
+	var out []Alarm
+	for i, node := range args.BrokerNodes {
+		n := fmt.Sprintf("broker-node-%d", i)
+		dims := pulumi.StringMap{metricnames.NodeDimension: pulumi.String(node)}
+		out = append(out,
+			single(n+"-memory", metricnames.BrokerNamespace, metricnames.BrokerMemoryUsedPercent, "Maximum", dims, "GreaterThanThreshold", t.BrokerMemoryPercent, 300, 3, 3, "missing",
+				"Broker node memory use high for 15 minutes (the host, RabbitMQ's own watermark is 60 %): look at the queue depths and connections, then the instance type."),
+			single(n+"-data-disk", metricnames.BrokerNamespace, metricnames.BrokerDataDiskUsedPercent, "Maximum", dims, "GreaterThanThreshold", t.BrokerDiskPercent, 300, 1, 1, "missing",
+				"Broker data volume filling up: RabbitMQ blocks publishers when 2 GB remain; look at webhooks.dead and the queue depths, then grow hookline:broker.dataVolumeGiB."),
+		)
+		if i < len(args.BrokerInstanceIDs) {
+			out = append(out, single(n+"-cpu", "AWS/EC2", "CPUUtilization", "Average", pulumi.StringMap{"InstanceId": args.BrokerInstanceIDs[i]},
+				"GreaterThanThreshold", t.BrokerCPUPercent, 300, 3, 3, "missing",
+				"Broker node CPU high for 15 minutes: publish confirms slow down; look at the message rates and the instance type (burstable credits)."))
+		}
+	}
+	if args.ServiceName == nil {
+		return out // no processor service, no collector: nothing publishes the health counts
+	}
 	stack := pulumi.StringMap{queuemetrics.StackDimension: pulumi.String(args.Stack)}
 	ns := queuemetrics.Namespace
-	out := []Alarm{
-		single("broker-memory-alarm", ns, queuemetrics.BrokerMemoryAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
-			"RabbitMQ memory alarm raised: publishers are blocked, every webhook gets 503; look at the queue depths and the node's memory, then drain or scale the processor."),
-		single("broker-disk-alarm", ns, queuemetrics.BrokerDiskAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
-			"RabbitMQ free disk alarm raised: publishers are blocked, every webhook gets 503; look at the data volume's use and webhooks.dead, then grow hookline:broker.dataVolumeGiB."),
-	}
+	const unknown = " No datum (breaching): the collector could not read the count; see its log line \"broker health unknown\"."
+	out = append(out,
+		single("broker-memory-alarm", ns, queuemetrics.BrokerMemoryAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "breaching",
+			"RabbitMQ memory alarm raised: publishers are blocked, every webhook gets 503; look at the queue depths and the node's memory, then drain or scale the processor."+unknown),
+		single("broker-disk-alarm", ns, queuemetrics.BrokerDiskAlarm, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "breaching",
+			"RabbitMQ free disk alarm raised: publishers are blocked, every webhook gets 503; look at the data volume's use and webhooks.dead, then grow hookline:broker.dataVolumeGiB."+unknown),
+	)
 	if args.BrokerCluster {
 		out = append(out,
-			single("broker-quorum-members-missing", ns, queuemetrics.QuorumMembersMissing, "Maximum", stack, "GreaterThanThreshold", 0, 60, 5, 5, "missing",
-				"Quorum queue members offline for 5 minutes: one more node lost would stop the queues; look at the nodes' not-ready alarms and rabbitmq-queues check_if_node_is_quorum_critical."),
-			single("broker-queues-without-leader", ns, queuemetrics.QueuesWithoutLeader, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
-				"Quorum queues without a leader: they accept no publishes and deliver nothing; look at how many nodes are up and rabbitmq-diagnostics status on each."),
-			single("broker-partitions", ns, queuemetrics.Partitions, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "missing",
-				"RabbitMQ network partition: the minority side pauses (pause_minority); look at the nodes' network and rabbitmq-diagnostics cluster_status."),
+			single("broker-quorum-members-missing", ns, queuemetrics.QuorumMembersMissing, "Maximum", stack, "GreaterThanThreshold", 0, 60, 5, 5, "breaching",
+				"Quorum queue members offline for 5 minutes: one more node lost would stop the queues; look at the nodes' not-ready alarms and rabbitmq-queues check_if_node_is_quorum_critical."+unknown),
+			single("broker-queues-without-leader", ns, queuemetrics.QueuesWithoutLeader, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "breaching",
+				"Quorum queues without a leader: they accept no publishes and deliver nothing; look at how many nodes are up and rabbitmq-diagnostics status on each."+unknown),
+			single("broker-partitions", ns, queuemetrics.Partitions, "Maximum", stack, "GreaterThanThreshold", 0, 60, 2, 2, "breaching",
+				"RabbitMQ nodes that run but do not see each other (a network split): look at the nodes' network and rabbitmq-diagnostics cluster_status on each."+unknown),
 		)
 	}
 	return out

@@ -45,6 +45,11 @@ type WatchArgs struct {
 	ReceiverLogGroup pulumi.StringInput // where Lambda writes the receiver's INIT_REPORT lines
 
 	BrokerCluster bool // more than one node: quorum membership, leaders and partitions are watched
+	// BrokerNodes are the broker's node names (the Node dimension of the
+	// health timer's metrics), BrokerInstanceIDs their instances, in the
+	// same order.
+	BrokerNodes       []string
+	BrokerInstanceIDs []pulumi.StringInput
 }
 
 // Platform is the component of the alarms that watch components from the

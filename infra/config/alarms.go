@@ -58,8 +58,8 @@ type Thresholds struct {
 	BacklogDrainMinutes float64 `json:"backlogDrainMinutes"` // time to drain webhooks.inbound at the current rate, 5 minutes in a row
 
 	BrokerCPUPercent    float64 `json:"brokerCpuPercent"`    // broker node CPUUtilization, average over 15 minutes
-	BrokerMemoryPercent float64 `json:"brokerMemoryPercent"` // broker node mem_used_percent (CloudWatch agent), 15 minutes
-	BrokerDiskPercent   float64 `json:"brokerDiskPercent"`   // broker data volume disk_used_percent (CloudWatch agent)
+	BrokerMemoryPercent float64 `json:"brokerMemoryPercent"` // broker node MemoryUsedPercent (its health timer), 15 minutes
+	BrokerDiskPercent   float64 `json:"brokerDiskPercent"`   // broker data volume DataDiskUsedPercent (its health timer)
 }
 
 func (c Config) validateAlarms() error {

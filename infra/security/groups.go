@@ -40,7 +40,7 @@ type Edge struct {
 // Ports the design uses.
 const (
 	AMQPS      = 5671  // AMQP over TLS: the broker opens no plaintext AMQP port
-	Management = 15671 // the management API over TLS (operators: SSM port forwarding)
+	Management = 15671 // the management API over TLS (the collector's health counts; operators: SSM port forwarding)
 	Prometheus = 15691 // rabbitmq_prometheus over TLS: the queue metrics collector reads it
 	MySQL      = 3306
 	Redis      = 6379
@@ -53,6 +53,7 @@ func Edges(brokerCluster bool) []Edge {
 		{Receiver, Broker, AMQPS, AMQPS, "publish webhooks (AMQPS)"},
 		{Processor, Broker, AMQPS, AMQPS, "consume webhooks (AMQPS)"},
 		{Processor, Broker, Prometheus, Prometheus, "queue depth and rates for autoscaling (rabbitmq_prometheus over TLS)"},
+		{Processor, Broker, Management, Management, "quorum membership, leaders and partitions for the broker alarms (management API over TLS, monitoring user)"},
 		{Processor, Database, MySQL, MySQL, "store events"},
 		{Processor, Cache, Redis, Redis, "entity locks"},
 		{Receiver, Endpoints, HTTPS, HTTPS, "AWS APIs (Secrets Manager)"},

@@ -67,7 +67,10 @@ type Args struct {
 	// URLs, comma-separated, for the collector every task runs
 	// (processor/collector); QueueMetricsStack is its Stack dimension.
 	QueueMetricsEndpoints pulumi.StringInput
-	QueueMetricsStack     string
+	// QueueMetricsManagement are the nodes' management API base URLs,
+	// comma-separated: the collector's quorum and partition counts.
+	QueueMetricsManagement pulumi.StringInput
+	QueueMetricsStack      string
 	// Stack is HOOKLINE_STACK: the Stack dimension of the processor's EMF
 	// metric lines (written on stdout, shipped by the awslogs driver).
 	Stack string
@@ -260,18 +263,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.MigrationTaskArn = pulumi.String("").ToStringOutput()
 
 	taskDef := func(suffix, digest string, migrate bool) (*ecs.TaskDefinition, error) {
-		queueMetrics := args.QueueMetricsEndpoints
+		queueMetrics, queueManagement := args.QueueMetricsEndpoints, args.QueueMetricsManagement
 		if queueMetrics == nil {
 			queueMetrics = pulumi.String("")
 		}
+		if queueManagement == nil {
+			queueManagement = pulumi.String("")
+		}
 		defs := pulumi.All(args.RepositoryURL, logs.Name, args.RabbitMQURL, args.RedisURL, args.MySQLDSN,
-			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics, args.DatabaseUserSecretArn, args.BrokerCAArn, args.CollectorSecretArn).ApplyT(
+			args.BrokerSecretArn, args.DatabaseSecretArn, args.CacheSecretArn, args.SourcesSecretArn, queueMetrics, args.DatabaseUserSecretArn, args.BrokerCAArn, args.CollectorSecretArn, queueManagement).ApplyT(
 			func(v []any) (string, error) {
 				s := policy.Strings(v)
 				return ContainerDefinitions(Container{
 					Image: s[0] + "@" + digest, LogGroup: s[1], Region: args.Region,
 					RabbitMQURL: s[2], RedisURL: s[3], MySQLDSN: s[4],
-					QueueMetricsEndpoints: s[9], QueueMetricsStack: args.QueueMetricsStack, Stack: args.Stack,
+					QueueMetricsEndpoints: s[9], QueueMetricsManagement: s[13], QueueMetricsStack: args.QueueMetricsStack, Stack: args.Stack,
 					SecretArns: map[string]string{
 						"broker": s[5], "database": s[6], "cache": s[7], "sources": s[8], "databaseUser": s[10], "brokerCA": s[11], "collector": s[12],
 					},
@@ -370,7 +376,7 @@ type Container struct {
 	Migrate                         bool // `processor migrate`: database settings only, no probes
 	// The queue metrics collector: endpoints (comma-separated) and Stack
 	// dimension; empty endpoints, no collector.
-	QueueMetricsEndpoints, QueueMetricsStack string
+	QueueMetricsEndpoints, QueueMetricsManagement, QueueMetricsStack string
 	// Stack is HOOKLINE_STACK (the EMF lines' Stack dimension); empty, none.
 	Stack string
 }
@@ -434,6 +440,7 @@ func ContainerDefinitions(c Container) (string, error) {
 		if c.QueueMetricsEndpoints != "" {
 			env = append(env,
 				KV{"QUEUE_METRICS_ENDPOINTS", c.QueueMetricsEndpoints},
+				KV{"QUEUE_METRICS_MANAGEMENT", c.QueueMetricsManagement},
 				KV{"QUEUE_METRICS_STACK", c.QueueMetricsStack},
 			) // the collector's CloudWatch client takes AWS_REGION, which ECS sets
 		}

@@ -72,11 +72,11 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 	if len(groups) != 1 {
 		t.Fatalf("%d replication groups; want 1", len(groups))
 	}
-	nodes := groups[0].Int("numCacheClusters")
-	if nodes != map[bool]int{false: 1, true: 2}[prod] {
-		t.Errorf("%d Redis nodes; want the stack table's", nodes)
+	cacheNodes := groups[0].Int("numCacheClusters")
+	if cacheNodes != map[bool]int{false: 1, true: 2}[prod] {
+		t.Errorf("%d Redis nodes; want the stack table's", cacheNodes)
 	}
-	for i := 1; i <= nodes; i++ {
+	for i := 1; i <= cacheNodes; i++ {
 		p := "redis-00" + itoa(i)
 		node := map[string]string{"CacheClusterId": groups[0].ID() + "-00" + itoa(i)} // ElastiCache's member cluster ids
 		want[p+"-cpu"] = metric1("AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 3, 3, "missing", node)
@@ -140,12 +140,27 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 	want["queue-backlog"] = mathAlarm("IF(depth > 0, IF(consume > 0, depth / consume / 60, 1000000), 0)", "GreaterThanThreshold", pick(30, 15), 60, 5, 5, "missing", map[string]watchInput{
 		"depth": {"Hookline/Queues", "InboundDepth", "Maximum", stack}, "consume": {"Hookline/Queues", "ConsumeRate", "Average", stack},
 	})
-	want["broker-memory-alarm"] = metric1("Hookline/Queues", "BrokerMemoryAlarm", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "missing", stack)
-	want["broker-disk-alarm"] = metric1("Hookline/Queues", "BrokerDiskAlarm", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "missing", stack)
+	// The collector publishes a health count only when it read it whole:
+	// no datum is breaching.
+	want["broker-memory-alarm"] = metric1("Hookline/Queues", "BrokerMemoryAlarm", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "breaching", stack)
+	want["broker-disk-alarm"] = metric1("Hookline/Queues", "BrokerDiskAlarm", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "breaching", stack)
 	if v.name == "prod-cluster" {
-		want["broker-quorum-members-missing"] = metric1("Hookline/Queues", "QuorumMembersMissing", "Maximum", "GreaterThanThreshold", 0, 60, 5, 5, "missing", stack)
-		want["broker-queues-without-leader"] = metric1("Hookline/Queues", "QueuesWithoutLeader", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "missing", stack)
-		want["broker-partitions"] = metric1("Hookline/Queues", "Partitions", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "missing", stack)
+		want["broker-quorum-members-missing"] = metric1("Hookline/Queues", "QuorumMembersMissing", "Maximum", "GreaterThanThreshold", 0, 60, 5, 5, "breaching", stack)
+		want["broker-queues-without-leader"] = metric1("Hookline/Queues", "QueuesWithoutLeader", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "breaching", stack)
+		want["broker-partitions"] = metric1("Hookline/Queues", "Partitions", "Maximum", "GreaterThanThreshold", 0, 60, 2, 2, "breaching", stack)
+	}
+	// Each broker node's host, from its health timer (hookline/broker by
+	// Node) and EC2.
+	instances := r.OfType("aws:ec2/instance:Instance")
+	if len(instances) != nodes[v.name] {
+		t.Fatalf("%d broker instances; want %d", len(instances), nodes[v.name])
+	}
+	for i, inst := range instances {
+		p := "broker-node-" + itoa(i)
+		node := map[string]string{"Node": n + "-rabbitmq-" + itoa(i)}
+		want[p+"-memory"] = metric1("hookline/broker", "MemoryUsedPercent", "Maximum", "GreaterThanThreshold", 85, 300, 3, 3, "missing", node)
+		want[p+"-data-disk"] = metric1("hookline/broker", "DataDiskUsedPercent", "Maximum", "GreaterThanThreshold", 80, 300, 1, 1, "missing", node)
+		want[p+"-cpu"] = metric1("AWS/EC2", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 3, 3, "missing", map[string]string{"InstanceId": inst.ID()})
 	}
 	return want
 }

@@ -162,19 +162,32 @@ func TestBrokerEndpoint(t *testing.T) {
 	})
 }
 
-// TLS only: no rule anywhere admits plaintext AMQP (5672), the management
-// API (15672, nor 15671: operators reach it through SSM port forwarding) or
-// plaintext Prometheus (15692); clients are given amqps:// URLs.
+// TLS only: no rule anywhere admits plaintext AMQP (5672), the plaintext
+// management API (15672) or plaintext Prometheus (15692); the management
+// API over TLS (15671) only from the processor's group into the broker's
+// (the collector's health counts; operators reach it through SSM port
+// forwarding); clients are given amqps:// URLs.
 func TestBrokerPortsAreTLSOnly(t *testing.T) {
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
+		name := func(rule string) string { return "hookline-" + v.stack + "-" + rule }
+		management := 0
 		for _, typ := range []string{"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"} {
 			for _, rule := range r.OfType(typ) {
-				for _, p := range []int{5672, 15672, 15692, 15671} {
+				for _, p := range []int{5672, 15672, 15692} {
 					if rule.Int("fromPort") <= p && p <= rule.Int("toPort") {
 						t.Errorf("%s admits plaintext broker port %d", rule.Name, p)
 					}
 				}
+				if rule.Int("fromPort") <= 15671 && 15671 <= rule.Int("toPort") {
+					management++
+					if rule.Name != name("processor-to-broker-15671") && rule.Name != name("broker-from-processor-15671") {
+						t.Errorf("%s admits the management API (15671); only processor -> broker may", rule.Name)
+					}
+				}
 			}
+		}
+		if management != 2 {
+			t.Errorf("%d rules for the management API; want processor -> broker on both ends", management)
 		}
 		for _, f := range r.OfType("aws:lambda/function:Function") {
 			if u, _ := f.Input("environment", "variables", "RABBITMQ_URL").(string); !strings.HasPrefix(u, "amqps://") {
@@ -190,6 +203,15 @@ func TestBrokerPortsAreTLSOnly(t *testing.T) {
 		for _, e := range eps {
 			if e != "https://10.255.0.10:15691" {
 				t.Errorf("queue metrics endpoint %q; want https://<node address>:15691", e)
+			}
+		}
+		mgmt := strings.Split(envValue(containers(t, svc)[0], "QUEUE_METRICS_MANAGEMENT"), ",")
+		if len(mgmt) != nodes[v.name] {
+			t.Errorf("queue metrics management endpoints %v; want one per node", mgmt)
+		}
+		for _, e := range mgmt {
+			if e != "https://10.255.0.10:15671" {
+				t.Errorf("queue metrics management endpoint %q; want https://<node address>:15671", e)
 			}
 		}
 	})

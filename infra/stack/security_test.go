@@ -20,6 +20,7 @@ func TestSecurityGroupGraph(t *testing.T) {
 		"receiver -> broker 5671",
 		"processor -> broker 5671",
 		"processor -> broker 15691",
+		"processor -> broker 15671",
 		"processor -> database 3306",
 		"processor -> cache 6379",
 		"receiver -> endpoints 443",

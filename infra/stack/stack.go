@@ -264,6 +264,17 @@ func dashboardOf(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) e
 	return err
 }
 
+// nodeURLs is https://<address>:<port> of every broker node, comma-separated.
+func nodeURLs(ips pulumi.StringArrayOutput, port int) pulumi.StringOutput {
+	return ips.ApplyT(func(ips []string) string {
+		var eps []string
+		for _, ip := range ips {
+			eps = append(eps, fmt.Sprintf("https://%s:%d", ip, port))
+		}
+		return strings.Join(eps, ",")
+	}).(pulumi.StringOutput)
+}
+
 // watch declares the alarms that watch the platform from outside, once
 // everything they name exists: the edge's API included.
 func watch(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
@@ -284,6 +295,10 @@ func watch(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
 		ClusterArn:          p.Processor.ClusterArn,
 		ReceiverLogGroup:    p.Receiver.LogGroupName,
 		BrokerCluster:       cfg.Broker.Nodes > 1,
+		BrokerNodes:         p.Broker.Nodes,
+	}
+	for i := range p.Broker.Nodes {
+		args.BrokerInstanceIDs = append(args.BrokerInstanceIDs, p.Broker.InstanceIDs.Index(pulumi.Int(i)))
 	}
 	if cfg.Images.Processor != "" { // the service exists
 		args.ServiceName, args.ServiceArn = p.Processor.ServiceName, p.Processor.ServiceArn
@@ -387,27 +402,24 @@ func workloads(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) err
 		RabbitMQURL:        amqpURL,
 		// rabbitmq_prometheus on every node, over TLS (15691), read by the
 		// collector user and verified against the broker CA.
-		QueueMetricsEndpoints: p.Broker.PrivateIPs.ApplyT(func(ips []string) string {
-			var eps []string
-			for _, ip := range ips {
-				eps = append(eps, fmt.Sprintf("https://%s:%d", ip, security.Prometheus))
-			}
-			return strings.Join(eps, ",")
-		}).(pulumi.StringOutput),
-		QueueMetricsStack:     name,
-		Stack:                 name,
-		RedisURL:              pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
-		MySQLDSN:              pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
-		BrokerSecretArn:       p.BrokerSecretArn(topology.Processor),
-		BrokerCAArn:           p.Broker.CACertArn,
-		CollectorSecretArn:    p.BrokerSecretArn(topology.Collector),
-		DatabaseSecretArn:     p.Database.MasterSecretArn,
-		DatabaseUserSecretArn: p.Database.ProcessorSecretArn,
-		CacheSecretArn:        p.Cache.AuthSecretArn,
-		SourcesSecretArn:      p.Sources.SecretArn,
-		KeyArns:               []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn},
-		DatabaseUserKeyArn:    p.Database.KeyArn,
-		SourcesKeyArn:         p.Sources.KeyArn,
+		QueueMetricsEndpoints: nodeURLs(p.Broker.PrivateIPs, security.Prometheus),
+		// and every node's management API (15671), for the quorum
+		// membership, leaders and partitions of the broker alarms.
+		QueueMetricsManagement: nodeURLs(p.Broker.PrivateIPs, security.Management),
+		QueueMetricsStack:      name,
+		Stack:                  name,
+		RedisURL:               pulumi.Sprintf("rediss://%s:%d", p.Cache.PrimaryEndpoint, p.Cache.Port),
+		MySQLDSN:               pulumi.Sprintf("tcp(%s:%d)/%s?tls=true", p.Database.Address, security.MySQL, cfg.Database.Name),
+		BrokerSecretArn:        p.BrokerSecretArn(topology.Processor),
+		BrokerCAArn:            p.Broker.CACertArn,
+		CollectorSecretArn:     p.BrokerSecretArn(topology.Collector),
+		DatabaseSecretArn:      p.Database.MasterSecretArn,
+		DatabaseUserSecretArn:  p.Database.ProcessorSecretArn,
+		CacheSecretArn:         p.Cache.AuthSecretArn,
+		SourcesSecretArn:       p.Sources.SecretArn,
+		KeyArns:                []pulumi.StringInput{p.Broker.KeyArn, p.Database.KeyArn, p.Cache.KeyArn},
+		DatabaseUserKeyArn:     p.Database.KeyArn,
+		SourcesKeyArn:          p.Sources.KeyArn,
 	}, with); err != nil {
 		return err
 	}

@@ -295,8 +295,11 @@ func TestBrokerSurvivesReplacement(t *testing.T) {
 		for _, a := range r.OfType("aws:ec2/volumeAttachment:VolumeAttachment") {
 			attached[a.Str("instanceId")] = a.Str("volumeId")
 		}
-		alarms := map[string][]string{} // instance ID → actions
+		alarms := map[string][]string{} // instance ID → actions of its status check alarms
 		for _, a := range r.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+			if !strings.HasPrefix(a.Str("metricName"), "StatusCheckFailed") {
+				continue // the CPU alarm pages (infra/alarms)
+			}
 			id := a.Str("dimensions", "InstanceId")
 			alarms[id] = append(alarms[id], a.Strs("alarmActions")...)
 		}
