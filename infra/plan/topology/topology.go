@@ -489,7 +489,7 @@ func port(r plan.FileResource) string {
 
 var portNames = map[string]string{
 	"443": "HTTPS", "3306": "MySQL TLS", "5671": "AMQPS", "6379": "Redis TLS",
-	"15691": "metrics TLS", "4369": "epmd", "25672": "cluster", "35672-35682": "CLI",
+	"15691": "metrics TLS", "15671": "management TLS", "4369": "epmd", "25672": "cluster", "35672-35682": "CLI",
 }
 
 func contains(list []string, s string) bool {
