@@ -219,3 +219,29 @@ func brokerAlarms(args WatchArgs) []Alarm {
 	}
 	return out
 }
+
+// canaryAlarms watch the end-to-end canary over canaryPeriods of its
+// intervals (one run each): its runs not answered 2xx at the public URL,
+// and its pings not stored by the processor. A run that wrote no line
+// (the function did not run) is missing data for canary-failed, which
+// does not page on it: canary-arrivals-missing does, because no arrival
+// is exactly its fault ("breaching"). The arrivals alarm needs the
+// service (the processor's EMF lines carry a 0 every minute while a task
+// runs, so only no task at all, or no canary ping, is missing data).
+func canaryAlarms(args WatchArgs) []Alarm {
+	if args.CanaryIntervalMinutes == 0 {
+		return nil
+	}
+	t := args.Thresholds
+	stack := pulumi.StringMap{metricnames.StackDimension: pulumi.String(args.Stack)}
+	period, m := args.CanaryIntervalMinutes*60, int(t.CanaryPeriods)
+	out := []Alarm{
+		single("canary-failed", metricnames.CanaryNamespace, metricnames.CanaryFailures, "Sum", stack, "GreaterThanOrEqualToThreshold", t.CanaryFailures, period, m, m, "notBreaching",
+			"The canary's signed webhook to the public URL is not answered 2xx, run after run: senders see the same; its log line has the status (403: origin secret or WAF, 401: canarySecret, 5xx: receiver or broker, error: DNS, TLS, timeout)."),
+	}
+	if args.ServiceName != nil {
+		out = append(out, single("canary-arrivals-missing", metricnames.ProcessorNamespace, metricnames.ProcCanaryArrivals, "Sum", stack, "LessThanThreshold", 1, period, m, m, "breaching",
+			"No canary ping stored by the processor, interval after interval: webhooks are not reaching the database end to end; look at canary-failed, then the queue backlog, the processor's tasks and dead letters."))
+	}
+	return out
+}

@@ -50,6 +50,10 @@ type WatchArgs struct {
 	// same order.
 	BrokerNodes       []string
 	BrokerInstanceIDs []pulumi.StringInput
+
+	// CanaryIntervalMinutes is the canary's schedule, the period of its
+	// alarms; 0: no canary, no canary alarms.
+	CanaryIntervalMinutes int
 }
 
 // Platform is the component of the alarms that watch components from the
@@ -119,6 +123,7 @@ func Alarms(args WatchArgs) []Alarm {
 	out = append(out, processorAlarms(args)...)
 	out = append(out, queueAlarms(args)...)
 	out = append(out, brokerAlarms(args)...)
+	out = append(out, canaryAlarms(args)...)
 	return out
 }
 

@@ -53,6 +53,9 @@ type Thresholds struct {
 	VerifyUnavailable float64 `json:"verifyUnavailable"` // receiver 503s for an unreachable JWKS or SNS certificate in 5 minutes, twice
 	Handshakes        float64 `json:"handshakes"`        // receiver handshakes answered in 5 minutes, three times (a provider re-verifying in a loop, or a flood)
 
+	CanaryFailures float64 `json:"canaryFailures"` // failed canary runs (no 2xx) per canary interval, canaryPeriods intervals in a row
+	CanaryPeriods  float64 `json:"canaryPeriods"`  // canary intervals in a row either canary alarm needs (a whole number; intervals times periods at most a day)
+
 	CallbackFailures float64 `json:"callbackFailures"` // processor callbacks given up (failed after every try, or refused) in 5 minutes
 
 	BacklogDrainMinutes float64 `json:"backlogDrainMinutes"` // time to drain webhooks.inbound at the current rate, 5 minutes in a row

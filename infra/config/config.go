@@ -44,8 +44,21 @@ type Config struct {
 	Edge   *Edge   `config:"edge"` // the public way in: Cloudflare in front of API Gateway (docs/edge.md); left out, the stack has no public endpoint
 	Routes []Route `config:"-"`    // the sources document's sources, when the edge is set
 	Alarms Alarms  // where the stack's alarms go and what they page on
-	Logs   Logs    `config:"logs"` // optional copy of the receiver's and processor's logs to Loki; CloudWatch keeps every line
+	Logs   Logs    `config:"logs"`   // optional copy of the receiver's and processor's logs to Loki; CloudWatch keeps every line
+	Canary Canary  `config:"canary"` // the end-to-end canary: a signed webhook to the edge's first hostname every few minutes (docs/observability.md); needs hookline:edge
 }
+
+// Canary is the end-to-end canary (infra/canary, lambda/canary).
+type Canary struct {
+	Enabled          bool `json:"enabled"`          // declare the canary when the stack has an edge (hookline:canarySecret then required)
+	IntervalMinutes  int  `json:"intervalMinutes"`  // minutes between runs, 1 to 60; also the period of the canary alarms
+	TimeoutSeconds   int  `json:"timeoutSeconds"`   // a run's request timeout, 1 to 60 (the function gets 10 s more)
+	LogRetentionDays int  `json:"logRetentionDays"` // retention of the canary's log group
+}
+
+// CanaryOn reports whether the stack declares the canary: enabled, and a
+// public endpoint to post to.
+func (c Config) CanaryOn() bool { return c.Canary.Enabled && c.Edge != nil }
 
 // Processor is the queue consumer's ECS Fargate service.
 type Processor struct {
@@ -199,6 +212,10 @@ type Secrets struct {
 	// the sources document for the receiver, and the first is the one
 	// Cloudflare adds. Required with hookline:edge.
 	OriginSecrets []string `config:"originSecrets,secret"`
+	// CanarySecret is the signing secret of the canary's source
+	// (hookline-canary, scheme standard): merged into WebhookSources as
+	// that source, and stored in the canary's own secret.
+	CanarySecret string `config:"canarySecret,secret"` // whsec_ and the base64 of 24 to 64 random bytes: "whsec_$(openssl rand -base64 32)"; required with the canary and an edge
 }
 
 // BrokerPasswordKey is the config key of role r's password as credential c:
@@ -258,6 +275,7 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 		{"receiver", &c.Receiver},
 		{"alarms", &c.Alarms.Thresholds},
 		{"logs", &c.Logs},
+		{"canary", &c.Canary},
 	}
 	for _, o := range objects {
 		raw, ok := get(Namespace + ":" + o.key)
@@ -284,6 +302,7 @@ func Parse(project, stack string, get Lookup) (Config, error) {
 	c.Secrets.BrokerErlangCookie, _ = get(Namespace + ":brokerErlangCookie")
 	c.Secrets.WebhookSources, _ = get(Namespace + ":webhookSources")
 	c.Secrets.DatabaseProcessorPassword, _ = get(Namespace + ":databaseProcessorPassword")
+	c.Secrets.CanarySecret, _ = get(Namespace + ":canarySecret")
 	c.Images.Processor, _ = get(Namespace + ":processorImageDigest")
 	c.Images.Migration, _ = get(Namespace + ":migrationImageDigest")
 	if c.Images.Migration == "" {

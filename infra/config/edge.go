@@ -11,7 +11,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/hookline/hookline/internal/canary"
 	"github.com/hookline/hookline/internal/sources"
+	"github.com/hookline/hookline/internal/webhooksig"
 )
 
 // Edge is the public way in (infra/edge): Cloudflare in front of an API
@@ -143,6 +145,38 @@ func mergeOrigin(document string, origins []string) (string, *sources.Set, error
 		return "", nil, keyErr("webhookSources", "%v", err)
 	}
 	return string(out), set, nil
+}
+
+// mergeCanary adds the canary's source to the sources document: name
+// hookline-canary, the edge's first hostname, scheme standard, the stack
+// secret hookline:canarySecret. A document that defines the source itself
+// is refused: one owner per value.
+func mergeCanary(document, host, secret string) (string, error) {
+	if _, err := webhooksig.New(canary.Scheme, []string{secret}, 0); err != nil {
+		return "", keyErr("canarySecret", "not a %s signing secret (%v); accepts whsec_ and the base64 of 24 to 64 random bytes: \"whsec_$(openssl rand -base64 32)\"", canary.Scheme, err)
+	}
+	js, err := yaml.YAMLToJSON([]byte(document))
+	if err != nil {
+		return "", keyErr("webhookSources", "not a sources document: %v", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(js, &doc); err != nil || doc == nil {
+		return "", keyErr("webhookSources", "not a sources document (a YAML or JSON object with sources:)")
+	}
+	list, _ := doc["sources"].([]any)
+	for _, s := range list {
+		if m, _ := s.(map[string]any); m != nil && m["name"] == canary.Source {
+			return "", keyErr("webhookSources", "source %q is the canary's: the stack adds it from hookline:canarySecret (remove it from the document, or set hookline:canary.enabled: false)", canary.Source)
+		}
+	}
+	doc["sources"] = append(list, map[string]any{
+		"name": canary.Source, "hosts": []string{host}, "scheme": canary.Scheme, "secrets": []string{secret},
+	})
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", keyErr("webhookSources", "%v", err)
+	}
+	return string(out), nil
 }
 
 // routes lists the sources of a parsed document, in document order.
@@ -298,6 +332,13 @@ func (c *Config) parseEdge(get Lookup) error {
 	c.Secrets.OriginSecrets = origins
 	if c.Secrets.WebhookSources == "" {
 		return nil // validateSecrets names the missing key
+	}
+	if c.CanaryOn() && c.Secrets.CanarySecret != "" && len(c.Edge.Hostnames) > 0 {
+		doc, err := mergeCanary(c.Secrets.WebhookSources, c.Edge.Hostnames[0], c.Secrets.CanarySecret)
+		if err != nil {
+			return err
+		}
+		c.Secrets.WebhookSources = doc
 	}
 	merged, set, err := mergeOrigin(c.Secrets.WebhookSources, origins)
 	if err != nil {

@@ -25,6 +25,7 @@ var SecretKeys = []string{
 	Namespace + ":webhookSources",
 	Namespace + ":databaseProcessorPassword",
 	Namespace + ":originSecrets",
+	Namespace + ":canarySecret",
 }
 
 // SampleSourcesPath is the sample sources document of a stack

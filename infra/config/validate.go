@@ -52,7 +52,7 @@ func (d Database) ParameterFamily() string { return engineVersions[d.Engine][d.E
 // Validate checks the whole config; the first problem is returned as one
 // line naming the key and what it accepts.
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets, c.validateProcessor, c.validateReceiver, c.validateImages, c.validateEdge, c.validateAlarms, c.validateLogs} {
+	for _, check := range []func() error{c.validateStack, c.validateNetwork, c.validateDatabase, c.validateCache, c.validateBroker, c.validateSecrets, c.validateProcessor, c.validateReceiver, c.validateImages, c.validateEdge, c.validateAlarms, c.validateLogs, c.validateCanary} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -513,6 +513,27 @@ func checkWindows(maintenance, backup string) error {
 				return keyErr("database.backupWindow", "%q overlaps the maintenance window %q; accepts a daily window outside it", backup, maintenance)
 			}
 		}
+	}
+	return nil
+}
+
+func (c Config) validateCanary() error {
+	k := c.Canary
+	if k.IntervalMinutes < 1 || k.IntervalMinutes > 60 {
+		return keyErr("canary.intervalMinutes", "%d is out of range; accepts 1 to 60", k.IntervalMinutes)
+	}
+	if k.TimeoutSeconds < 1 || k.TimeoutSeconds > 60 {
+		return keyErr("canary.timeoutSeconds", "%d is out of range; accepts 1 to 60", k.TimeoutSeconds)
+	}
+	if err := retention("canary.logRetentionDays", k.LogRetentionDays); err != nil {
+		return err
+	}
+	// CloudWatch: EvaluationPeriods times Period at most one day.
+	if p := c.Alarms.CanaryPeriods; p != float64(int(p)) || int(p)*k.IntervalMinutes > 24*60 {
+		return keyErr("alarms.canaryPeriods", "%v is not a whole number of canary intervals within a day; accepts 1 to %d with canary.intervalMinutes %d", p, 24*60/k.IntervalMinutes, k.IntervalMinutes)
+	}
+	if c.CanaryOn() && c.Secrets.CanarySecret == "" {
+		return keyErr("canarySecret", "required secret is missing with the canary on and hookline:edge set; set it with `pulumi config set --secret %s:canarySecret \"whsec_$(openssl rand -base64 32)\"` (or set %s:canary.enabled false)", Namespace, Namespace)
 	}
 	return nil
 }

@@ -162,6 +162,12 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 		want[p+"-data-disk"] = metric1("hookline/broker", "DataDiskUsedPercent", "Maximum", "GreaterThanThreshold", 80, 300, 1, 1, "missing", node)
 		want[p+"-cpu"] = metric1("AWS/EC2", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 3, 3, "missing", map[string]string{"InstanceId": inst.ID()})
 	}
+
+	// The end-to-end canary (every shipped stack has an edge and a
+	// service): one 5-minute run a period, dev 3 periods, prod 2.
+	cp := int(pick(3, 2))
+	want["canary-failed"] = metric1("Hookline/Canary", "Failures", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, cp, cp, "notBreaching", stack)
+	want["canary-arrivals-missing"] = metric1("Hookline/Processor", "CanaryArrivals", "Sum", "LessThanThreshold", 1, 300, cp, cp, "breaching", stack)
 	return want
 }
 
@@ -231,7 +237,7 @@ func TestWatchAlarms(t *testing.T) {
 		if dbs := r.OfType("aws:rds/instance:Instance"); len(dbs) != 1 || dbs[0].Name != "hookline-"+v.stack+"-database" {
 			t.Errorf("RDS instances %v; want hookline-%s-database", names(dbs), v.stack)
 		}
-		if fns := r.OfType("aws:lambda/function:Function"); len(fns) != 1 || fns[0].Name != "hookline-"+v.stack+"-receiver" {
+		if fns := receiverFns(r); len(fns) != 1 || fns[0].Name != "hookline-"+v.stack+"-receiver" {
 			t.Errorf("functions %v; want hookline-%s-receiver", names(fns), v.stack)
 		}
 		if apis := r.OfType("aws:apigatewayv2/api:Api"); len(apis) != 1 || apis[0].ID() != "api-hookline-"+v.stack+"-edge-api" {
@@ -349,7 +355,7 @@ func runbookAnchors(t *testing.T) map[string]bool {
 
 func receiverTimeout(t *testing.T, r *plan.Result) int {
 	t.Helper()
-	fns := r.OfType("aws:lambda/function:Function")
+	fns := receiverFns(r)
 	if len(fns) != 1 {
 		t.Fatalf("%d functions; want 1", len(fns))
 	}
@@ -394,7 +400,9 @@ func TestECSEventRoutes(t *testing.T) {
 		n := "hookline-" + v.stack
 		rules := map[string]plan.Resource{}
 		for _, rule := range r.OfType("aws:cloudwatch/eventRule:EventRule") {
-			rules[rule.Str("name")] = rule
+			if strings.HasPrefix(rule.Name, n+"-watch-") { // the canary's schedule is TestCanary's
+				rules[rule.Str("name")] = rule
+			}
 		}
 		stopped, okS := rules[n+"-watch-ecs-task-stopped"]
 		deploy, okD := rules[n+"-watch-ecs-deployment-failed"]
@@ -424,7 +432,12 @@ func TestECSEventRoutes(t *testing.T) {
 
 		topics := r.OfType("aws:sns/topic:Topic")
 		topicArn := "arn:aws:sns:us-east-1:" + account + ":" + topics[0].Name
-		targets := r.OfType("aws:cloudwatch/eventTarget:EventTarget")
+		var targets []plan.Resource
+		for _, tg := range r.OfType("aws:cloudwatch/eventTarget:EventTarget") {
+			if strings.HasPrefix(tg.Name, n+"-watch-") {
+				targets = append(targets, tg)
+			}
+		}
 		if len(targets) != 2 {
 			t.Fatalf("%d event targets; want 2", len(targets))
 		}

@@ -123,7 +123,7 @@ func TestBrokerEndpoint(t *testing.T) {
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
 		lbs := r.OfType("aws:lb/loadBalancer:LoadBalancer")
 		receiverURL := ""
-		for _, f := range r.OfType("aws:lambda/function:Function") {
+		for _, f := range receiverFns(r) {
 			receiverURL, _ = f.Input("environment", "variables", "RABBITMQ_URL").(string)
 		}
 		if v.name != "prod-cluster" {
@@ -189,7 +189,7 @@ func TestBrokerPortsAreTLSOnly(t *testing.T) {
 		if management != 2 {
 			t.Errorf("%d rules for the management API; want processor -> broker on both ends", management)
 		}
-		for _, f := range r.OfType("aws:lambda/function:Function") {
+		for _, f := range receiverFns(r) {
 			if u, _ := f.Input("environment", "variables", "RABBITMQ_URL").(string); !strings.HasPrefix(u, "amqps://") {
 				t.Errorf("receiver RABBITMQ_URL %q is not amqps://", u)
 			}

@@ -83,6 +83,7 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 			n + "receiver":            {ca, secretArn + n + "rabbitmq-receiver", secretArn + n + "sources"},
 			n + "rabbitmq":            brokerSecrets,
 			n + "flow-logs":           nil,
+			n + "canary":              {secretArn + n + "canary"},
 		}
 		trust := map[string]string{
 			n + "processor-execution": "ecs-tasks.amazonaws.com",
@@ -90,6 +91,7 @@ func TestEveryRoleReadsOnlyItsOwnSecrets(t *testing.T) {
 			n + "receiver":            "lambda.amazonaws.com",
 			n + "rabbitmq":            "ec2.amazonaws.com",
 			n + "flow-logs":           "vpc-flow-logs.amazonaws.com",
+			n + "canary":              "lambda.amazonaws.com",
 		}
 		roles := map[string]bool{}
 		for _, role := range r.OfType("aws:iam/role:Role") {

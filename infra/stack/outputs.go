@@ -23,7 +23,7 @@ type Output struct {
 // way: <component><Thing><Suffix>, one name per thing. docs/outputs.md
 // describes each output; TestOutputNames holds both to these lists.
 var (
-	OutputPrefixes = []string{"network", "security", "database", "cache", "broker", "alarms", "sources", "registry", "processor", "receiver", "dashboard", "edge", "logship"}
+	OutputPrefixes = []string{"network", "security", "database", "cache", "broker", "alarms", "sources", "registry", "processor", "receiver", "dashboard", "edge", "logship", "canary"}
 	OutputSuffixes = []string{"Id", "Ids", "Arn", "Name", "Names", "Url", "Endpoint", "Endpoints"}
 )
 
@@ -95,6 +95,11 @@ func (p *Platform) Outputs() []Output {
 	if p.Logship != nil { // no hookline:logs.lokiUrl, no shipper
 		out("logshipFunctionName", p.Logship.FunctionName)
 		out("logshipLogGroupName", p.Logship.LogGroupName)
+	}
+	if p.Canary != nil { // the canary posts to the edge
+		out("canaryFunctionName", p.Canary.FunctionName)
+		out("canaryLogGroupName", p.Canary.LogGroupName)
+		out("canarySecretArn", p.Canary.SecretArn)
 	}
 	return o
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/infra/alarms"
 	"github.com/hookline/hookline/infra/broker"
 	"github.com/hookline/hookline/infra/cache"
+	"github.com/hookline/hookline/infra/canary"
 	"github.com/hookline/hookline/infra/config"
 	"github.com/hookline/hookline/infra/dashboard"
 	"github.com/hookline/hookline/infra/database"
@@ -69,6 +70,7 @@ type Platform struct {
 	Scaling   *scaling.Scaling     // the processor's autoscaling; nil until the service exists
 	Edge      *edge.Edge           // Cloudflare + API Gateway; nil without hookline:edge: no public endpoint
 	Logship   *logship.Shipper     // a copy of the receiver's and processor's logs to Loki; nil without hookline:logs.lokiUrl
+	Canary    *canary.Canary       // the end-to-end canary through the edge; nil without an edge or with canary.enabled false
 }
 
 // Build declares the platform of a validated config.
@@ -230,6 +232,22 @@ func Build(ctx *pulumi.Context, cfg config.Config) (*Platform, error) {
 			return nil, err
 		}
 	}
+	if cfg.CanaryOn() { // it posts to the edge's first hostname
+		k := cfg.Canary
+		if p.Canary, err = canary.New(ctx, name+"-canary", canary.Args{
+			Region:           cfg.Region,
+			ZipFile:          filepath.Join(ctx.RootDirectory(), canary.ZipPath),
+			Stack:            name,
+			URL:              canary.URL(cfg.Edge.Hostnames[0]),
+			Secret:           pulumi.ToSecret(pulumi.String(cfg.Secrets.CanarySecret)).(pulumi.StringOutput),
+			IntervalMinutes:  k.IntervalMinutes,
+			TimeoutSeconds:   k.TimeoutSeconds,
+			LogGroupName:     "/hookline/" + name + "/canary",
+			LogRetentionDays: k.LogRetentionDays,
+		}, with); err != nil {
+			return nil, err
+		}
+	}
 	if err := watch(ctx, p, with); err != nil {
 		return nil, err
 	}
@@ -305,6 +323,9 @@ func watch(ctx *pulumi.Context, p *Platform, with pulumi.ResourceOption) error {
 	}
 	if p.Edge != nil {
 		args.APIID = p.Edge.APIID.ToStringOutput()
+	}
+	if p.Canary != nil {
+		args.CanaryIntervalMinutes = cfg.Canary.IntervalMinutes
 	}
 	var err error
 	p.Watch, err = alarms.Watch(ctx, cfg.Name()+"-watch", args, with)

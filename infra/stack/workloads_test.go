@@ -365,7 +365,7 @@ func TestReceiverFunction(t *testing.T) {
 	}
 	forEachStack(t, func(t *testing.T, v variant, r *plan.Result) {
 		w := workloadTable[v.name]
-		fns := r.OfType("aws:lambda/function:Function")
+		fns := receiverFns(r)
 		if len(fns) != 1 {
 			t.Fatalf("%d Lambda functions; want 1", len(fns))
 		}
@@ -528,7 +528,7 @@ func TestWorkloadsBeforeTheFirstImage(t *testing.T) {
 					}
 				}
 			}
-			if len(r.OfType("aws:ecr/repository:Repository")) != 1 || len(r.OfType("aws:ecs/cluster:Cluster")) != 1 || len(r.OfType("aws:lambda/function:Function")) != 1 {
+			if len(r.OfType("aws:ecr/repository:Repository")) != 1 || len(r.OfType("aws:ecs/cluster:Cluster")) != 1 || len(receiverFns(r)) != 1 {
 				t.Errorf("the repository, cluster and receiver must exist before any image")
 			}
 		})

@@ -59,7 +59,7 @@ var ErrNotPing = errors.New("canary: not a canary ping")
 func SentAt(body []byte) (time.Time, error) {
 	var p Ping
 	if err := json.Unmarshal(body, &p); err != nil {
-		return time.Time{}, fmt.Errorf("%w: %v", ErrNotPing, err)
+		return time.Time{}, fmt.Errorf("%w: %w", ErrNotPing, err)
 	}
 	if p.Type != EventType || p.Timestamp.IsZero() {
 		return time.Time{}, fmt.Errorf("%w: type %q, timestamp %v", ErrNotPing, p.Type, p.Timestamp)
