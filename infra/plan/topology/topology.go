@@ -32,7 +32,7 @@ var Clusters = []struct {
 	{"broker", []string{"hookline:broker:RabbitMQ"}},
 	{"database", []string{"hookline:database:Database"}},
 	{"cache", []string{"hookline:cache:Redis"}},
-	{"alarms", []string{"hookline:alarms:Topic", "hookline:alarms:Platform", "hookline:dashboard:Dashboard"}},
+	{"alarms", []string{"hookline:alarms:Topic", "hookline:alarms:Platform", "hookline:dashboard:Dashboard", "hookline:canary:Canary"}},
 }
 
 // kind is a node drawn for resources of one type inside one component:
