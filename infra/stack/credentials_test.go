@@ -34,7 +34,7 @@ func TestCredentialsSwitchOnlyTheClients(t *testing.T) {
 			}
 			n := "hookline-" + stackName + "-"
 
-			f := b.OfType("aws:lambda/function:Function")[0]
+			f := receiverFns(b)[0]
 			if got, want := f.Str("environment", "variables", "RABBITMQ_SECRET_ARN"), secretArn+n+"rabbitmq-receiver-b"; got != want {
 				t.Errorf("receiver RABBITMQ_SECRET_ARN %s; want %s", got, want)
 			}
