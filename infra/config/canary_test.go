@@ -36,8 +36,8 @@ func TestCanarySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.CanaryOn() || c.Canary.IntervalMinutes != 5 || c.Canary.TimeoutSeconds != 10 || c.Alarms.CanaryPeriods != 2 || c.Alarms.CanaryFailures != 1 {
-		t.Errorf("canary %+v on %v, periods %v, failures %v; want on, 5 min, 10 s, 2, 1", c.Canary, c.CanaryOn(), c.Alarms.CanaryPeriods, c.Alarms.CanaryFailures)
+	if !c.CanaryOn() || c.Canary.IntervalMinutes != 1 || c.Canary.TimeoutSeconds != 10 || c.Alarms.CanaryPeriods != 5 || c.Alarms.CanaryFailures != 1 {
+		t.Errorf("canary %+v on %v, periods %v, failures %v; want on, 1 min, 10 s, 5, 1", c.Canary, c.CanaryOn(), c.Alarms.CanaryPeriods, c.Alarms.CanaryFailures)
 	}
 	src, ok := docSources(t, c.Secrets.WebhookSources)["hookline-canary"]
 	if !ok || src.Scheme != "standard" || strings.Join(src.Hosts, ",") != "hooks.example.com" || strings.Join(src.Secrets, ",") != secret {
@@ -95,7 +95,7 @@ func TestCanaryErrors(t *testing.T) {
 		{"retention", func(t *testing.T, v map[string]string) { set(t, v, "hookline:canary", "logRetentionDays", 2) }, "hookline:canary.logRetentionDays:", "retention"},
 		{"unknown field", func(t *testing.T, v map[string]string) { set(t, v, "hookline:canary", "every", 5) }, "hookline:canary:", "unknown field"},
 		{"periods not whole", func(t *testing.T, v map[string]string) { set(t, v, "hookline:alarms", "canaryPeriods", 1.5) }, "hookline:alarms.canaryPeriods:", "whole number"},
-		{"periods over a day", func(t *testing.T, v map[string]string) { set(t, v, "hookline:alarms", "canaryPeriods", 289) }, "hookline:alarms.canaryPeriods:", "1 to 288"},
+		{"periods over a day", func(t *testing.T, v map[string]string) { set(t, v, "hookline:alarms", "canaryPeriods", 1441) }, "hookline:alarms.canaryPeriods:", "1 to 1440"},
 		{"periods 0", func(t *testing.T, v map[string]string) { set(t, v, "hookline:alarms", "canaryPeriods", 0) }, "hookline:alarms.canaryPeriods:", "above 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

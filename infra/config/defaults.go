@@ -72,7 +72,7 @@ func Defaults(profile string) Config {
 				TimeoutSeconds:      15,
 				LogRetentionDays:    365,
 			},
-			Canary: Canary{Enabled: true, IntervalMinutes: 5, TimeoutSeconds: 10, LogRetentionDays: 365},
+			Canary: Canary{Enabled: true, IntervalMinutes: 1, TimeoutSeconds: 10, LogRetentionDays: 365},
 			Alarms: Alarms{Thresholds: Thresholds{
 				DatabaseCPUPercent:         80,
 				DatabaseFreeStoragePercent: 5, // storage autoscaling acts at 10 %: below 5 % it could not
@@ -102,7 +102,7 @@ func Defaults(profile string) Config {
 				Handshakes:                 100, // a few an hour is normal (x's hourly CRC, a subscription's validation)
 				CallbackFailures:           1,
 				CanaryFailures:             1, // every failed run counts: the canary is one request per interval
-				CanaryPeriods:              2, // two runs in a row: one lost run (a redeploy, a cold start over the timeout) does not page
+				CanaryPeriods:              5, // five minutes without an arrival (one run a minute): a lost run or two (a redeploy, a cold start over the timeout, EventBridge's jitter moving a run into the next minute) do not page
 				BacklogDrainMinutes:        15,
 				BrokerCPUPercent:           80,
 				BrokerMemoryPercent:        85, // RabbitMQ blocks publishers at 60 % (its watermark); the host's own use on top
@@ -174,7 +174,7 @@ func Defaults(profile string) Config {
 			TimeoutSeconds:      15,
 			LogRetentionDays:    30,
 		},
-		Canary: Canary{Enabled: true, IntervalMinutes: 5, TimeoutSeconds: 10, LogRetentionDays: 30},
+		Canary: Canary{Enabled: true, IntervalMinutes: 1, TimeoutSeconds: 10, LogRetentionDays: 30},
 		Alarms: Alarms{Thresholds: Thresholds{
 			DatabaseCPUPercent:         80,
 			DatabaseFreeStoragePercent: 5,
@@ -204,7 +204,7 @@ func Defaults(profile string) Config {
 			Handshakes:                 100,
 			CallbackFailures:           5,
 			CanaryFailures:             1,
-			CanaryPeriods:              3,
+			CanaryPeriods:              10,
 			BacklogDrainMinutes:        30,
 			BrokerCPUPercent:           80,
 			BrokerMemoryPercent:        85,

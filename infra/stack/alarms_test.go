@@ -164,10 +164,10 @@ func expectedWatch(t *testing.T, v variant, r *plan.Result) map[string]watchAlar
 	}
 
 	// The end-to-end canary (every shipped stack has an edge and a
-	// service): one 5-minute run a period, dev 3 periods, prod 2.
-	cp := int(pick(3, 2))
-	want["canary-failed"] = metric1("Hookline/Canary", "Failures", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, cp, cp, "notBreaching", stack)
-	want["canary-arrivals-missing"] = metric1("Hookline/Processor", "CanaryArrivals", "Sum", "LessThanThreshold", 1, 300, cp, cp, "breaching", stack)
+	// service): one run a minute, a period each; dev 10 periods, prod 5.
+	cp := int(pick(10, 5))
+	want["canary-failed"] = metric1("Hookline/Canary", "Failures", "Sum", "GreaterThanOrEqualToThreshold", 1, 60, cp, cp, "notBreaching", stack)
+	want["canary-arrivals-missing"] = metric1("Hookline/Processor", "CanaryArrivals", "Sum", "LessThanThreshold", 1, 60, cp, cp, "breaching", stack)
 	return want
 }
 

@@ -61,8 +61,8 @@ func TestCanary(t *testing.T) {
 		host := map[string]string{"dev": "hooks-dev.example.com", "prod": "hooks.example.com"}[v.stack]
 
 		rule := byName(t, r, "aws:cloudwatch/eventRule:EventRule", n)
-		if rule.Str("scheduleExpression") != "rate(5 minutes)" || rule.Has("eventPattern") {
-			t.Errorf("rule %s: schedule %q; want rate(5 minutes), no pattern", rule.Name, rule.Str("scheduleExpression"))
+		if rule.Str("scheduleExpression") != "rate(1 minute)" || rule.Has("eventPattern") {
+			t.Errorf("rule %s: schedule %q; want rate(1 minute), no pattern", rule.Name, rule.Str("scheduleExpression"))
 		}
 		fnArn := "arn:aws:lambda:us-east-1:" + account + ":" + n
 		target := byName(t, r, "aws:cloudwatch/eventTarget:EventTarget", n)
@@ -101,7 +101,7 @@ func TestCanary(t *testing.T) {
 			}
 		}
 		inv := byName(t, r, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", n)
-		if !inv.Has("maximumRetryAttempts") || inv.Int("maximumRetryAttempts") != 0 || inv.Int("maximumEventAgeInSeconds") != 300 {
+		if !inv.Has("maximumRetryAttempts") || inv.Int("maximumRetryAttempts") != 0 || inv.Int("maximumEventAgeInSeconds") != 60 {
 			t.Errorf("invoke config %v; want no retries and events dropped after one interval", inv.Inputs)
 		}
 
@@ -178,18 +178,18 @@ func TestCanaryConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := plan.Run(stack.Program, plan.Options{Root: root, Stack: "dev", Set: []string{"hookline:canary.intervalMinutes=1"},
-		Override: map[string]string{"hookline:canary": `{"intervalMinutes":5}`}})
+	r, err := plan.Run(stack.Program, plan.Options{Root: root, Stack: "dev", Set: []string{"hookline:canary.intervalMinutes=7"},
+		Override: map[string]string{"hookline:canary": `{"intervalMinutes":1}`}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := byName(t, r, "aws:cloudwatch/eventRule:EventRule", "hookline-dev-canary").Str("scheduleExpression"); s != "rate(1 minute)" {
-		t.Errorf("schedule %q; want rate(1 minute)", s)
+	if s := byName(t, r, "aws:cloudwatch/eventRule:EventRule", "hookline-dev-canary").Str("scheduleExpression"); s != "rate(7 minutes)" {
+		t.Errorf("schedule %q; want rate(7 minutes)", s)
 	}
 	for _, a := range []string{"canary-failed", "canary-arrivals-missing"} {
 		al := byName(t, r, "aws:cloudwatch/metricAlarm:MetricAlarm", "hookline-dev-watch-"+a)
-		if al.Int("period") != 60 || al.Int("evaluationPeriods") != 3 {
-			t.Errorf("%s: period %d over %d; want 60 s over 3 (dev's canaryPeriods)", a, al.Int("period"), al.Int("evaluationPeriods"))
+		if al.Int("period") != 420 || al.Int("evaluationPeriods") != 10 {
+			t.Errorf("%s: period %d over %d; want 420 s over 10 (dev's canaryPeriods)", a, al.Int("period"), al.Int("evaluationPeriods"))
 		}
 	}
 
