@@ -639,12 +639,22 @@ func (s *soak) flat() []string {
 			if sm.what != what {
 				continue
 			}
-			if first == nil || sm.pid != first.pid {
-				first = sm // a restarted process starts its own series
+			if last != nil && sm.pid != last.pid {
+				first = nil // a restarted process starts its own series
+			}
+			// A series starts at the process's first complete sample: one
+			// taken while it still starts (no /metrics yet, RSS of a
+			// process still loading) is no baseline to compare with.
+			if first == nil && sm.goroutines >= 0 && sm.rssKiB >= 0 {
+				first = sm
 			}
 			last = sm
 		}
+		if last == nil {
+			continue
+		}
 		if first == nil {
+			out = append(out, fmt.Sprintf("%s pid %d: no complete sample: NOT FLAT", what, last.pid))
 			continue
 		}
 		verdict := "flat"
