@@ -12,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
@@ -76,24 +75,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	parent := pulumi.Parent(c)
 
-	key, err := encryption.NewKey(ctx, name, "hookline canary source signing secret ("+name+")", parent)
+	sec, err := encryption.NewSecret(ctx, name, "hookline canary source signing secret ("+name+")",
+		"hookline canary: the signing secret of source hookline-canary (the same value is in the sources document)", args.Secret, parent)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
-		Description: pulumi.String("hookline canary: the signing secret of source hookline-canary (the same value is in the sources document)"),
-		KmsKeyId:    key.Arn,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	version, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: pulumi.ToSecret(args.Secret).(pulumi.StringOutput),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
+	key, secret, version := sec.Key, sec.Secret, sec.Version
 	logs, err := cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String(args.LogGroupName),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),

@@ -7,7 +7,6 @@
 package sources
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
@@ -37,24 +36,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	parent := pulumi.Parent(d)
-	key, err := encryption.NewKey(ctx, name, "hookline webhook sources document and its signing secrets ("+name+")", parent)
+	sec, err := encryption.NewSecret(ctx, name, "hookline webhook sources document and its signing secrets ("+name+")",
+		"hookline webhook sources document (DESIGN.md): read by the receiver and the processor", args.Document, parent)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
-		Description: pulumi.String("hookline webhook sources document (DESIGN.md): read by the receiver and the processor"),
-		KmsKeyId:    key.Arn,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	version, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: pulumi.ToSecret(args.Document).(pulumi.StringOutput),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
+	key, secret, version := sec.Key, sec.Secret, sec.Version
 	d.VersionID = version.VersionId
 	d.SecretArn = secret.Arn
 	d.KeyArn = key.Arn
