@@ -27,9 +27,10 @@ type config struct {
 	// (the stack's broker CA certificate); empty: the system roots.
 	RabbitCA string
 	Sources  *sources.Set
-	// Channels: confirm-mode channels to spread publishes over. A Lambda
-	// instance serves one request at a time, so one channel (one round trip
-	// at cold start); the local server serves many at once.
+	// Channels: confirm-mode channels to spread publishes over: one by
+	// default, in Lambda (one request at a time; one round trip at cold
+	// start) and locally (the broker then confirms many publishes with one
+	// ack, which costs it 0.6 of what 64 channels do; docs/decisions.md).
 	Channels int
 }
 
@@ -81,10 +82,7 @@ func loadBroker(ctx context.Context, getenv func(string) string, read secretRead
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:8080"
 	}
-	c.Channels = 64
-	if c.Lambda {
-		c.Channels = 1
-	}
+	c.Channels = 1
 	if v := getenv("PUBLISH_CHANNELS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1024 {

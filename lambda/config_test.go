@@ -40,7 +40,7 @@ func TestLoadConfig(t *testing.T) {
 			require.False(t, c.Lambda)
 			require.Equal(t, "127.0.0.1:8080", c.ListenAddr)
 			require.Equal(t, []string{"gh"}, c.Sources.Names())
-			require.Equal(t, 64, c.Channels)
+			require.Equal(t, 1, c.Channels)
 		}},
 		{"secret wins over file", map[string]string{"RABBITMQ_URL": "amqp://localhost/", "WEBHOOK_SOURCES_FILE": file, "WEBHOOK_SOURCES_SECRET_ARN": "arn:sources", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, "", func(t *testing.T, c config) {
 			require.True(t, c.Lambda)

@@ -36,7 +36,10 @@ var (
 type Config struct {
 	URL string
 	// Channels is the number of confirm-mode channels requests are spread
-	// over; one channel serialises its publishes, too many cost broker memory.
+	// over (default 1). One channel serialises its publishes, but they are
+	// only copies into the connection's write buffer (internal/writegroup),
+	// and the broker confirms many of them with one ack; every channel is
+	// also a round trip at connect time.
 	Channels int
 	// ConfirmTimeout bounds a publish from start to confirm.
 	ConfirmTimeout time.Duration
@@ -54,7 +57,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Channels <= 0 {
-		c.Channels = 64
+		c.Channels = 1
 	}
 	if c.ConfirmTimeout <= 0 {
 		c.ConfirmTimeout = 5 * time.Second
