@@ -61,10 +61,11 @@ const (
 
 var benchBody = bytes.Repeat([]byte("x"), 1024)
 
-// -receiver.cpuprofile profiles the receiver's closed-loop window only (not
-// H's or B's), load generator included: read the server's share off it.
+// -receiver.cpuprofile=P profiles each closed-loop window into P.<figure>
+// (P.H, P.B64, P.B1, P.a, and P.<figure>.2 for the second window), load
+// generator included: compare P.a with P.H and P.B1 per request.
 var (
-	receiverProfile  = flag.String("receiver.cpuprofile", "", "write a CPU profile of the receiver's closed-loop window to this file")
+	receiverProfile  = flag.String("receiver.cpuprofile", "", "write a CPU profile of every closed-loop window to this path + .<figure>")
 	receiverChannels = flag.Int("receiver.channels", 0, "publish channels of the receiver under test (0: local mode's default)")
 )
 
@@ -500,12 +501,7 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 			"H":   func() stats { return closedLoop(benchSenders, perWorker(sendH)) },
 			"B64": func() stats { purge(b, vhost); return bareBroker(b, vhost, benchSenders) },
 			"B1":  func() stats { purge(b, vhost); return bareBroker(b, vhost, 1) },
-			"a": func() stats {
-				purge(b, vhost)
-				stopProfile := startProfile(b, *receiverProfile, "a")
-				defer stopProfile()
-				return closedLoop(benchSenders, perWorker(sendA))
-			},
+			"a":   func() stats { purge(b, vhost); return closedLoop(benchSenders, perWorker(sendA)) },
 		}
 		order := []string{"H", "B64", "B1", "a"}
 		got := map[string]stats{}
@@ -515,7 +511,10 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 				if pass == 1 {
 					name = order[len(order)-1-j]
 				}
+				stopProfile := startProfile(b, *receiverProfile, name)
 				st := measure[name]()
+				stopProfile()
+				fmt.Fprintf(os.Stdout, "  window %d %-3s %s\n", pass+1, name, st)
 				if prev, ok := got[name]; ok {
 					st = pool(prev, st)
 				}
@@ -536,8 +535,18 @@ func BenchmarkReceiverVsCeiling(b *testing.B) {
 		var half, halfBare stats
 		for pass := range 2 {
 			run := []func(){
-				func() { purge(b, vhost); half = pool(half, openLoop(a.rate/2, sendA)) },
-				func() { purge(b, vhost); halfBare = pool(halfBare, openLoop(a.rate/2, sendR)) },
+				func() {
+					purge(b, vhost)
+					st := openLoop(a.rate/2, sendA)
+					fmt.Fprintf(os.Stdout, "  window %d half a    %s\n", pass+1, st)
+					half = pool(half, st)
+				},
+				func() {
+					purge(b, vhost)
+					st := openLoop(a.rate/2, sendR)
+					fmt.Fprintf(os.Stdout, "  window %d half bare %s\n", pass+1, st)
+					halfBare = pool(halfBare, st)
+				},
 			}
 			if pass == 1 {
 				slices.Reverse(run)
@@ -594,12 +603,13 @@ var profiled = map[string]bool{}
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
-// startProfile profiles until stop into path; the second window of the same
-// figure goes to path.2 (name tells which figure, for the error).
+// startProfile profiles until stop into path.<name> (each figure's
+// windows: path.a is the receiver's first, path.a.2 its second).
 func startProfile(b *testing.B, path, name string) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
+	path += "." + name
 	if profiled[path] {
 		path += ".2"
 	}
