@@ -6,8 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Secret is a Secrets Manager secret under a key of its own, with its one
-// version.
+// Secret is a Secrets Manager secret under a key, with its one version.
 type Secret struct {
 	Key     *kms.Key
 	Secret  *secretsmanager.Secret
@@ -21,6 +20,13 @@ func NewSecret(ctx *pulumi.Context, name, purpose, description string, value pul
 	if err != nil {
 		return nil, err
 	}
+	return NewSecretUnder(ctx, name, key, description, value, opts...)
+}
+
+// NewSecretUnder declares a secret encrypted with key, a key the caller
+// owns and shares (a data store's), and the version holding value (marked
+// secret), both named name.
+func NewSecretUnder(ctx *pulumi.Context, name string, key *kms.Key, description string, value pulumi.StringInput, opts ...pulumi.ResourceOption) (*Secret, error) {
 	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
 		Description: pulumi.String(description),
 		KmsKeyId:    key.Arn,
