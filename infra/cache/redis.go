@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
@@ -83,13 +82,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	secret, err := secretsmanager.NewSecret(ctx, name+"-auth", &secretsmanager.SecretArgs{
-		Description: pulumi.String("hookline Redis AUTH token and rediss:// URL"),
-		KmsKeyId:    key.Arn,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
 	value := pulumi.All(args.AuthToken, group.PrimaryEndpointAddress).ApplyT(func(v []any) (string, error) {
 		token, host := v[0].(string), v[1].(string)
 		b, err := json.Marshal(map[string]string{
@@ -98,10 +90,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)
-	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-auth", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: pulumi.ToSecret(value).(pulumi.StringOutput),
-	}, parent); err != nil {
+	auth, err := encryption.NewSecretUnder(ctx, name+"-auth", key, "hookline Redis AUTH token and rediss:// URL", value, parent)
+	if err != nil {
 		return nil, err
 	}
 
@@ -109,7 +99,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for i := 1; i <= 1+args.Replicas; i++ {
 		r.NodeIDs = append(r.NodeIDs, pulumi.Sprintf("%s-%03d", group.ID(), i))
 	}
-	r.AuthSecretArn = secret.Arn
+	r.AuthSecretArn = auth.Secret.Arn
 	r.KeyArn = key.Arn
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"primaryEndpoint": r.PrimaryEndpoint,
