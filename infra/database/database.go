@@ -12,7 +12,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/hookline/hookline/infra/encryption"
@@ -175,24 +174,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// The processor's user: its value is owned by Pulumi config (no
 	// rotation function: one would fight the next `pulumi up`); a new
 	// password reaches the database through the migration task.
-	user, err := secretsmanager.NewSecret(ctx, name+"-processor", &secretsmanager.SecretArgs{
-		Description: pulumi.String("hookline processor database user (" + args.ProcessorUsername + "): set by processor migrate, read by the processor tasks"),
-		KmsKeyId:    key.Arn,
-	}, parent)
+	value := args.ProcessorPassword.ToStringOutput().ApplyT(func(password string) (string, error) {
+		b, err := json.Marshal(map[string]string{"username": args.ProcessorUsername, "password": password})
+		return string(b), err
+	}).(pulumi.StringOutput)
+	user, err := encryption.NewSecretUnder(ctx, name+"-processor", key,
+		"hookline processor database user ("+args.ProcessorUsername+"): set by processor migrate, read by the processor tasks", value, parent)
 	if err != nil {
 		return nil, err
 	}
-	value := pulumi.ToSecret(args.ProcessorPassword.ToStringOutput().ApplyT(func(password string) (string, error) {
-		b, err := json.Marshal(map[string]string{"username": args.ProcessorUsername, "password": password})
-		return string(b), err
-	})).(pulumi.StringOutput)
-	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-processor", &secretsmanager.SecretVersionArgs{
-		SecretId:     user.ID(),
-		SecretString: value,
-	}, parent); err != nil {
-		return nil, err
-	}
-	d.ProcessorSecretArn = user.Arn
+	d.ProcessorSecretArn = user.Secret.Arn
 
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"address":            d.Address,
