@@ -152,14 +152,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		host = nlb.DnsName
 	}
 
-	secretNamed := func(logical, description string) (*secretsmanager.Secret, error) {
-		return secretsmanager.NewSecret(ctx, logical, &secretsmanager.SecretArgs{
-			Description: pulumi.Sprintf("hookline RabbitMQ %s (%s)", description, name),
+	describe := func(description string) string {
+		return fmt.Sprintf("hookline RabbitMQ %s (%s)", description, name)
+	}
+	// secret declares a secret without a version, one the nodes write.
+	secret := func(suffix, description string) (*secretsmanager.Secret, error) {
+		return secretsmanager.NewSecret(ctx, name+"-"+suffix, &secretsmanager.SecretArgs{
+			Description: pulumi.String(describe(description)),
 			KmsKeyId:    key.Arn,
 		}, parent)
-	}
-	secret := func(suffix, description string) (*secretsmanager.Secret, error) {
-		return secretNamed(name+"-"+suffix, description)
 	}
 	var users []userSecret
 	for _, l := range Logins() {
@@ -168,23 +169,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("broker: no password for the %s user, credential %s", l.Role, l.Credential)
 		}
 		user := topology.UserFor(l.Role, l.Credential)
-		// "user receiver", as before credential b, and "user receiver-b".
-		s, err := secretNamed(SecretName(name, l), "user "+l.Credential.Login(string(l.Role)))
-		if err != nil {
-			return nil, err
-		}
 		value := pulumi.All(password, host).ApplyT(func(v []any) (string, error) {
 			out, err := json.Marshal(map[string]any{"username": user.Name, "password": v[0].(string), "host": v[1].(string), "port": Port, "vhost": args.Vhost})
 			return string(out), err
 		}).(pulumi.StringOutput)
-		if _, err := secretsmanager.NewSecretVersion(ctx, SecretName(name, l), &secretsmanager.SecretVersionArgs{
-			SecretId:     s.ID(),
-			SecretString: pulumi.ToSecret(value).(pulumi.StringOutput),
-		}, parent); err != nil {
+		// "user receiver", as before credential b, and "user receiver-b".
+		s, err := encryption.NewSecretUnder(ctx, SecretName(name, l), key, describe("user "+l.Credential.Login(string(l.Role))), value, parent)
+		if err != nil {
 			return nil, err
 		}
-		b.SecretArns[l] = s.Arn
-		users = append(users, userSecret{user: user, arn: s.Arn})
+		b.SecretArns[l] = s.Secret.Arn
+		users = append(users, userSecret{user: user, arn: s.Secret.Arn})
 	}
 	// The CA: node 0 creates it on its first boot; no version is declared,
 	// so pulumi never overwrites it, and every replacement reuses it.
@@ -198,21 +193,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	cookieArn := pulumi.String("").ToStringOutput()
 	if args.Nodes > 1 {
-		cookie, err := secret("erlang-cookie", "cluster Erlang cookie")
+		value := pulumi.All(args.ErlangCookie).ApplyT(func(v []any) (string, error) {
+			out, err := json.Marshal(map[string]string{"cookie": v[0].(string)})
+			return string(out), err
+		}).(pulumi.StringOutput)
+		cookie, err := encryption.NewSecretUnder(ctx, name+"-erlang-cookie", key, describe("cluster Erlang cookie"), value, parent)
 		if err != nil {
 			return nil, err
 		}
-		value := pulumi.ToSecret(pulumi.All(args.ErlangCookie).ApplyT(func(v []any) (string, error) {
-			out, err := json.Marshal(map[string]string{"cookie": v[0].(string)})
-			return string(out), err
-		})).(pulumi.StringOutput)
-		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-erlang-cookie", &secretsmanager.SecretVersionArgs{
-			SecretId:     cookie.ID(),
-			SecretString: value,
-		}, parent); err != nil {
-			return nil, err
-		}
-		cookieArn = cookie.Arn
+		cookieArn = cookie.Secret.Arn
 	}
 
 	document, err := configureDocument(ctx, name, args, users, parent)
