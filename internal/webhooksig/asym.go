@@ -1,12 +1,10 @@
 package webhooksig
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 )
 
@@ -70,34 +68,8 @@ func (ts tokenSet) match(tok string) bool {
 	return ok == 1
 }
 
-// jsonMembers decodes body as one JSON object into its top-level members;
-// false if body is not exactly one JSON object. Members are then read
-// leniently (memberString, jsonInt): a member of an unexpected type reads as
-// absent, so a verified body is never refused for the shape of a field
-// hookline only uses for ids and types.
-func jsonMembers(body []byte) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false // trailing data
-	}
-	return m, true
-}
-
-// memberString is raw as a string, "" if it is not a JSON string.
-func memberString(raw json.RawMessage) string {
-	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
 // jsonInt is raw as an integer; false if it is not a JSON integer.
-func jsonInt(raw json.RawMessage) (int64, bool) {
+func jsonInt(raw []byte) (int64, bool) {
 	var n int64
 	if len(raw) == 0 || json.Unmarshal(raw, &n) != nil {
 		return 0, false

@@ -132,6 +132,10 @@ func BenchmarkFamilyHMACSignedString(b *testing.B) {
 		runVerify(b, "paddle/"+kib, mustVerifier(b, Config{Scheme: Paddle, Secrets: []string{string(key)}, Tolerance: time.Minute}), post(h, body))
 
 		runBaseline(b, "baseline-hmac-sha256/"+kib, body, func() { _ = hmacSHA256(key, slackPrefix, body) })
+		// The JSON reading alone, new (jsonscan) beside the encoding/json
+		// decoding it replaced.
+		runBaseline(b, "json-slack-jsonscan/"+kib, body, func() { _, _ = slackJSON(body) })
+		runBaseline(b, "json-slack-encoding-json/"+kib, body, func() { _, _ = oldSlackJSON(body) })
 	}
 }
 
@@ -230,6 +234,12 @@ func BenchmarkFamilyToken(b *testing.B) {
 			strings.Repeat("x", max(0, size-120)) + `"}]}`)
 		runVerify(b, "msgraph/"+kib, mustVerifier(b, Config{Scheme: MSGraph, Secrets: []string{token}}), post(http.Header{}, mbody))
 
+		runBaseline(b, "json-gitlab-jsonscan/"+kib, gbody, func() { _ = memberString(member(gbody, "object_kind")) })
+		runBaseline(b, "json-gitlab-encoding-json/"+kib, gbody, func() {
+			if m, ok := oldJSONMembers(gbody); ok {
+				_ = oldMemberString(m["object_kind"])
+			}
+		})
 		want := sha256.Sum256([]byte(token))
 		runBaseline(b, "baseline-sha256-body-compare/"+kib, gbody, func() {
 			_ = sha256.Sum256(gbody)

@@ -69,10 +69,8 @@ func (v *gitlabVerifier) Verify(_ context.Context, r *Request, _ time.Time) (Del
 	}
 	id := first(r.Header[hdrIdempotencyKey])
 	typ := first(r.Header[hdrGitLabEvent])
-	if m, ok := jsonMembers(r.Body); ok {
-		if k := memberString(m["object_kind"]); k != "" {
-			typ = k
-		}
+	if k := memberString(member(r.Body, "object_kind")); k != "" {
+		typ = k
 	}
 	return Delivery{ID: id, IDSigned: id != "", EventType: typ, MAC: contentDigest(r.Body)}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/hookline/hookline/internal/jsonscan"
 )
 
 // Providers that sign a timestamp with the body (replay window).
@@ -148,18 +150,11 @@ func (v *tsVerifier) Verify(_ context.Context, r *Request, now time.Time) (Deliv
 // the inner event's type; interactivity posts a form with a JSON payload;
 // slash commands a form with command.
 func slackFields(body []byte) (id, typ string) {
-	var b struct {
-		Type    string `json:"type"`
-		EventID string `json:"event_id"`
-		Event   struct {
-			Type string `json:"type"`
-		} `json:"event"`
-	}
-	if json.Unmarshal(body, &b) == nil {
-		if b.Type == "event_callback" && b.Event.Type != "" {
-			return b.EventID, b.Event.Type
+	if b, ok := slackJSON(body); ok {
+		if b.typ == "event_callback" && b.eventType != "" {
+			return b.eventID, b.eventType
 		}
-		return b.EventID, b.Type
+		return b.eventID, b.typ
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -222,4 +217,69 @@ func (v *zoomVerifier) Handshake(_ context.Context, r *Request, now time.Time) (
 	enc := hexString(v.k.sum(i, []byte(b.Payload.PlainToken)))
 	out, _ := json.Marshal(map[string]string{"plainToken": b.Payload.PlainToken, "encryptedToken": enc})
 	return &Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}, nil
+}
+
+// slackBody is what slackFields reads from an Events API body.
+type slackBody struct{ typ, eventID, eventType string }
+
+// slackJSON reads body as json.Unmarshal into
+//
+//	struct {
+//		Type    string `json:"type"`
+//		EventID string `json:"event_id"`
+//		Event   struct{ Type string `json:"type"` } `json:"event"`
+//	}
+//
+// would, without decoding the rest: false where Unmarshal returns an error
+// (invalid JSON, trailing data, a top level that is neither an object nor
+// null, a field of another type than its own or null). Keys select fields
+// as encoding/json's do (exact or case-folded); null leaves a field as it
+// was; a later "event" object merges into an earlier one, as Unmarshal
+// decodes both into the same struct. FuzzSlackJSON checks it against
+// encoding/json.
+func slackJSON(body []byte) (slackBody, bool) {
+	var b slackBody
+	if !jsonscan.Valid(body) {
+		return b, false
+	}
+	if top, _ := jsonscan.First(body); top[0] != '{' {
+		return b, top[0] == 'n' // null: no error, nothing set
+	}
+	ok := true
+	// str sets *dst from a string value; null keeps it; anything else is
+	// Unmarshal's type error.
+	str := func(dst *string, v []byte) {
+		switch v[0] {
+		case '"':
+			*dst = jsonscan.Unquote(v)
+		case 'n':
+		default:
+			ok = false
+		}
+	}
+	jsonscan.Object(body, func(k, v []byte) {
+		switch {
+		case jsonscan.KeyFolds(k, "type"):
+			str(&b.typ, v)
+		case jsonscan.KeyFolds(k, "event_id"):
+			str(&b.eventID, v)
+		case jsonscan.KeyFolds(k, "event"):
+			switch v[0] {
+			case '{':
+				jsonscan.Members(v, func(k, v []byte) bool {
+					if jsonscan.KeyFolds(k, "type") {
+						str(&b.eventType, v)
+					}
+					return true
+				})
+			case 'n':
+			default:
+				ok = false
+			}
+		}
+	})
+	if !ok {
+		return slackBody{}, false
+	}
+	return b, true
 }
